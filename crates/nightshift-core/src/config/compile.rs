@@ -1,0 +1,703 @@
+//! Turning the text of `nightshift.toml` into a [`Project`], collecting every problem.
+//!
+//! The document is parsed once into a spanned tree (`toml::de::DeTable`). Each
+//! section is checked key by key against its serde struct in [`super::schema`]:
+//! unknown keys and type errors become diagnostics without stopping the walk.
+//! The surviving keys are then deserialised into the struct, and cross-checks
+//! (durations, schedules, table and alert references, SQL files) run on those.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::diagnostic::{closest, suggestion};
+use super::schema::{
+    AlertSection, EngineSection, PipelineSection, ProjectFile, ProjectSection, TableSection,
+    fields_of,
+};
+use super::{AlertSink, ConfigErrors, Diagnostic, EngineSpec, PipelineSpec, Project, TableSpec};
+use crate::duration::DURATION_HINT;
+use crate::schedule::{SCHEDULE_HINT, parse_time_of_day};
+use crate::template::TEMPLATE_VARIABLES;
+use crate::timezone::{TIMEZONE_HINT, parse_timezone};
+use crate::{Duration, Error, Schedule};
+
+/// Hint for names that must be SQL identifiers.
+const NAME_HINT: &str = "names become SQL identifiers: use lowercase letters, digits and `_`, not starting with a digit";
+
+/// Drops `.` components so `./nightshift.toml` displays as `nightshift.toml`.
+pub(crate) fn tidy(path: PathBuf) -> PathBuf {
+    let tidied: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    if tidied.as_os_str().is_empty() {
+        path
+    } else {
+        tidied
+    }
+}
+
+/// Whether `s` matches `[a-z_][a-z0-9_]*`.
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn identifier_hint(name: &str) -> String {
+    let mut fixed: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if fixed.starts_with(|c: char| c.is_ascii_digit()) {
+        fixed.insert(0, '_');
+    }
+    if is_identifier(&fixed) {
+        format!("{NAME_HINT}, e.g. `{fixed}`")
+    } else {
+        NAME_HINT.to_string()
+    }
+}
+
+/// A section after key checking: its deserialised value and where it is.
+struct Section<T> {
+    value: T,
+    /// Span of the header (or inline table) to point at for missing keys.
+    span: Range<usize>,
+    /// Known keys that an unknown key was taken to be a typo of.
+    suggested: BTreeSet<&'static str>,
+    label: String,
+}
+
+struct Compiler<'a> {
+    file: &'a Path,
+    text: &'a str,
+    root: &'a Path,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        self.diagnostics.push(Diagnostic::at_offset(
+            self.file, self.text, span.start, message, hint,
+        ));
+    }
+
+    fn finish(mut self) -> ConfigErrors {
+        let main = self.file.to_path_buf();
+        self.diagnostics
+            .sort_by_key(|d| (d.file != main, d.file.clone(), d.line, d.column));
+        ConfigErrors {
+            file: main,
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    /// Checks every key of `table` against `T`'s fields and types, reporting each
+    /// problem, and deserialises the keys that passed.
+    fn section<T: DeserializeOwned + Default>(
+        &mut self,
+        label: String,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Section<T> {
+        let span = value.span();
+        let mut section = Section {
+            value: T::default(),
+            span: span.clone(),
+            suggested: BTreeSet::new(),
+            label,
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            self.error(
+                span,
+                format!(
+                    "{} must be a table, found {}",
+                    section.label,
+                    value.get_ref().type_str()
+                ),
+                None,
+            );
+            return section;
+        };
+        let fields = fields_of::<T>();
+        let mut accepted = DeTable::new();
+        for (key, item) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if !fields.contains(&name) {
+                if let Some(c) = closest(name, fields.iter().copied()) {
+                    section.suggested.insert(c);
+                }
+                let hint = suggestion(name, fields.iter().copied(), "valid keys");
+                self.error(
+                    key.span(),
+                    format!("unknown key `{name}` in {}", section.label),
+                    Some(hint),
+                );
+                continue;
+            }
+            let mut single = DeTable::new();
+            single.insert(key.clone(), item.clone());
+            match deserialize::<T>(single, span.clone()) {
+                Ok(_) => {
+                    accepted.insert(key.clone(), item.clone());
+                }
+                Err(e) => {
+                    let at = e.span().unwrap_or_else(|| item.span());
+                    self.error(
+                        at,
+                        format!(
+                            "wrong type for `{name}` in {}: {}",
+                            section.label,
+                            e.message()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        match deserialize::<T>(accepted, span.clone()) {
+            Ok(v) => section.value = v,
+            Err(e) => self.error(
+                e.span().unwrap_or(span),
+                format!("in {}: {}", section.label, e.message()),
+                None,
+            ),
+        }
+        section
+    }
+
+    /// Reports `key` missing from `section` unless an unknown key there was taken as its typo.
+    fn require<T, V>(
+        &mut self,
+        section: &Section<T>,
+        key: &'static str,
+        value: Option<V>,
+        example: &str,
+    ) -> Option<V> {
+        if value.is_none() && !section.suggested.contains(key) {
+            self.error(
+                section.span.clone(),
+                format!("missing required key `{key}` in {}", section.label),
+                Some(format!("add {key} = {example}")),
+            );
+        }
+        value
+    }
+
+    fn duration(&mut self, label: &str, key: &str, value: &Spanned<String>) -> Option<Duration> {
+        match value.get_ref().parse::<Duration>() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let reason = match e {
+                    Error::InvalidDuration { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                self.error(
+                    value.span(),
+                    format!(
+                        "invalid duration `{}` for `{key}` in {label}: {reason}",
+                        value.get_ref()
+                    ),
+                    Some(DURATION_HINT.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks a `[NAME]`-style map section and returns its entries as sections.
+    fn named_sections<T: DeserializeOwned + Default>(
+        &mut self,
+        kind: &str,
+        value: &Spanned<DeValue<'_>>,
+        require_identifier: bool,
+    ) -> Vec<(String, Section<T>)> {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.error(
+                value.span(),
+                format!(
+                    "`{kind}` must be a table of sections like [{kind}.NAME], found {}",
+                    value.get_ref().type_str()
+                ),
+                None,
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, item) in table.iter() {
+            let name = key.get_ref().to_string();
+            if require_identifier && !is_identifier(&name) {
+                self.error(
+                    key.span(),
+                    format!("invalid name `{name}` in [{kind}]"),
+                    Some(identifier_hint(&name)),
+                );
+            }
+            let section = self.section::<T>(format!("[{kind}.{name}]"), item);
+            out.push((name, section));
+        }
+        out
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(
+    table: DeTable<'_>,
+    span: Range<usize>,
+) -> Result<T, toml::de::Error> {
+    T::deserialize(ValueDeserializer::from(Spanned::new(
+        span,
+        DeValue::Table(table),
+    )))
+}
+
+/// Compiles the text of a project file; see [`super::compile_project`].
+pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, ConfigErrors> {
+    let mut c = Compiler {
+        file,
+        text,
+        root,
+        diagnostics: Vec::new(),
+    };
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            c.error(
+                e.span().unwrap_or(0..0),
+                format!("invalid TOML: {}", e.message()),
+                None,
+            );
+            return Err(c.finish());
+        }
+    };
+
+    let top_fields = fields_of::<ProjectFile>();
+    let mut project: Option<Section<ProjectSection>> = None;
+    let mut engine: Option<Section<EngineSection>> = None;
+    let mut tables = Vec::new();
+    let mut pipelines = Vec::new();
+    let mut alerts = Vec::new();
+    for (key, value) in doc.get_ref().iter() {
+        match key.get_ref().as_ref() {
+            "project" => project = Some(c.section("[project]".to_string(), value)),
+            "engine" => engine = Some(c.section("[engine]".to_string(), value)),
+            "tables" => tables = c.named_sections::<TableSection>("tables", value, true),
+            "pipelines" => {
+                pipelines = c.named_sections::<PipelineSection>("pipelines", value, true);
+            }
+            "alerts" => alerts = c.named_sections::<AlertSection>("alerts", value, false),
+            other => {
+                let hint = suggestion(other, top_fields.iter().copied(), "valid sections");
+                c.error(
+                    key.span(),
+                    format!("unknown key `{other}` at the top level"),
+                    Some(hint),
+                );
+            }
+        }
+    }
+
+    // [project]
+    let (name, warehouse) = match project {
+        Some(section) => {
+            let name = c.require(
+                &section,
+                "name",
+                section.value.name.clone(),
+                "\"my_project\"",
+            );
+            (name, section.value.warehouse)
+        }
+        None => {
+            c.error(
+                0..0,
+                "missing [project] section",
+                Some("add [project] with name = \"my_project\"".to_string()),
+            );
+            (None, None)
+        }
+    };
+    let warehouse = tidy(root.join(warehouse.as_deref().unwrap_or("warehouse")));
+
+    // [engine]
+    let engine = engine.map(|s| s.value).unwrap_or_default();
+    let engine = EngineSpec {
+        url: engine.url,
+        target_partitions: engine.target_partitions,
+        memory_limit_mb: engine.memory_limit_mb,
+    };
+
+    // [tables.NAME]
+    let mut table_specs = BTreeMap::new();
+    for (name, section) in tables {
+        let t = section.value;
+        let schema = match t.schema {
+            Some(s) if !is_identifier(s.get_ref()) => {
+                c.error(
+                    s.span(),
+                    format!("invalid schema `{}` in {}", s.get_ref(), section.label),
+                    Some(identifier_hint(s.get_ref())),
+                );
+                s.into_inner()
+            }
+            Some(s) => s.into_inner(),
+            None => "raw".to_string(),
+        };
+        let freshness_sla = t
+            .freshness_sla
+            .as_ref()
+            .and_then(|v| c.duration(&section.label, "freshness_sla", v));
+        let path = warehouse.join(t.path.unwrap_or_else(|| format!("{schema}/{name}")));
+        table_specs.insert(
+            name.clone(),
+            TableSpec {
+                name,
+                schema,
+                path,
+                time_column: t.time_column,
+                freshness_sla,
+            },
+        );
+    }
+
+    // [alerts.NAME]; sinks with errors still count as defined, so references
+    // to them are not reported a second time.
+    let alert_names: BTreeSet<String> = alerts.iter().map(|(n, _)| n.clone()).collect();
+    let mut alert_sinks = BTreeMap::new();
+    for (name, section) in alerts {
+        if let Some(sink) = compile_alert(&mut c, section) {
+            alert_sinks.insert(name, sink);
+        }
+    }
+
+    // [pipelines.NAME]
+    let mut pipeline_specs = BTreeMap::new();
+    for (name, section) in pipelines {
+        if let Some(p) = compile_pipeline(&mut c, name.clone(), section, &table_specs, &alert_names)
+        {
+            pipeline_specs.insert(name, p);
+        }
+    }
+
+    if !c.diagnostics.is_empty() {
+        return Err(c.finish());
+    }
+    Ok(Project {
+        root: root.to_path_buf(),
+        file: file.to_path_buf(),
+        name: name.unwrap_or_default(),
+        warehouse,
+        engine,
+        tables: table_specs,
+        pipelines: pipeline_specs,
+        alerts: alert_sinks,
+    })
+}
+
+fn compile_alert(c: &mut Compiler<'_>, section: Section<AlertSection>) -> Option<AlertSink> {
+    let a = section.value;
+    let mut sinks = Vec::new();
+    if let Some(url) = a.webhook {
+        let ok = url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://");
+        if !ok {
+            c.error(
+                url.span(),
+                format!(
+                    "webhook in {} must be an http:// or https:// URL",
+                    section.label
+                ),
+                None,
+            );
+        }
+        sinks.push(AlertSink::Webhook {
+            url: url.into_inner(),
+        });
+    }
+    if let Some(command) = a.command {
+        let span = command.span();
+        let mut argv = command.into_inner().0.into_iter();
+        match argv.next() {
+            Some(program) if !program.is_empty() => sinks.push(AlertSink::Command {
+                program,
+                args: argv.collect(),
+            }),
+            _ => {
+                c.error(
+                    span,
+                    format!("empty command in {}", section.label),
+                    Some("e.g. command = [\"notify-send\", \"nightshift\"]".to_string()),
+                );
+                // Still one sink as far as the "exactly one" rule is concerned.
+                sinks.push(AlertSink::Log);
+            }
+        }
+    }
+    if a.log == Some(true) {
+        sinks.push(AlertSink::Log);
+    }
+    if sinks.len() != 1 {
+        let what = if sinks.is_empty() {
+            "none"
+        } else {
+            "more than one"
+        };
+        c.error(
+            section.span,
+            format!(
+                "{} must have exactly one of `webhook`, `command` or `log = true`, found {what}",
+                section.label
+            ),
+            Some("split it into one [alerts.NAME] section per destination".to_string())
+                .filter(|_| !sinks.is_empty())
+                .or_else(|| Some("e.g. log = true".to_string())),
+        );
+        return None;
+    }
+    sinks.pop()
+}
+
+fn compile_pipeline(
+    c: &mut Compiler<'_>,
+    name: String,
+    section: Section<PipelineSection>,
+    tables: &BTreeMap<String, TableSpec>,
+    alerts: &BTreeSet<String>,
+) -> Option<PipelineSpec> {
+    let label = section.label.clone();
+    let p = &section.value;
+
+    let schedule = c.require(
+        &section,
+        "schedule",
+        p.schedule.as_ref(),
+        "\"daily at 06:00\"",
+    );
+    let schedule = schedule.and_then(|s| match s.get_ref().parse::<Schedule>() {
+        Ok(schedule) => Some(schedule),
+        Err(e) => {
+            let reason = match e {
+                Error::InvalidSchedule { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            c.error(
+                s.span(),
+                format!("invalid schedule `{}` in {label}: {reason}", s.get_ref()),
+                Some(SCHEDULE_HINT.to_string()),
+            );
+            None
+        }
+    });
+
+    let timezone = match &p.timezone {
+        Some(tz) => {
+            if parse_timezone(tz.get_ref()).is_err() {
+                c.error(
+                    tz.span(),
+                    format!("unsupported timezone `{}` in {label}", tz.get_ref()),
+                    Some(TIMEZONE_HINT.to_string()),
+                );
+            }
+            tz.get_ref().trim().to_string()
+        }
+        None => "UTC".to_string(),
+    };
+
+    let window = c.require(&section, "window", p.window.as_ref(), "\"1d\"");
+    let window = window.and_then(|w| c.duration(&label, "window", w));
+
+    let reads = c.require(&section, "reads", p.reads.as_ref(), "[\"table_name\"]");
+    let mut max_sla: Option<Duration> = None;
+    let reads: Option<Vec<String>> = reads.map(|reads| {
+        for table in reads {
+            match tables.get(table.get_ref()) {
+                Some(spec) => max_sla = max_sla.max(spec.freshness_sla),
+                None => {
+                    let hint = suggestion(
+                        table.get_ref(),
+                        tables.keys().map(String::as_str),
+                        "known tables",
+                    );
+                    c.error(
+                        table.span(),
+                        format!(
+                            "pipeline `{name}` reads unknown table `{}`",
+                            table.get_ref()
+                        ),
+                        Some(hint),
+                    );
+                }
+            }
+        }
+        reads.iter().map(|t| t.get_ref().clone()).collect()
+    });
+
+    let features = c.require(
+        &section,
+        "features",
+        p.features.as_ref(),
+        &format!("\"sql/{name}_features.sql\""),
+    );
+    let features = features.and_then(|f| compile_features(c, &label, f));
+
+    let max_text_chars = match &p.max_text_chars {
+        Some(n) if *n.get_ref() == 0 => {
+            c.error(
+                n.span(),
+                format!("`max_text_chars` in {label} must be at least 1"),
+                None,
+            );
+            1
+        }
+        Some(n) => *n.get_ref(),
+        None => 10_000,
+    };
+
+    let retry_delay = match &p.retry_delay {
+        Some(d) => c
+            .duration(&label, "retry_delay", d)
+            .unwrap_or(Duration::MINUTE),
+        None => Duration::MINUTE,
+    };
+
+    let deadline = p.deadline.as_ref().and_then(|d| {
+        let parsed = parse_time_of_day(d.get_ref());
+        if parsed.is_none() {
+            c.error(
+                d.span(),
+                format!("invalid deadline `{}` in {label}", d.get_ref()),
+                Some("use a time of day HH:MM, e.g. \"09:00\"".to_string()),
+            );
+        }
+        parsed
+    });
+
+    let mut alert_refs = Vec::new();
+    for alert in p.alerts.iter().flatten() {
+        if !alerts.contains(alert.get_ref()) {
+            let hint = suggestion(
+                alert.get_ref(),
+                alerts.iter().map(String::as_str),
+                "known alert sinks",
+            );
+            c.error(
+                alert.span(),
+                format!(
+                    "pipeline `{name}` uses unknown alert sink `{}`",
+                    alert.get_ref()
+                ),
+                Some(hint),
+            );
+        }
+        alert_refs.push(alert.get_ref().clone());
+    }
+
+    let (features_path, features_sql) = features?;
+    Some(PipelineSpec {
+        name,
+        schedule: schedule?,
+        timezone,
+        window: window?,
+        reads: reads?,
+        max_sla,
+        features_path,
+        features_sql,
+        model: p.model.clone(),
+        id_column: p.id_column.clone().unwrap_or_else(|| "id".to_string()),
+        text_column: p.text_column.clone().unwrap_or_else(|| "text".to_string()),
+        max_text_chars,
+        min_rows: p.min_rows.unwrap_or(1),
+        retries: p.retries.unwrap_or(3),
+        retry_delay,
+        deadline,
+        alerts: alert_refs,
+        catchup: p.catchup.unwrap_or(true),
+    })
+}
+
+/// Reads the features SQL file and checks its template variables, reporting
+/// problems inside the SQL file at their own line and column.
+fn compile_features(
+    c: &mut Compiler<'_>,
+    label: &str,
+    features: &Spanned<String>,
+) -> Option<(PathBuf, String)> {
+    let path = tidy(c.root.join(features.get_ref()));
+    let sql = match std::fs::read_to_string(&path) {
+        Ok(sql) => sql,
+        Err(e) => {
+            let (message, hint) = if e.kind() == std::io::ErrorKind::NotFound {
+                (
+                    format!(
+                        "features SQL file `{}` for {label} does not exist",
+                        path.display()
+                    ),
+                    format!(
+                        "create it, or fix the path (relative to {})",
+                        c.root.display()
+                    ),
+                )
+            } else {
+                (
+                    format!("cannot read features SQL file `{}`: {e}", path.display()),
+                    "check the file's permissions and that it is UTF-8 text".to_string(),
+                )
+            };
+            c.error(features.span(), message, Some(hint));
+            return None;
+        }
+    };
+    let valid = TEMPLATE_VARIABLES
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut sql_error = |offset: usize, message: String, hint: String| {
+        c.diagnostics.push(Diagnostic::at_offset(
+            &path,
+            &sql,
+            offset,
+            message,
+            Some(hint),
+        ));
+    };
+    match crate::template::variables(&sql) {
+        Ok(vars) => {
+            for (var, offset) in vars {
+                if !TEMPLATE_VARIABLES.contains(&var.as_str()) {
+                    let guess = closest(&var, TEMPLATE_VARIABLES.iter().copied())
+                        .map(|g| format!("did you mean `{g}`? "))
+                        .unwrap_or_default();
+                    sql_error(
+                        offset,
+                        format!("unknown template variable `{var}`"),
+                        format!("{guess}valid variables: {valid}"),
+                    );
+                }
+            }
+        }
+        Err(Error::UnclosedTemplate { offset }) => sql_error(
+            offset,
+            "unclosed `{{`".to_string(),
+            "close it with `}}`".to_string(),
+        ),
+        Err(Error::InvalidTemplateExpression { text, offset }) => sql_error(
+            offset,
+            format!("invalid template expression `{{{{{text}}}}}`"),
+            format!("only variable names are allowed: {valid}"),
+        ),
+        Err(other) => sql_error(0, other.to_string(), valid.clone()),
+    }
+    Some((path, sql))
+}

@@ -1,0 +1,3 @@
+//! Integration tests for `nightshift-core`: the project file end to end.
+
+mod config;

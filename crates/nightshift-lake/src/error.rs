@@ -1,0 +1,127 @@
+use std::path::PathBuf;
+
+use deltalake::DeltaTableError;
+use deltalake::arrow::error::ArrowError;
+use deltalake::datafusion::error::DataFusionError;
+
+/// Result of warehouse operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the warehouse.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A query failed to plan or run (bad SQL, missing column, type error...).
+    #[error("SQL failed: {source}")]
+    Sql {
+        /// DataFusion's own message.
+        #[source]
+        source: Box<DataFusionError>,
+        /// Tables the warehouse knows, to suggest when a table was not found.
+        available_tables: Vec<String>,
+    },
+    /// Reading or committing a Delta table failed.
+    #[error("Delta table `{table}` ({path}): {source}")]
+    Delta {
+        /// SQL name of the table.
+        table: String,
+        /// Where it lives.
+        path: PathBuf,
+        /// delta-rs' own message.
+        #[source]
+        source: Box<DeltaTableError>,
+    },
+    /// A table was named that the warehouse does not have.
+    #[error("table `{name}` not found in the warehouse at {root}")]
+    TableNotFound {
+        /// The name asked for.
+        name: String,
+        /// The warehouse directory.
+        root: PathBuf,
+        /// Tables that do exist.
+        available: Vec<String>,
+    },
+    /// A table name is not of the form `schema.table` with identifier parts.
+    #[error("`{0}` is not a valid table name (expected `schema.table`, lowercase letters, digits and `_`)")]
+    BadTableName(String),
+    /// Data handed to a write does not fit the slice it is meant to replace.
+    #[error("cannot write slice {slice} of `{table}`: {message}")]
+    Slice {
+        /// SQL name of the table.
+        table: String,
+        /// The slice, e.g. `ds = '2026-11-20'`.
+        slice: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Arrow failed on a batch (casts, concatenation, formatting).
+    #[error("Arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    /// A file system operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug in Nightshift, not in your data or configuration.
+    #[error("internal error (a bug in Nightshift, please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn sql(source: DataFusionError, available_tables: Vec<String>) -> Self {
+        Error::Sql {
+            source: Box::new(source),
+            available_tables,
+        }
+    }
+
+    pub(crate) fn delta(table: &str, path: &std::path::Path, source: DeltaTableError) -> Self {
+        Error::Delta {
+            table: table.to_string(),
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        }
+    }
+
+    /// A next step for the user, printed as a `hint:` line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Sql {
+                source,
+                available_tables,
+            } => {
+                let msg = source.to_string();
+                if msg.contains("not found") && msg.contains("table") {
+                    Some(tables_hint(available_tables))
+                } else if msg.contains("No field named") || msg.contains("Schema error") {
+                    Some("check the column names: `nightshift sql \"DESCRIBE raw.TABLE\"` lists a table's columns".into())
+                } else {
+                    None
+                }
+            }
+            Error::TableNotFound { available, .. } => Some(tables_hint(available)),
+            Error::BadTableName(_) => Some("write tables as `raw.support_contacts`".into()),
+            Error::Delta { source, .. } => {
+                let msg = source.to_string();
+                if msg.contains("schema") || msg.contains("Schema") {
+                    Some("the data's columns differ from the table's; if the query changed on purpose, write the slice to a new table or drop the old one".into())
+                } else {
+                    None
+                }
+            }
+            Error::Internal(_) => Some("please report this with the command you ran".into()),
+            _ => None,
+        }
+    }
+}
+
+fn tables_hint(available: &[String]) -> String {
+    if available.is_empty() {
+        "the warehouse has no tables yet: run `nightshift generate` (demo data) or a pipeline first".into()
+    } else {
+        format!("tables in the warehouse: {}", available.join(", "))
+    }
+}

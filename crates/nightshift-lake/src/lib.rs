@@ -1,0 +1,36 @@
+//! # nightshift-lake: the warehouse
+//!
+//! The only crate of Nightshift that touches Apache DataFusion and delta-rs. Everything above it
+//! (pipeline tasks, the CLI) talks to the warehouse through the types here.
+//!
+//! - [`Warehouse`] ([`warehouse`]) is a directory of Delta tables addressed in SQL as
+//!   `schema.table` (`raw.support_contacts`, `intermediate.root_cause_features`,
+//!   `output.root_cause_predictions`). Opening it builds one DataFusion session and registers
+//!   every Delta table found under `<warehouse>/<schema>/<table>` plus the tables the project
+//!   file declares elsewhere. [`Warehouse::sql`] runs a query on all cores.
+//! - [`TableWrite`] ([`write`]) is the only way data gets into the warehouse. Its main mode,
+//!   [`WriteMode::ReplaceSlice`], replaces exactly the rows of one `ds` slice (optionally narrowed
+//!   by more `column = value` terms, e.g. `model_version`) in **one** Delta commit
+//!   (`replace_where`): a retry, a crash mid-write or a re-run can never leave duplicates or half
+//!   a slice. Every write returns [`WriteMetrics`].
+//! - [`format`] renders query results as an aligned table, CSV or JSON for the CLI.
+//! - [`Error`] is the crate's one error type; [`Error::hint`] gives the user a next step.
+//!
+//! Data flow: `Project` (from `nightshift-core`) -> [`Warehouse::open`] -> SQL / slice writes ->
+//! Delta tables on disk, readable by any Delta reader (Spark, Trino, DuckDB, Python `deltalake`).
+
+mod error;
+pub mod format;
+pub mod warehouse;
+pub mod write;
+
+pub use error::{Error, Result};
+pub use warehouse::{TableRef, Warehouse};
+pub use write::{TableWrite, WriteMetrics, WriteMode};
+
+/// Re-exports so that crates above use exactly the Arrow / DataFusion / Delta versions of this one.
+pub use deltalake::arrow;
+pub use deltalake::datafusion;
+
+/// Name of the partition column every task output carries: the window's slice key.
+pub const DS_COLUMN: &str = "ds";

@@ -1,0 +1,319 @@
+//! The warehouse: one DataFusion session over a directory of Delta tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::catalog::MemorySchemaProvider;
+use deltalake::datafusion::execution::SessionStateBuilder;
+use deltalake::datafusion::execution::memory_pool::FairSpillPool;
+use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use deltalake::datafusion::common::TableReference;
+use nightshift_core::{EngineSpec, Project};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// Catalog name all warehouse schemas live in.
+const CATALOG: &str = "datafusion";
+
+/// A table address: `schema.table`, both lowercase identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableRef {
+    /// e.g. `raw`, `intermediate`, `output`.
+    pub schema: String,
+    /// e.g. `support_contacts`.
+    pub table: String,
+}
+
+impl TableRef {
+    /// Parses `schema.table`; both parts must be identifiers (`[a-z_][a-z0-9_]*`).
+    pub fn parse(name: &str) -> Result<TableRef> {
+        let mut parts = name.split('.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(schema), Some(table), None) if is_ident(schema) && is_ident(table) => {
+                Ok(TableRef {
+                    schema: schema.to_string(),
+                    table: table.to_string(),
+                })
+            }
+            _ => Err(Error::BadTableName(name.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for TableRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.table)
+    }
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_lowercase())
+        && chars.all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// A directory of Delta tables with a DataFusion session over them.
+///
+/// Tables are found at `<root>/<schema>/<table>` (any directory holding a `_delta_log`), plus any
+/// table the project file declares at another path. The session sees each table's latest
+/// version as of when it was registered; writes through [`crate::TableWrite`] re-register the
+/// table they wrote, so later queries see the new data.
+pub struct Warehouse {
+    root: PathBuf,
+    ctx: SessionContext,
+    /// Tables whose location is not `<root>/<schema>/<table>`.
+    declared: BTreeMap<TableRef, PathBuf>,
+}
+
+impl Warehouse {
+    /// Opens the warehouse of a project: its directory, its declared tables and its engine settings.
+    pub async fn open(project: &Project) -> Result<Warehouse> {
+        let declared = project
+            .tables
+            .values()
+            .map(|t| {
+                (
+                    TableRef {
+                        schema: t.schema.clone(),
+                        table: t.name.clone(),
+                    },
+                    t.path.clone(),
+                )
+            })
+            .collect();
+        Warehouse::open_at(&project.warehouse, &project.engine, declared).await
+    }
+
+    /// Opens a warehouse directory (created if missing) with explicit settings.
+    pub async fn open_at(
+        root: &Path,
+        engine: &EngineSpec,
+        declared: BTreeMap<TableRef, PathBuf>,
+    ) -> Result<Warehouse> {
+        std::fs::create_dir_all(root).map_err(|source| Error::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let root = root.canonicalize().map_err(|source| Error::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let declared = declared
+            .into_iter()
+            .filter(|(t, path)| *path != root.join(&t.schema).join(&t.table))
+            .collect();
+        let warehouse = Warehouse {
+            ctx: new_session(engine)?,
+            root,
+            declared,
+        };
+        for table in warehouse.discover()? {
+            warehouse.register(&table).await?;
+        }
+        Ok(warehouse)
+    }
+
+    /// The warehouse directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The DataFusion session (for callers that build plans directly).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Where a table lives on disk, whether or not it exists yet.
+    pub fn location(&self, table: &TableRef) -> PathBuf {
+        self.declared
+            .get(table)
+            .cloned()
+            .unwrap_or_else(|| self.root.join(&table.schema).join(&table.table))
+    }
+
+    /// Names (`schema.table`) of the tables registered in the session, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if let Some(catalog) = self.ctx.catalog(CATALOG) {
+            for schema in catalog.schema_names() {
+                if schema == "information_schema" {
+                    continue;
+                }
+                if let Some(provider) = catalog.schema(&schema) {
+                    for table in provider.table_names() {
+                        names.push(format!("{schema}.{table}"));
+                    }
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    /// Whether a table exists (is registered).
+    pub fn has_table(&self, table: &TableRef) -> bool {
+        self.ctx
+            .catalog(CATALOG)
+            .and_then(|c| c.schema(&table.schema))
+            .is_some_and(|s| s.table_exist(&table.table))
+    }
+
+    /// Plans a query; errors name the tables that do exist.
+    pub async fn sql(&self, query: &str) -> Result<DataFrame> {
+        self.ctx
+            .sql(query)
+            .await
+            .map_err(|e| Error::sql(e, self.table_names()))
+    }
+
+    /// Runs a query and collects its result.
+    pub async fn query(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        self.sql(query)
+            .await?
+            .collect()
+            .await
+            .map_err(|e| Error::sql(e, self.table_names()))
+    }
+
+    /// Opens the Delta table behind a name; `None` if it was never written.
+    pub async fn delta_table(&self, table: &TableRef) -> Result<Option<DeltaTable>> {
+        let path = self.location(table);
+        if !path.join("_delta_log").is_dir() {
+            return Ok(None);
+        }
+        let url = dir_url(&path)?;
+        let delta = deltalake::open_table(url)
+            .await
+            .map_err(|e| Error::delta(&table.to_string(), &path, e))?;
+        Ok(Some(delta))
+    }
+
+    /// (Re-)registers a table's latest version in the session. A table that does not exist
+    /// yet is skipped.
+    pub async fn register(&self, table: &TableRef) -> Result<()> {
+        let Some(delta) = self.delta_table(table).await? else {
+            return Ok(());
+        };
+        self.register_delta(table, &delta).await
+    }
+
+    pub(crate) async fn register_delta(&self, table: &TableRef, delta: &DeltaTable) -> Result<()> {
+        let path = self.location(table);
+        let delta_err = |e| Error::delta(&table.to_string(), &path, e);
+        delta
+            .update_datafusion_session(&self.ctx.state())
+            .map_err(delta_err)?;
+        let provider = delta
+            .table_provider()
+            .await
+            .map_err(|e| Error::delta(&table.to_string(), &path, e.into()))?;
+        let catalog = self
+            .ctx
+            .catalog(CATALOG)
+            .ok_or_else(|| Error::Internal("default catalog missing".into()))?;
+        if catalog.schema(&table.schema).is_none() {
+            catalog
+                .register_schema(&table.schema, Arc::new(MemorySchemaProvider::new()))
+                .map_err(|e| Error::sql(e, vec![]))?;
+        }
+        let reference = TableReference::partial(table.schema.as_str(), table.table.as_str());
+        // Registering over an existing name is an error in DataFusion: swap the provider.
+        self.ctx
+            .deregister_table(reference.clone())
+            .map_err(|e| Error::sql(e, vec![]))?;
+        self.ctx
+            .register_table(reference, provider)
+            .map_err(|e| Error::sql(e, vec![]))?;
+        Ok(())
+    }
+
+    /// Every Delta table under `<root>/<schema>/<table>` plus the declared ones that exist.
+    fn discover(&self) -> Result<Vec<TableRef>> {
+        let mut found: Vec<TableRef> = self
+            .declared
+            .iter()
+            .filter(|(_, path)| path.join("_delta_log").is_dir())
+            .map(|(t, _)| t.clone())
+            .collect();
+        for schema in read_dir_names(&self.root)? {
+            let schema_dir = self.root.join(&schema);
+            if !is_ident(&schema) || !schema_dir.is_dir() {
+                continue;
+            }
+            for table in read_dir_names(&schema_dir)? {
+                if is_ident(&table) && schema_dir.join(&table).join("_delta_log").is_dir() {
+                    let t = TableRef {
+                        schema: schema.clone(),
+                        table,
+                    };
+                    if !found.contains(&t) {
+                        found.push(t);
+                    }
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+}
+
+fn read_dir_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// `file://` URL of a directory (which must be absolute).
+pub(crate) fn dir_url(path: &Path) -> Result<Url> {
+    Url::from_directory_path(path)
+        .map_err(|()| Error::Internal(format!("cannot make a URL of {}", path.display())))
+}
+
+/// A DataFusion session tuned the way delta-rs tunes its own, but keeping standard SQL
+/// identifier normalisation (unquoted names are case-insensitive, as users expect).
+fn new_session(engine: &EngineSpec) -> Result<SessionContext> {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
+        // delta-rs' workaround: hash-join IN-list pushdown can panic on dictionary join keys.
+        .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
+        .set_usize(
+            "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
+            0,
+        );
+    if let Some(partitions) = engine.target_partitions {
+        config = config.with_target_partitions(partitions.max(1));
+    }
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(mb) = engine.memory_limit_mb {
+        let bytes = usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| Error::sql(e, vec![]))?;
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .build();
+    Ok(SessionContext::new_with_state(state))
+}

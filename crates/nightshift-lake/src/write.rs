@@ -1,0 +1,314 @@
+//! Writes into the warehouse: idempotent slice replacement, full overwrite, append.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::array::{Array, ArrayRef, StringArray};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::{Expr, col, lit};
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+
+use crate::DS_COLUMN;
+use crate::error::{Error, Result};
+use crate::warehouse::{TableRef, Warehouse, dir_url};
+
+/// How a [`TableWrite`] changes the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replace exactly the rows with `ds = ds` (and `column = value` for each of `also`), in one
+    /// Delta commit. Rows written must all belong to that slice; rows outside it are untouched.
+    /// Writing no rows empties the slice.
+    ReplaceSlice {
+        /// The slice key.
+        ds: String,
+        /// More equality terms that narrow the slice, e.g. `("model_version", "3")`.
+        also: Vec<(String, String)>,
+    },
+    /// Replace the whole table (schema included) in one commit.
+    Overwrite,
+    /// Add the rows in one commit.
+    Append,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WriteMetrics {
+    /// `schema.table`.
+    pub table: String,
+    /// Delta version created by the commit (`None` when nothing needed committing).
+    pub version: Option<u64>,
+    /// Rows written.
+    pub rows: u64,
+    /// Parquet files added.
+    pub files_added: u64,
+    /// Parquet files removed (replaced).
+    pub files_removed: u64,
+    /// Wall time of the write, in seconds.
+    pub seconds: f64,
+}
+
+/// A write of record batches into one table; build with [`Warehouse::write`], run with
+/// [`TableWrite::execute`].
+#[must_use = "a TableWrite does nothing until executed"]
+pub struct TableWrite<'a> {
+    warehouse: &'a Warehouse,
+    table: TableRef,
+    batches: Vec<RecordBatch>,
+    mode: WriteMode,
+    partition_columns: Vec<String>,
+    metadata: Vec<(String, serde_json::Value)>,
+}
+
+impl Warehouse {
+    /// Starts a write of `batches` into `table` (created on first write). Defaults to
+    /// [`WriteMode::Append`] with no partitioning; see the builder methods.
+    pub fn write(&self, table: &TableRef, batches: Vec<RecordBatch>) -> TableWrite<'_> {
+        TableWrite {
+            warehouse: self,
+            table: table.clone(),
+            batches,
+            mode: WriteMode::Append,
+            partition_columns: Vec::new(),
+            metadata: Vec::new(),
+        }
+    }
+}
+
+impl TableWrite<'_> {
+    /// Replace exactly the slice `ds = ds` (partitioned by `ds`). A batch without a `ds`
+    /// column gets one holding `ds`.
+    pub fn replace_slice(mut self, ds: impl Into<String>) -> Self {
+        self.mode = WriteMode::ReplaceSlice {
+            ds: ds.into(),
+            also: Vec::new(),
+        };
+        self.partition_columns = vec![DS_COLUMN.to_string()];
+        self
+    }
+
+    /// Narrows a slice replacement to the rows where `column = value` (compared as text).
+    /// No effect in the other modes.
+    pub fn also_matching(mut self, column: impl Into<String>, value: impl Into<String>) -> Self {
+        if let WriteMode::ReplaceSlice { also, .. } = &mut self.mode {
+            also.push((column.into(), value.into()));
+        }
+        self
+    }
+
+    /// Sets the mode explicitly.
+    pub fn with_mode(mut self, mode: WriteMode) -> Self {
+        if matches!(mode, WriteMode::ReplaceSlice { .. }) && self.partition_columns.is_empty() {
+            self.partition_columns = vec![DS_COLUMN.to_string()];
+        }
+        self.mode = mode;
+        self
+    }
+
+    /// Partition columns used when the table is created.
+    pub fn with_partition_columns(mut self, columns: &[&str]) -> Self {
+        self.partition_columns = columns.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    /// Key/value pairs recorded in the Delta commit (e.g. `run_id`, `task`).
+    pub fn with_commit_metadata(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.metadata.push((key.to_string(), value));
+        self
+    }
+
+    /// Commits the write and re-registers the table in the warehouse session.
+    pub async fn execute(self) -> Result<WriteMetrics> {
+        let started = Instant::now();
+        let name = self.table.to_string();
+        let path = self.warehouse.location(&self.table);
+        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let delta_err = |e| Error::delta(&name, &path, e);
+
+        let mut batches = self.batches;
+        let mut predicate: Option<Expr> = None;
+        if let WriteMode::ReplaceSlice { ds, also } = &self.mode {
+            let slice = describe_slice(ds, also);
+            batches = batches
+                .into_iter()
+                .map(|b| with_ds_column(b, ds))
+                .collect::<Result<_>>()?;
+            for batch in &batches {
+                check_in_slice(batch, DS_COLUMN, ds, &name, &slice)?;
+                for (column, value) in also {
+                    check_in_slice(batch, column, value, &name, &slice)?;
+                }
+            }
+            let mut expr = col(DS_COLUMN).eq(lit(ds.clone()));
+            for (column, value) in also {
+                let column_type = batches
+                    .first()
+                    .and_then(|b| b.schema().field_with_name(column).ok().cloned())
+                    .map(|f| f.data_type().clone());
+                let value_expr = match column_type {
+                    Some(DataType::Int64) => value
+                        .parse::<i64>()
+                        .map(lit)
+                        .map_err(|_| Error::Slice {
+                            table: name.clone(),
+                            slice: slice.clone(),
+                            message: format!("`{column}` is an integer column, `{value}` is not"),
+                        })?,
+                    _ => lit(value.clone()),
+                };
+                expr = expr.and(col(format!("\"{column}\"")).eq(value_expr));
+            }
+            predicate = Some(expr);
+        }
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+
+        let table = DeltaTable::try_from_url(dir_url(&path)?)
+            .await
+            .map_err(delta_err)?;
+        let exists = table.version().is_some();
+
+        if rows == 0 {
+            // Nothing to add: an empty slice replacement deletes the slice; other modes are no-ops.
+            let version = match (&predicate, exists) {
+                (Some(pred), true) => {
+                    let (table, metrics) = table
+                        .delete()
+                        .with_predicate(pred.clone())
+                        .with_commit_properties(commit_properties(&self.metadata))
+                        .await
+                        .map_err(delta_err)?;
+                    self.warehouse.register_delta(&self.table, &table).await?;
+                    return Ok(WriteMetrics {
+                        table: name,
+                        version: table.version(),
+                        rows: 0,
+                        files_added: metrics.num_added_files as u64,
+                        files_removed: metrics.num_removed_files as u64,
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+                _ => table.version(),
+            };
+            return Ok(WriteMetrics {
+                table: name,
+                version,
+                rows: 0,
+                files_added: 0,
+                files_removed: 0,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+
+        let save_mode = match self.mode {
+            WriteMode::Append => SaveMode::Append,
+            WriteMode::Overwrite | WriteMode::ReplaceSlice { .. } => SaveMode::Overwrite,
+        };
+        let mut builder = table
+            .write(batches)
+            .with_save_mode(save_mode)
+            .with_commit_properties(commit_properties(&self.metadata));
+        if !self.partition_columns.is_empty() {
+            builder = builder.with_partition_columns(self.partition_columns.clone());
+        }
+        if let Some(pred) = predicate {
+            builder = builder.with_replace_where(pred);
+        }
+        if self.mode == WriteMode::Overwrite {
+            builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
+        }
+        let table = builder.await.map_err(delta_err)?;
+        let metrics = last_write_metrics(&table).await;
+        self.warehouse.register_delta(&self.table, &table).await?;
+        Ok(WriteMetrics {
+            table: name,
+            version: table.version(),
+            rows,
+            files_added: metrics.0,
+            files_removed: metrics.1,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+fn commit_properties(metadata: &[(String, serde_json::Value)]) -> CommitProperties {
+    CommitProperties::default().with_metadata(metadata.iter().cloned())
+}
+
+/// Files added / removed by the table's last commit, from its operation metrics.
+async fn last_write_metrics(table: &DeltaTable) -> (u64, u64) {
+    use futures::StreamExt;
+    let Some(Ok(info)) = table.history(Some(1)).next().await else {
+        return (0, 0);
+    };
+    let get = |key: &str| {
+        info.info
+            .get("operationMetrics")
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(0)
+    };
+    (get("num_added_files"), get("num_removed_files"))
+}
+
+fn describe_slice(ds: &str, also: &[(String, String)]) -> String {
+    let mut s = format!("ds = '{ds}'");
+    for (c, v) in also {
+        s.push_str(&format!(" AND {c} = '{v}'"));
+    }
+    s
+}
+
+/// Adds a `ds` column holding `ds` when the batch has none.
+fn with_ds_column(batch: RecordBatch, ds: &str) -> Result<RecordBatch> {
+    if batch.schema().field_with_name(DS_COLUMN).is_ok() {
+        return Ok(batch);
+    }
+    let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(DS_COLUMN, DataType::Utf8, false)));
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![ds; batch.num_rows()])));
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// Refuses rows whose `column` is not `expected`: a write must stay inside its slice.
+fn check_in_slice(
+    batch: &RecordBatch,
+    column: &str,
+    expected: &str,
+    table: &str,
+    slice: &str,
+) -> Result<()> {
+    let Ok(index) = batch.schema().index_of(column) else {
+        return Err(Error::Slice {
+            table: table.to_string(),
+            slice: slice.to_string(),
+            message: format!("the data has no column `{column}`"),
+        });
+    };
+    let as_text = cast(batch.column(index), &DataType::Utf8)?;
+    let values = as_text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::Internal("cast to Utf8 did not give a StringArray".into()))?;
+    for i in 0..values.len() {
+        if values.is_null(i) || values.value(i) != expected {
+            let found = if values.is_null(i) {
+                "NULL".to_string()
+            } else {
+                format!("'{}'", values.value(i))
+            };
+            return Err(Error::Slice {
+                table: table.to_string(),
+                slice: slice.to_string(),
+                message: format!("row {i} has {column} = {found}, outside the slice"),
+            });
+        }
+    }
+    Ok(())
+}

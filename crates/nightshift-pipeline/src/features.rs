@@ -1,0 +1,224 @@
+//! Task `features`: the windowed features SQL -> the intermediate slice (+ rejects).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use nightshift_lake::arrow::array::{Array, BooleanBuilder, RecordBatch, StringArray};
+use nightshift_lake::arrow::compute::{cast, filter_record_batch};
+use nightshift_lake::arrow::datatypes::{DataType, Schema};
+use nightshift_lake::arrow::json::LineDelimitedWriter;
+use nightshift_lake::{DS_COLUMN, TableRef, Warehouse, WriteMetrics};
+
+use crate::error::{Error, Result};
+use crate::plan::RunPlan;
+use crate::rejects::{RejectReason, RejectsBuilder};
+
+/// Rows refused, by reason.
+pub type RejectCounts = BTreeMap<RejectReason, u64>;
+
+/// What `features` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeaturesReport {
+    /// The slice written.
+    pub ds: String,
+    /// Rows the features query returned.
+    pub rows_in: u64,
+    /// Rows written to the features slice.
+    pub rows_written: u64,
+    /// Rows written to the rejects table instead, by reason.
+    pub rejected: RejectCounts,
+    /// The features table write.
+    pub features_write: WriteMetrics,
+    /// The rejects table write (`None` when there was nothing to reject and no earlier rejects).
+    pub rejects_write: Option<WriteMetrics>,
+    /// Seconds spent running the query.
+    pub query_seconds: f64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Renders and runs the features SQL for the plan's window, refuses bad rows into
+/// `output.<pipeline>_rejects` (reason per row) and replaces the `ds` slice of
+/// `intermediate.<pipeline>_features` in one Delta commit. Running it again for the same plan
+/// leaves the same rows. A `ds` column returned by the query is replaced by the window's `ds`.
+pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesReport> {
+    let started = Instant::now();
+    let spec = &plan.pipeline;
+    let shape_error = |message: String, hint: Option<String>| Error::FeaturesShape {
+        pipeline: spec.name.clone(),
+        file: spec.features_path.display().to_string(),
+        message,
+        hint,
+    };
+    let sql = nightshift_core::render(&spec.features_sql, &plan.template_vars())?;
+    tracing::debug!(pipeline = %spec.name, ds = %plan.ds, "features SQL:\n{sql}");
+    let frame = warehouse.sql(&sql).await?;
+    let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame
+        .collect()
+        .await
+        .map_err(|e| nightshift_lake::Error::Sql {
+            source: Box::new(e),
+            available_tables: warehouse.table_names(),
+        })?;
+    let query_seconds = started.elapsed().as_secs_f64();
+
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let find = |name: &str, key: &str| {
+        schema.index_of(name).map_err(|_| {
+            shape_error(
+                format!("the result has no column `{name}` (the pipeline's `{key}`)"),
+                Some(format!(
+                    "the query returns: {}; select `{name}` or change `{key}` in the project file",
+                    columns.join(", ")
+                )),
+            )
+        })
+    };
+    let id_index = find(&spec.id_column, "id_column")?;
+    let text_index = find(&spec.text_column, "text_column")?;
+    let text_type = schema.field(text_index).data_type();
+    if !matches!(text_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+        return Err(shape_error(
+            format!("column `{}` is {text_type}, not text", spec.text_column),
+            Some(format!("cast it in the SQL: CAST(x AS VARCHAR) AS {}", spec.text_column)),
+        ));
+    }
+
+    let mut rejects = RejectsBuilder::new("features", &plan.run_id, &plan.ds, plan.started_at);
+    let mut counts = RejectCounts::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut good = Vec::with_capacity(batches.len());
+    let mut rows_in = 0u64;
+    let max_chars = spec.max_text_chars;
+    for batch in &batches {
+        let batch = without_column(batch, DS_COLUMN)?;
+        let (id_index, text_index) = if batch.num_columns() < schema.fields().len() {
+            (index_after_drop(&schema, id_index), index_after_drop(&schema, text_index))
+        } else {
+            (id_index, text_index)
+        };
+        rows_in += batch.num_rows() as u64;
+        let ids = as_strings(batch.column(id_index))?;
+        let texts = as_strings(batch.column(text_index))?;
+        let mut keep = BooleanBuilder::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let id = (!ids.is_null(i)).then(|| ids.value(i));
+            let reason = match id {
+                None => Some((RejectReason::NullId, "id is null".to_string())),
+                Some(id) if !seen.insert(id.to_string()) => Some((
+                    RejectReason::DuplicateId,
+                    format!("id {id} appears more than once in the window; the first row was kept"),
+                )),
+                Some(_) if texts.is_null(i) => Some((RejectReason::NullText, "text is null".into())),
+                Some(_) if texts.value(i).trim().is_empty() => {
+                    Some((RejectReason::EmptyText, "text is empty".into()))
+                }
+                Some(_) if texts.value(i).len() > max_chars
+                    && texts.value(i).chars().count() > max_chars =>
+                {
+                    Some((
+                        RejectReason::OversizedText,
+                        format!(
+                            "text has {} characters, more than max_text_chars = {max_chars}",
+                            texts.value(i).chars().count()
+                        ),
+                    ))
+                }
+                Some(_) => None,
+            };
+            match reason {
+                None => keep.append_value(true),
+                Some((reason, detail)) => {
+                    keep.append_value(false);
+                    *counts.entry(reason).or_default() += 1;
+                    rejects.push(id, reason, &detail, &row_json(&batch, i)?);
+                }
+            }
+        }
+        good.push(filter_record_batch(&batch, &keep.finish())?);
+    }
+    let rows_written: u64 = good.iter().map(|b| b.num_rows() as u64).sum();
+
+    // Rejects first: if we crash between the two commits, the re-run rewrites both.
+    let rejects_table = TableRef::parse(&spec.rejects_table())?;
+    let rejects_write = if counts.is_empty() && !warehouse.has_table(&rejects_table) {
+        None
+    } else {
+        Some(
+            warehouse
+                .write(&rejects_table, vec![rejects.finish()?])
+                .replace_slice(&plan.ds)
+                .also_matching("task", "features")
+                .with_commit_metadata("run_id", plan.run_id.clone().into())
+                .with_commit_metadata("task", "features".into())
+                .execute()
+                .await?,
+        )
+    };
+    let features_table = TableRef::parse(&spec.features_table())?;
+    let features_write = warehouse
+        .write(&features_table, good)
+        .replace_slice(&plan.ds)
+        .with_commit_metadata("run_id", plan.run_id.clone().into())
+        .with_commit_metadata("task", "features".into())
+        .execute()
+        .await?;
+    if rejects_write.is_some() && !counts.is_empty() {
+        tracing::warn!(
+            pipeline = %spec.name,
+            ds = %plan.ds,
+            rejected = counts.values().sum::<u64>(),
+            "rows refused into {}",
+            spec.rejects_table()
+        );
+    }
+    Ok(FeaturesReport {
+        ds: plan.ds.clone(),
+        rows_in,
+        rows_written,
+        rejected: counts,
+        features_write,
+        rejects_write,
+        query_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn as_strings(array: &Arc<dyn Array>) -> Result<StringArray> {
+    let cast = cast(array, &DataType::Utf8)?;
+    cast.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .ok_or_else(|| Error::Internal("cast to Utf8 did not give a StringArray".into()))
+}
+
+fn without_column(batch: &RecordBatch, name: &str) -> Result<RecordBatch> {
+    match batch.schema().index_of(name) {
+        Ok(index) => {
+            let keep: Vec<usize> = (0..batch.num_columns()).filter(|i| *i != index).collect();
+            Ok(batch.project(&keep)?)
+        }
+        Err(_) => Ok(batch.clone()),
+    }
+}
+
+/// Index of column `i` of `schema` once its `ds` column is dropped.
+fn index_after_drop(schema: &Schema, i: usize) -> usize {
+    match schema.index_of(DS_COLUMN) {
+        Ok(ds) if ds < i => i - 1,
+        _ => i,
+    }
+}
+
+/// The row as one JSON object, for the rejects table.
+fn row_json(batch: &RecordBatch, row: usize) -> Result<String> {
+    let mut buffer = Vec::new();
+    {
+        let mut writer = LineDelimitedWriter::new(&mut buffer);
+        writer.write(&batch.slice(row, 1))?;
+        writer.finish()?;
+    }
+    Ok(String::from_utf8_lossy(&buffer).trim_end().to_string())
+}

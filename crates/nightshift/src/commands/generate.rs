@@ -1,0 +1,136 @@
+//! `nightshift generate`: the synthetic support warehouse.
+
+use std::time::Instant;
+
+use chrono::{Days, NaiveDate, TimeZone, Utc};
+use nightshift_lake::{TableRef, Warehouse, WriteMode};
+use nightshift_synth::{Drift, SynthConfig, generate_day};
+
+use crate::cli::{GenerateArgs, GlobalArgs};
+use crate::failure::Failure;
+
+/// The raw tables `generate` writes, in the order of [`nightshift_synth::DayBatches`]' fields.
+const TABLES: [&str; 4] = ["support_contacts", "trips", "orders", "agent_labels"];
+
+#[allow(clippy::print_stdout)]
+pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result<(), Failure> {
+    let project = super::load_project(&global.project)?;
+    if args.days == 0 || args.rows_per_day == 0 {
+        return Err(Failure::usage(
+            "--days and --rows-per-day must be at least 1",
+            None,
+        ));
+    }
+    let end_date = match &args.end_date {
+        Some(s) => parse_date(s, "--end-date")?,
+        None => Utc::now().date_naive() - Days::new(1),
+    };
+    let first = end_date - Days::new(u64::from(args.days) - 1);
+    let drift = if args.no_drift {
+        None
+    } else {
+        let from = match &args.drift_from {
+            Some(s) => parse_date(s, "--drift-from")?,
+            None => end_date - Days::new(3),
+        };
+        Some(Drift {
+            from,
+            ..Drift::default()
+        })
+    };
+    let snapshot = Utc.from_utc_datetime(
+        &(end_date + Days::new(1))
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(|| Failure::usage("--end-date is out of range", None))?,
+    );
+    let config = SynthConfig {
+        seed: args.seed,
+        rows_per_day: args.rows_per_day,
+        drift,
+        snapshot,
+        ..SynthConfig::default()
+    };
+
+    let warehouse = Warehouse::open(&project).await?;
+    let tables: Vec<TableRef> = TABLES
+        .iter()
+        .map(|name| match project.tables.get(*name) {
+            Some(spec) => TableRef {
+                schema: spec.schema.clone(),
+                table: spec.name.clone(),
+            },
+            None => TableRef {
+                schema: "raw".into(),
+                table: (*name).into(),
+            },
+        })
+        .collect();
+
+    let started = Instant::now();
+    let bar = crate::progress::bar(u64::from(args.days), "generating days", global.quiet);
+    let mut rows = [0u64; 4];
+    let mut day = first;
+    let mut index = 0u32;
+    while day <= end_date {
+        let cfg = config.clone();
+        let batches = tokio::task::spawn_blocking(move || generate_day(&cfg, day))
+            .await
+            .map_err(|e| Failure::work(anyhow::anyhow!("generator thread failed: {e}")))?
+            .map_err(|e| Failure::work(anyhow::anyhow!("generating {day}: {e}")))?;
+        let per_table = [
+            batches.contacts,
+            batches.trips,
+            batches.orders,
+            batches.agent_labels,
+        ];
+        for (i, (table, batch)) in tables.iter().zip(per_table).enumerate() {
+            rows[i] += batch.num_rows() as u64;
+            // The first day replaces the whole table: `generate` always leaves exactly the
+            // requested days, whatever was there before. Each commit is atomic.
+            let mode = if index == 0 {
+                WriteMode::Overwrite
+            } else {
+                WriteMode::Append
+            };
+            warehouse
+                .write(table, vec![batch])
+                .with_mode(mode)
+                .with_partition_columns(&["ds"])
+                .with_commit_metadata("generator_seed", args.seed.into())
+                .execute()
+                .await?;
+        }
+        tracing::debug!(%day, "generated");
+        bar.inc(1);
+        index += 1;
+        day = day + Days::new(1);
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+
+    let summary: Vec<serde_json::Value> = tables
+        .iter()
+        .zip(rows)
+        .map(|(t, n)| serde_json::json!({ "table": t.to_string(), "rows": n, "path": warehouse.location(t) }))
+        .collect();
+    if global.json {
+        return super::print_json(&serde_json::json!({
+            "ok": true,
+            "from": first,
+            "to": end_date,
+            "seed": args.seed,
+            "tables": summary,
+            "seconds": seconds,
+        }));
+    }
+    println!("generated {} days ({first} .. {end_date}, seed {}) in {seconds:.1} s", args.days, args.seed);
+    for (table, n) in tables.iter().zip(rows) {
+        println!("  {:<24} {:>10} rows  {}", table.to_string(), n, warehouse.location(table).display());
+    }
+    Ok(())
+}
+
+fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| Failure::usage(format!("{flag} {s}: {e}"), Some("use YYYY-MM-DD, e.g. 2026-11-20".into())))
+}

@@ -1,0 +1,55 @@
+//! `nightshift init DIR`.
+
+use std::path::Path;
+
+use crate::cli::{GlobalArgs, InitArgs};
+use crate::failure::Failure;
+use crate::scaffold;
+
+#[allow(clippy::print_stdout)]
+pub(crate) fn init(global: &GlobalArgs, args: &InitArgs) -> Result<(), Failure> {
+    let dir = &args.dir;
+    let project_file = dir.join(nightshift_core::PROJECT_FILE);
+    if project_file.exists() {
+        return Err(Failure::usage(
+            format!("{} already exists", project_file.display()),
+            Some("choose another directory; init never overwrites a project".into()),
+        ));
+    }
+    let sql_file = dir.join("sql").join("root_cause_features.sql");
+    write(&project_file, scaffold::PROJECT_TOML)?;
+    if !sql_file.exists() {
+        write(&sql_file, scaffold::FEATURES_SQL)?;
+    }
+    let gitignore = dir.join(".gitignore");
+    if !gitignore.exists() {
+        write(&gitignore, scaffold::GITIGNORE)?;
+    }
+    // What we wrote must compile: a scaffold that fails validation is a bug.
+    nightshift_core::load_project(dir)?;
+    if global.json {
+        return crate::commands::print_json(&serde_json::json!({
+            "ok": true,
+            "project": dir,
+            "files": [project_file, sql_file],
+        }));
+    }
+    println!("created {}", project_file.display());
+    println!("created {}", sql_file.display());
+    let d = dir.display();
+    println!();
+    println!("next:");
+    println!("  nightshift --project {d} generate --days 6 --rows-per-day 20000 --end-date 2026-11-20");
+    println!("  nightshift --project {d} run root_cause --date 2026-11-22");
+    println!("  nightshift --project {d} sql \"SELECT ds, count(*) FROM intermediate.root_cause_features GROUP BY ds\"");
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failure::work(anyhow::anyhow!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| Failure::work(anyhow::anyhow!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,47 @@
+//! One module per command; [`dispatch`] routes the parsed command line.
+
+mod generate;
+mod init;
+mod run;
+mod sql;
+
+use std::path::Path;
+
+use nightshift_core::Project;
+
+use crate::cli::{Cli, Command};
+use crate::failure::Failure;
+
+/// Runs the command.
+pub(crate) async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Init(args) => init::init(global, args),
+        Command::Generate(args) => generate::generate(global, args).await,
+        Command::Run(args) => run::run(global, args).await,
+        Command::Sql(args) => sql::sql(global, args).await,
+    }
+}
+
+/// Loads and validates the project; every configuration error is reported at once (exit 2).
+pub(crate) fn load_project(dir: &Path) -> Result<Project, Failure> {
+    if !dir.join(nightshift_core::PROJECT_FILE).is_file() {
+        return Err(Failure::usage(
+            format!(
+                "no {} in {}",
+                nightshift_core::PROJECT_FILE,
+                dir.display()
+            ),
+            Some("run inside a project, pass --project DIR (or set NIGHTSHIFT_PROJECT), or create one with `nightshift init DIR`".into()),
+        ));
+    }
+    Ok(nightshift_core::load_project(dir)?)
+}
+
+/// Prints a serializable document as JSON on stdout.
+#[allow(clippy::print_stdout)]
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::work(e.into()))?;
+    println!("{text}");
+    Ok(())
+}

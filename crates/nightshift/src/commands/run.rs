@@ -1,0 +1,108 @@
+//! `nightshift run PIPELINE --date D [--only TASK]`.
+
+use nightshift_lake::Warehouse;
+use nightshift_pipeline::{RunPlan, Task, TaskReport, run_tasks};
+
+use crate::cli::{GlobalArgs, RunArgs, TaskArg};
+use crate::failure::Failure;
+
+#[allow(clippy::print_stdout)]
+pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
+    let project = super::load_project(&global.project)?;
+    let logical_date = nightshift_core::parse_logical_date(&args.date).map_err(|e| {
+        Failure::usage(e, Some("give --date as YYYY-MM-DD or 2026-11-22T06:00:00Z".into()))
+    })?;
+    let plan = RunPlan::new(&project, &args.pipeline, logical_date, chrono::Utc::now())?;
+    let tasks: Vec<Task> = match args.only {
+        Some(TaskArg::Check) => vec![Task::Check],
+        Some(TaskArg::Features) => vec![Task::Features],
+        None => Task::ALL.to_vec(),
+    };
+    tracing::info!(
+        pipeline = %plan.pipeline.name,
+        ds = %plan.ds,
+        window_start = %plan.window.start,
+        window_end = %plan.window.end,
+        "run {} ({})",
+        plan.run_id,
+        tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(" -> ")
+    );
+    let warehouse = Warehouse::open(&project).await?;
+    let (reports, error) = run_tasks(&warehouse, &plan, &tasks).await;
+
+    if global.json {
+        super::print_json(&serde_json::json!({
+            "ok": error.is_none(),
+            "run_id": plan.run_id,
+            "pipeline": plan.pipeline.name,
+            "logical_date": plan.logical_date,
+            "ds": plan.ds,
+            "window_start": plan.window.start,
+            "window_end": plan.window.end,
+            "tasks": reports,
+            "error": error.as_ref().map(|e| e.to_string()),
+        }))?;
+    } else {
+        println!(
+            "run {}  pipeline {}  ds {}  window [{}, {})",
+            plan.run_id,
+            plan.pipeline.name,
+            plan.ds,
+            plan.window.start.format("%Y-%m-%d %H:%M"),
+            plan.window.end.format("%Y-%m-%d %H:%M"),
+        );
+        for report in &reports {
+            println!("  {}", describe(report));
+        }
+        if let Some(e) = &error {
+            let failed = tasks.get(reports.len()).map(|t| t.name()).unwrap_or("?");
+            println!("  {failed:<9} FAILED");
+            let _ = e;
+        }
+    }
+    match error {
+        None => Ok(()),
+        // --json already printed the document; the failure still goes to stderr with its hint.
+        Some(e) => Err(Failure::from(e)),
+    }
+}
+
+fn describe(report: &TaskReport) -> String {
+    match report {
+        TaskReport::Check(c) => {
+            let tables: Vec<String> = c
+                .tables
+                .iter()
+                .map(|t| match (t.rows_in_window, t.latest) {
+                    (Some(n), Some(latest)) => {
+                        format!("{} {n} rows in window, latest {}", t.table, latest.format("%Y-%m-%d %H:%M"))
+                    }
+                    _ => format!("{} (no time column)", t.table),
+                })
+                .collect();
+            format!("check     ok  {}  ({:.2} s)", tables.join("; "), c.seconds)
+        }
+        TaskReport::Features(f) => {
+            let rejected: u64 = f.rejected.values().sum();
+            let reasons: Vec<String> = f
+                .rejected
+                .iter()
+                .map(|(r, n)| format!("{} {n}", r.as_str()))
+                .collect();
+            let rejected = if rejected == 0 {
+                "0 rejected".to_string()
+            } else {
+                format!("{rejected} rejected ({}) -> {}", reasons.join(", "),
+                    f.rejects_write.as_ref().map(|w| w.table.as_str()).unwrap_or("rejects"))
+            };
+            format!(
+                "features  ok  {} rows in, {} written to {} (version {}), {rejected}  ({:.2} s)",
+                f.rows_in,
+                f.rows_written,
+                f.features_write.table,
+                f.features_write.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                f.seconds
+            )
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! How a failed command is reported: exit code, `error:` line, `hint:` line.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+/// A command that did not succeed.
+pub(crate) struct Failure {
+    /// 1 = the work failed, 2 = bad usage or configuration.
+    pub(crate) code: u8,
+    pub(crate) error: anyhow::Error,
+    pub(crate) hint: Option<String>,
+}
+
+impl Failure {
+    /// The work failed (exit 1).
+    pub(crate) fn work(error: anyhow::Error) -> Failure {
+        Failure { code: 1, error, hint: None }
+    }
+
+    /// Bad usage or configuration (exit 2).
+    pub(crate) fn usage(error: impl std::fmt::Display, hint: Option<String>) -> Failure {
+        Failure {
+            code: 2,
+            error: anyhow::anyhow!("{error}"),
+            hint,
+        }
+    }
+
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prints the failure (stderr; also a JSON document on stdout with `--json`).
+    #[allow(clippy::print_stderr, clippy::print_stdout)]
+    pub(crate) fn report(self, json: bool) -> ExitCode {
+        let message = format!("{:#}", self.error);
+        if self.error.downcast_ref::<nightshift_core::ConfigErrors>().is_some() {
+            // Already formatted as `error: file:line:col: ...` / `hint:` blocks.
+            eprintln!("{message}");
+        } else {
+            eprintln!("error: {message}");
+            if let Some(hint) = &self.hint {
+                eprintln!("hint: {hint}");
+            }
+        }
+        if json {
+            let doc = serde_json::json!({
+                "ok": false,
+                "exit_code": self.code,
+                "error": message,
+                "hint": self.hint,
+            });
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{doc}");
+        }
+        ExitCode::from(self.code)
+    }
+}
+
+impl From<nightshift_core::ConfigErrors> for Failure {
+    fn from(e: nightshift_core::ConfigErrors) -> Failure {
+        Failure {
+            code: 2,
+            error: anyhow::Error::new(e),
+            hint: None,
+        }
+    }
+}
+
+impl From<nightshift_lake::Error> for Failure {
+    fn from(e: nightshift_lake::Error) -> Failure {
+        let hint = e.hint();
+        Failure {
+            code: 1,
+            error: anyhow::Error::new(e),
+            hint,
+        }
+    }
+}
+
+impl From<nightshift_pipeline::Error> for Failure {
+    fn from(e: nightshift_pipeline::Error) -> Failure {
+        let hint = e.hint();
+        let code = match e {
+            nightshift_pipeline::Error::Config { .. } => 2,
+            _ => 1,
+        };
+        Failure {
+            code,
+            error: anyhow::Error::new(e),
+            hint,
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::work(error)
+    }
+}
