@@ -41,7 +41,9 @@ pub enum Error {
         available: Vec<String>,
     },
     /// A table name is not of the form `schema.table` with identifier parts.
-    #[error("`{0}` is not a valid table name (expected `schema.table`, lowercase letters, digits and `_`)")]
+    #[error(
+        "`{0}` is not a valid table name (expected `schema.table`, lowercase letters, digits and `_`)"
+    )]
     BadTableName(String),
     /// Data handed to a write does not fit the slice it is meant to replace.
     #[error("cannot write slice {slice} of `{table}`: {message}")]
@@ -120,7 +122,8 @@ impl Error {
 
 fn tables_hint(available: &[String]) -> String {
     if available.is_empty() {
-        "the warehouse has no tables yet: run `nightshift generate` (demo data) or a pipeline first".into()
+        "the warehouse has no tables yet: run `nightshift generate` (demo data) or a pipeline first"
+            .into()
     } else {
         format!("tables in the warehouse: {}", available.join(", "))
     }

@@ -20,7 +20,11 @@ pub enum OutputFormat {
 
 /// Writes `batches` to `out` in `format`. An empty result prints a header-only table / CSV and
 /// `[]` in JSON.
-pub fn write_batches(out: &mut dyn Write, batches: &[RecordBatch], format: OutputFormat) -> Result<()> {
+pub fn write_batches(
+    out: &mut dyn Write,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+) -> Result<()> {
     let io = |source| Error::Io {
         path: "<stdout>".into(),
         source,

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use deltalake::DeltaTable;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::catalog::MemorySchemaProvider;
+use deltalake::datafusion::common::TableReference;
 use deltalake::datafusion::execution::SessionStateBuilder;
 use deltalake::datafusion::execution::memory_pool::FairSpillPool;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
-use deltalake::datafusion::common::TableReference;
 use nightshift_core::{EngineSpec, Project};
 use url::Url;
 
@@ -306,9 +306,7 @@ fn new_session(engine: &EngineSpec) -> Result<SessionContext> {
         let bytes = usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
     }
-    let runtime = runtime
-        .build_arc()
-        .map_err(|e| Error::sql(e, vec![]))?;
+    let runtime = runtime.build_arc().map_err(|e| Error::sql(e, vec![]))?;
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)

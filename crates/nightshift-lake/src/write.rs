@@ -152,14 +152,13 @@ impl TableWrite<'_> {
                     .and_then(|b| b.schema().field_with_name(column).ok().cloned())
                     .map(|f| f.data_type().clone());
                 let value_expr = match column_type {
-                    Some(DataType::Int64) => value
-                        .parse::<i64>()
-                        .map(lit)
-                        .map_err(|_| Error::Slice {
+                    Some(DataType::Int64) => {
+                        value.parse::<i64>().map(lit).map_err(|_| Error::Slice {
                             table: name.clone(),
                             slice: slice.clone(),
                             message: format!("`{column}` is an integer column, `{value}` is not"),
-                        })?,
+                        })?
+                    }
                     _ => lit(value.clone()),
                 };
                 expr = expr.and(col(format!("\"{column}\"")).eq(value_expr));
@@ -273,7 +272,10 @@ fn with_ds_column(batch: RecordBatch, ds: &str) -> Result<RecordBatch> {
     fields.push(Arc::new(Field::new(DS_COLUMN, DataType::Utf8, false)));
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     columns.push(Arc::new(StringArray::from(vec![ds; batch.num_rows()])));
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// Refuses rows whose `column` is not `expected`: a write must stay inside its slice.

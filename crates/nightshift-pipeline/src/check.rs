@@ -56,7 +56,10 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
         let table = TableRef::parse(&name)?;
         if !warehouse.has_table(&table) {
             return Err(fail(
-                format!("upstream table `{name}` does not exist (expected at {})", warehouse.location(&table).display()),
+                format!(
+                    "upstream table `{name}` does not exist (expected at {})",
+                    warehouse.location(&table).display()
+                ),
                 Some("load the table, or run `nightshift generate` for demo data".into()),
             ));
         }
@@ -110,7 +113,10 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
                     "`{name}` has {in_window} rows in the window [{start}, {end}), fewer than min_rows = {}",
                     plan.pipeline.min_rows
                 ),
-                Some("check the upstream load for that day, or lower `min_rows` in the project file".into()),
+                Some(
+                    "check the upstream load for that day, or lower `min_rows` in the project file"
+                        .into(),
+                ),
             ));
         }
         tables.push(TableFreshness {

@@ -79,10 +79,16 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
     let id_index = find(&spec.id_column, "id_column")?;
     let text_index = find(&spec.text_column, "text_column")?;
     let text_type = schema.field(text_index).data_type();
-    if !matches!(text_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+    if !matches!(
+        text_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
         return Err(shape_error(
             format!("column `{}` is {text_type}, not text", spec.text_column),
-            Some(format!("cast it in the SQL: CAST(x AS VARCHAR) AS {}", spec.text_column)),
+            Some(format!(
+                "cast it in the SQL: CAST(x AS VARCHAR) AS {}",
+                spec.text_column
+            )),
         ));
     }
 
@@ -95,7 +101,10 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
     for batch in &batches {
         let batch = without_column(batch, DS_COLUMN)?;
         let (id_index, text_index) = if batch.num_columns() < schema.fields().len() {
-            (index_after_drop(&schema, id_index), index_after_drop(&schema, text_index))
+            (
+                index_after_drop(&schema, id_index),
+                index_after_drop(&schema, text_index),
+            )
         } else {
             (id_index, text_index)
         };
@@ -111,12 +120,15 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
                     RejectReason::DuplicateId,
                     format!("id {id} appears more than once in the window; the first row was kept"),
                 )),
-                Some(_) if texts.is_null(i) => Some((RejectReason::NullText, "text is null".into())),
+                Some(_) if texts.is_null(i) => {
+                    Some((RejectReason::NullText, "text is null".into()))
+                }
                 Some(_) if texts.value(i).trim().is_empty() => {
                     Some((RejectReason::EmptyText, "text is empty".into()))
                 }
-                Some(_) if texts.value(i).len() > max_chars
-                    && texts.value(i).chars().count() > max_chars =>
+                Some(_)
+                    if texts.value(i).len() > max_chars
+                        && texts.value(i).chars().count() > max_chars =>
                 {
                     Some((
                         RejectReason::OversizedText,

@@ -79,7 +79,10 @@ impl RunPlan {
         let spec = project.pipelines.get(pipeline).ok_or_else(|| {
             let names: Vec<_> = project.pipelines.keys().cloned().collect();
             Error::Config {
-                message: format!("no pipeline named `{pipeline}` in {}", project.file.display()),
+                message: format!(
+                    "no pipeline named `{pipeline}` in {}",
+                    project.file.display()
+                ),
                 hint: Some(if names.is_empty() {
                     "the project file defines no [pipelines.NAME] section".into()
                 } else {

@@ -86,11 +86,18 @@ impl RejectsBuilder {
         }
     }
 
-    pub(crate) fn push(&mut self, id: Option<&str>, reason: RejectReason, detail: &str, row_json: &str) {
+    pub(crate) fn push(
+        &mut self,
+        id: Option<&str>,
+        reason: RejectReason,
+        detail: &str,
+        row_json: &str,
+    ) {
         self.ids.append_option(id);
         self.reasons.append_value(reason.as_str());
         self.details.append_value(detail);
-        self.rows.append_value(truncate(row_json, MAX_ROW_JSON_BYTES));
+        self.rows
+            .append_value(truncate(row_json, MAX_ROW_JSON_BYTES));
         self.len += 1;
     }
 

@@ -5,12 +5,12 @@ use rand::Rng;
 
 use crate::columns::StrCol;
 use crate::ids::push_id;
-use crate::orders::{Order, order, order_city};
+use crate::orders::{Order, order};
 use crate::plan::DayPlan;
-use crate::rng::{STREAM_CONTACTS, bucket, chunk_rng, choose, weighted};
-use crate::taxonomy::{SUBS, TAXONOMY_NAMES, order_fits, trip_fits};
+use crate::rng::{STREAM_CONTACTS, bucket, choose, chunk_rng, weighted};
+use crate::taxonomy::{SUBS, TAXONOMY_NAMES};
 use crate::text::{LANGUAGES, Realiser, Slots, write_oversized};
-use crate::trips::{Trip, trip, trip_city};
+use crate::trips::{Trip, trip};
 use crate::world::{CHANNELS, CITIES, DRIVER_NAMES, RESTAURANTS, city_cdf, contact_curve};
 
 const US_PER_SEC: i64 = 1_000_000;
@@ -55,7 +55,12 @@ pub(crate) struct ContactChunk {
 }
 
 /// Generates contacts `start..end` of the plan's day; `chunk` seeds the RNG.
-pub(crate) fn generate_contacts(plan: &DayPlan, chunk: usize, start: usize, end: usize) -> ContactChunk {
+pub(crate) fn generate_contacts(
+    plan: &DayPlan,
+    chunk: usize,
+    start: usize,
+    end: usize,
+) -> ContactChunk {
     let mut rng = chunk_rng(plan.seed, STREAM_CONTACTS, plan.day, chunk);
     let rows = end - start;
     let labels = (rows as f64 * plan.label_fraction * 1.2) as usize + 16;
@@ -102,14 +107,14 @@ pub(crate) fn generate_contacts(plan: &DayPlan, chunk: usize, start: usize, end:
         let mut trip_ref: Option<(usize, u64, Trip)> = None;
         let mut order_ref: Option<(usize, u64, Order)> = None;
         if spec.subject.trip > 0.0 && rng.random_bool(spec.subject.trip) {
-            let found = find_trip(&mut rng, plan, city, spec.name, created_off);
+            let found = find_trip(&mut rng, plan, city, sub, created_off);
             city = found.2.city;
             trip_ref = Some(found);
         } else if spec.subject.order > 0.0
             && plan.orders_per_day > 0
             && rng.random_bool(spec.subject.order)
         {
-            let found = find_order(&mut rng, plan, city, spec.name, created_off);
+            let found = find_order(&mut rng, plan, city, sub, created_off);
             city = found.2.city;
             order_ref = Some(found);
         }
@@ -166,10 +171,17 @@ pub(crate) fn generate_contacts(plan: &DayPlan, chunk: usize, start: usize, end:
         // The agent's label.
         let label = if rng.random_bool(plan.label_fraction) {
             let wrong = rng.random_bool(plan.label_noise);
-            let labelled_sub = if wrong { noisy_label(&mut rng, sub) } else { sub };
-            let mut at = created + US_PER_DAY + (rng.random::<f64>() * (4 * US_PER_DAY) as f64) as i64;
+            let labelled_sub = if wrong {
+                noisy_label(&mut rng, sub)
+            } else {
+                sub
+            };
+            let mut at =
+                created + US_PER_DAY + (rng.random::<f64>() * (4 * US_PER_DAY) as f64) as i64;
             if at < ingested + US_PER_HOUR {
-                at = ingested + US_PER_HOUR + (rng.random::<f64>() * (5 * US_PER_HOUR) as f64) as i64;
+                at = ingested
+                    + US_PER_HOUR
+                    + (rng.random::<f64>() * (5 * US_PER_HOUR) as f64) as i64;
             }
             at = at.min(created + 5 * US_PER_DAY);
             let agent = rng.random_range(0..NUM_AGENTS);
@@ -181,7 +193,8 @@ pub(crate) fn generate_contacts(plan: &DayPlan, chunk: usize, start: usize, end:
         if ingested > plan.snapshot_us {
             continue;
         }
-        c.contact_id.push_with(|s| push_id(s, &plan.contact_prefix, index));
+        c.contact_id
+            .push_with(|s| push_id(s, &plan.contact_prefix, index));
         c.created_at.push(created);
         c.ingested_at.push(ingested);
         c.channel.push(CHANNELS[channel].0);
@@ -234,42 +247,39 @@ fn noisy_label<R: Rng>(rng: &mut R, sub: usize) -> usize {
     }
 }
 
-/// Finds a trip of days `d-3..=d` in `city`, fitting the cause, finished before the contact.
-/// Falls back to a looser match for tiny configurations.
+/// Finds a trip of days `d-3..=d` in `city`, fitting the cause (`mask` of trip classes),
+/// finished before the contact. Falls back to looser matches for tiny configurations.
 fn find_trip<R: Rng>(
     rng: &mut R,
     plan: &DayPlan,
     city: usize,
-    sub: &str,
+    sub: usize,
     created_off: i64,
 ) -> (usize, u64, Trip) {
-    let n = plan.rows_per_day as u64;
-    let mut fallback = None;
-    for attempt in 0..900 {
-        let back = if attempt < 450 {
+    let all = u64::MAX;
+    for attempt in 0..24 {
+        let back = if attempt < 8 {
             bucket(&TRIP_DAYS_BACK, rng.random())
         } else {
             rng.random_range(1..4)
         };
-        let idx = rng.random_range(0..n);
-        let day = plan.day - back as i64;
-        if attempt < 700 && trip_city(plan.seed, day, idx) != city {
+        let (city, mask) = match attempt {
+            0..16 => (city, plan.trip_masks[sub]),
+            16..20 => (city, all),
+            _ => (rng.random_range(0..CITIES.len()), all),
+        };
+        let Some(idx) = plan.trip_index.sample(rng, back, city, mask) else {
             continue;
-        }
-        let t = trip(plan.seed, day, idx);
+        };
+        let t = trip(plan.seed, plan.day - back as i64, u64::from(idx));
         let ends = t.requested_offset_us + (t.duration_min * US_PER_MIN as f64) as i64;
         if back == 0 && ends + 5 * US_PER_MIN >= created_off {
             continue;
         }
-        if trip_fits(sub, &t) {
-            return (back, idx, t);
-        }
-        fallback.get_or_insert((back, idx, t));
+        return (back, u64::from(idx), t);
     }
-    fallback.unwrap_or_else(|| {
-        let idx = rng.random_range(0..n);
-        (1, idx, trip(plan.seed, plan.day - 1, idx))
-    })
+    let idx = rng.random_range(0..plan.rows_per_day as u64);
+    (1, idx, trip(plan.seed, plan.day - 1, idx))
 }
 
 /// Like [`find_trip`], for orders.
@@ -277,34 +287,30 @@ fn find_order<R: Rng>(
     rng: &mut R,
     plan: &DayPlan,
     city: usize,
-    sub: &str,
+    sub: usize,
     created_off: i64,
 ) -> (usize, u64, Order) {
-    let n = plan.orders_per_day as u64;
-    let factor = CITIES[city].price_factor;
-    let mut fallback = None;
-    for attempt in 0..900 {
-        let back = if attempt < 450 {
+    let all = u64::MAX;
+    for attempt in 0..24 {
+        let back = if attempt < 8 {
             bucket(&ORDER_DAYS_BACK, rng.random())
         } else {
             rng.random_range(1..4)
         };
-        let idx = rng.random_range(0..n);
-        let day = plan.day - back as i64;
-        if attempt < 700 && order_city(plan.seed, day, idx) != city {
+        let (city, mask) = match attempt {
+            0..16 => (city, plan.order_masks[sub]),
+            16..20 => (city, all),
+            _ => (rng.random_range(0..CITIES.len()), all),
+        };
+        let Some(idx) = plan.order_index.sample(rng, back, city, mask) else {
             continue;
-        }
-        let o = order(plan.seed, day, idx);
+        };
+        let o = order(plan.seed, plan.day - back as i64, u64::from(idx));
         if back == 0 && o.placed_offset_us + 15 * US_PER_MIN >= created_off {
             continue;
         }
-        if order_fits(sub, &o, factor) {
-            return (back, idx, o);
-        }
-        fallback.get_or_insert((back, idx, o));
+        return (back, u64::from(idx), o);
     }
-    fallback.unwrap_or_else(|| {
-        let idx = rng.random_range(0..n);
-        (1, idx, order(plan.seed, plan.day - 1, idx))
-    })
+    let idx = rng.random_range(0..plan.orders_per_day as u64);
+    (1, idx, order(plan.seed, plan.day - 1, idx))
 }

@@ -85,7 +85,8 @@ fn generate_trips(plan: &DayPlan, start: usize, end: usize) -> TripChunk {
         let t = trip(plan.seed, plan.day, index as u64);
         c.trip_id
             .push_with(|s| push_id(s, &plan.trip_prefix[0], index));
-        c.requested_at.push(plan.day_start_us + t.requested_offset_us);
+        c.requested_at
+            .push(plan.day_start_us + t.requested_offset_us);
         c.city.push(CITIES[t.city].name);
         c.fare.push(t.fare);
         c.distance_km.push(t.distance_km);
@@ -148,7 +149,7 @@ fn bounds(chunk: usize, rows: usize) -> (usize, usize) {
 }
 
 /// Runs `f` over `0..n` on up to `threads` scoped threads; results in index order.
-fn par_map<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+pub(crate) fn par_map<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let threads = threads.clamp(1, n.max(1));
     if threads == 1 {
         return (0..n).map(f).collect();
@@ -194,7 +195,7 @@ pub fn generate_day_with_threads(
     date: NaiveDate,
     threads: usize,
 ) -> Result<DayBatches, Error> {
-    let plan = DayPlan::new(config, date)?;
+    let plan = DayPlan::new(config, date, threads)?;
     let rows = plan.rows_per_day;
     let orders = plan.orders_per_day;
     // Contacts are the slowest: schedule them first.

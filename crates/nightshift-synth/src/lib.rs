@@ -16,7 +16,8 @@
 //! - `world`: cities, currencies, languages, products, names, daily activity curves.
 //! - `trips`, `orders`: trips and food orders as pure functions of (seed, date, index), so a
 //!   contact of day `d` can reference a trip of day `d-2` without generating it.
-//! - `contacts`: support contacts, their late arrival, bad texts and agent labels.
+//! - `contacts`: support contacts, their late arrival, bad texts and agent labels; `refs`:
+//!   finding the trip or order (of days d-3..=d) that fits a contact's cause.
 //! - `plan`: per-day parameters; `ids`: identifier formatting; `rng`: seeding and sampling;
 //!   `columns`: chunk column buffers and their concatenation.
 //! - `generator`: [`generate_day`], chunked and parallel ([`CHUNK_ROWS`] rows per chunk).
@@ -30,6 +31,7 @@ mod generator;
 mod ids;
 mod orders;
 mod plan;
+mod refs;
 mod rng;
 mod schema;
 mod taxonomy;

@@ -47,15 +47,21 @@ pub(crate) fn orders_per_day(rows_per_day: usize) -> usize {
     }
 }
 
-/// The city of an order (first draw of its stream).
-pub(crate) fn order_city(seed: u64, day: i64, index: u64) -> usize {
-    let mut r = SplitMix::new(seed, STREAM_ORDERS, day, index);
-    bucket(city_cdf(), r.unit())
-}
+/// Number of distinct [`order_class`] values.
+pub(crate) const ORDER_CLASSES: usize = 8;
 
-/// All attributes of order `index` of `day` (days since the Unix epoch).
-pub(crate) fn order(seed: u64, day: i64, index: u64) -> Order {
-    let mut r = SplitMix::new(seed, STREAM_ORDERS, day, index);
+const STATUSES: [OrderStatus; 4] = [
+    OrderStatus::Delivered,
+    OrderStatus::Late,
+    OrderStatus::Cancelled,
+    OrderStatus::MissingItems,
+];
+
+/// Basket value above which (x the city's price factor) an order is "expensive".
+pub(crate) const HIGH_BASKET: f64 = 32.0;
+
+/// City, status and basket value: drawn first, they decide which causes the order fits.
+fn head(r: &mut SplitMix) -> (usize, OrderStatus, f64) {
     let city = bucket(city_cdf(), r.unit());
     let u = r.unit();
     let status = if u < 0.79 {
@@ -67,9 +73,37 @@ pub(crate) fn order(seed: u64, day: i64, index: u64) -> Order {
     } else {
         OrderStatus::Cancelled
     };
+    let basket = (3.1 + 0.5 * r.normal()).exp().clamp(6.0, 180.0) * CITIES[city].price_factor;
+    (city, status, round2(basket))
+}
+
+/// `(city, class)` of an order; the class (`< ORDER_CLASSES`) encodes status and whether the
+/// basket is expensive.
+pub(crate) fn order_class(seed: u64, day: i64, index: u64) -> (usize, usize) {
+    let (city, status, basket) = head(&mut SplitMix::new(seed, STREAM_ORDERS, day, index));
+    let s = STATUSES.iter().position(|x| *x == status).unwrap_or(0);
+    let high = basket > HIGH_BASKET * CITIES[city].price_factor;
+    (city, s * 2 + usize::from(high))
+}
+
+/// A representative order of a class (basket in price-factor-1 units).
+pub(crate) fn class_example(class: usize) -> Order {
+    Order {
+        city: 0,
+        status: STATUSES[class / 2],
+        restaurant: 0,
+        placed_offset_us: 0,
+        basket_value: if class & 1 == 1 { f64::MAX } else { 0.0 },
+        delivery_minutes: None,
+    }
+}
+
+/// All attributes of order `index` of `day` (days since the Unix epoch).
+pub(crate) fn order(seed: u64, day: i64, index: u64) -> Order {
+    let mut r = SplitMix::new(seed, STREAM_ORDERS, day, index);
+    let (city, status, basket_value) = head(&mut r);
     let restaurant = (r.next_u64() % RESTAURANTS.len() as u64) as usize;
     let placed_offset_us = order_curve().micros(r.unit(), r.unit());
-    let basket = (3.1 + 0.5 * r.normal()).exp().clamp(6.0, 180.0) * CITIES[city].price_factor;
     let minutes = match status {
         OrderStatus::Delivered | OrderStatus::MissingItems => Some(r.range(16.0, 46.0)),
         OrderStatus::Late => Some(r.range(52.0, 115.0)),
@@ -80,7 +114,7 @@ pub(crate) fn order(seed: u64, day: i64, index: u64) -> Order {
         status,
         restaurant,
         placed_offset_us,
-        basket_value: round2(basket),
+        basket_value,
         delivery_minutes: minutes.map(round2),
     }
 }
@@ -90,9 +124,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn order_city_matches_order() {
-        for i in 0..1000 {
-            assert_eq!(order_city(3, 20_000, i), order(3, 20_000, i).city);
+    fn class_matches_order() {
+        use crate::taxonomy::{SUBS, order_fits};
+        for i in 0..3000 {
+            let o = order(3, 20_000, i);
+            let (city, class) = order_class(3, 20_000, i);
+            assert_eq!(city, o.city);
+            let ex = class_example(class);
+            let f = CITIES[city].price_factor;
+            for s in &SUBS {
+                assert_eq!(
+                    order_fits(s.name, &ex, 1.0),
+                    order_fits(s.name, &o, f),
+                    "{o:?}"
+                );
+            }
         }
     }
 

@@ -24,7 +24,9 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
 
 /// Combines several words into one well-mixed key.
 pub(crate) fn key(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x5851_f42d_4c95_7f2d, |acc, &p| mix64(acc ^ mix64(p)))
+    parts
+        .iter()
+        .fold(0x5851_f42d_4c95_7f2d, |acc, &p| mix64(acc ^ mix64(p)))
 }
 
 /// The RNG of one chunk of one table of one day.
@@ -38,7 +40,8 @@ pub(crate) struct SplitMix(u64);
 
 impl SplitMix {
     pub(crate) fn new(seed: u64, stream: u64, day: i64, index: u64) -> Self {
-        Self(key(&[seed, stream, day as u64, index]))
+        let base = mix64(seed ^ stream ^ (day as u64).wrapping_mul(0xd1b5_4a32_d192_ed03));
+        Self(mix64(base ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {

@@ -169,7 +169,10 @@ pub(crate) fn trip_fits(sub: &str, t: &Trip) -> bool {
         "driver_cancelled" => t.status == CancelledByDriver,
         "driver_late" => matches!(t.status, Completed | CancelledByRider),
         "route_inefficient" => t.status == Completed && t.detour,
-        "card_declined" | "refund_request" | "map_wrong_location" | "payment_screen_error"
+        "card_declined"
+        | "refund_request"
+        | "map_wrong_location"
+        | "payment_screen_error"
         | "app_crash" => true,
         _ => t.status == Completed,
     }
@@ -184,7 +187,9 @@ pub(crate) fn order_fits(sub: &str, o: &Order, price_factor: f64) -> bool {
         "missing_items" => o.status == MissingItems,
         "wrong_order" | "double_charge" | "promo_not_applied" => o.status == Delivered,
         "food_quality" => matches!(o.status, Delivered | Late),
-        "overcharged" => o.status != Cancelled && o.basket_value > 32.0 * price_factor,
+        "overcharged" => {
+            o.status != Cancelled && o.basket_value > crate::orders::HIGH_BASKET * price_factor
+        }
         "cancellation_fee" | "card_declined" => o.status == Cancelled,
         _ => true,
     }
@@ -220,7 +225,12 @@ pub(crate) static SUBS: [SubSpec; 27] = [
             "the receipt shows a surge but the app didn't show one when I booked",
             "the driver took a longer way too",
         ],
-        short: &["overcharged", "charged too much", "fare too high", "price is wrong"],
+        short: &[
+            "overcharged",
+            "charged too much",
+            "fare too high",
+            "price is wrong",
+        ],
         foreign: [
             "me cobraron demasiado por el viaje",
             "me cobraram a mais pela corrida",
@@ -282,7 +292,12 @@ pub(crate) static SUBS: [SubSpec; 27] = [
             "I've already asked twice",
             "it was charged to {card}",
         ],
-        short: &["refund pls", "refund please", "where is my refund", "need a refund"],
+        short: &[
+            "refund pls",
+            "refund please",
+            "where is my refund",
+            "need a refund",
+        ],
         foreign: [
             "quiero un reembolso",
             "quero meu dinheiro de volta",
@@ -371,7 +386,11 @@ pub(crate) static SUBS: [SubSpec; 27] = [
             "the driver was 15 minutes away so I cancelled",
             "I have screenshots",
         ],
-        short: &["cancellation fee", "unfair fee", "charged for cancelled ride"],
+        short: &[
+            "cancellation fee",
+            "unfair fee",
+            "charged for cancelled ride",
+        ],
         foreign: [
             "me cobraron una tarifa de cancelación injusta",
             "me cobraram taxa de cancelamento",
@@ -402,7 +421,11 @@ pub(crate) static SUBS: [SubSpec; 27] = [
             "this happened {n} times this week",
             "I was waiting outside for ages",
         ],
-        short: &["driver cancelled", "driver cancelled again", "ride cancelled"],
+        short: &[
+            "driver cancelled",
+            "driver cancelled again",
+            "ride cancelled",
+        ],
         foreign: [
             "el conductor canceló el viaje",
             "o motorista cancelou a corrida",
@@ -888,7 +911,12 @@ pub(crate) static SUBS: [SubSpec; 27] = [
             "I'm on the latest version",
             "my phone is an iphone 13",
         ],
-        short: &["app crashing", "app keeps crashing", "app not working", "app frozen"],
+        short: &[
+            "app crashing",
+            "app keeps crashing",
+            "app not working",
+            "app frozen",
+        ],
         foreign: [
             "la aplicación se cierra sola",
             "o aplicativo fica travando",
@@ -943,7 +971,11 @@ pub(crate) static SUBS: [SubSpec; 27] = [
             "it's very annoying",
             "I missed my driver because of it",
         ],
-        short: &["no notifications", "too many notifications", "stop notifications"],
+        short: &[
+            "no notifications",
+            "too many notifications",
+            "stop notifications",
+        ],
         foreign: [
             "no recibo notificaciones",
             "não recebo notificações",
@@ -1041,20 +1073,55 @@ pub(crate) const GENERIC_REQUESTS: &[&str] = &[
 
 /// Greetings.
 pub(crate) const OPENERS: &[&str] = &[
-    "hi", "hello", "hey", "hi there", "hello support", "good morning", "good evening",
-    "dear support team", "hi team", "excuse me", "hey guys", "urgent", "yo", "hello again",
+    "hi",
+    "hello",
+    "hey",
+    "hi there",
+    "hello support",
+    "good morning",
+    "good evening",
+    "dear support team",
+    "hi team",
+    "excuse me",
+    "hey guys",
+    "urgent",
+    "yo",
+    "hello again",
 ];
 
 /// Off-topic or vague messages: still labelled with the contact's true subcategory.
 pub(crate) const VAGUE: &[&str] = &[
-    "hi", "hello", "need help", "???", "help", "hello?", "can someone call me",
-    "it happened again", "this is ridiculous", "not happy", "I have a problem", "call me",
-    "same issue as before", "see my previous message", "any update?", "ok", "hello anyone there",
-    "please respond", "it's not working", "I need to talk to someone",
+    "hi",
+    "hello",
+    "need help",
+    "???",
+    "help",
+    "hello?",
+    "can someone call me",
+    "it happened again",
+    "this is ridiculous",
+    "not happy",
+    "I have a problem",
+    "call me",
+    "same issue as before",
+    "see my previous message",
+    "any update?",
+    "ok",
+    "hello anyone there",
+    "please respond",
+    "it's not working",
+    "I need to talk to someone",
 ];
 
 /// Words that join a second issue to the first.
-pub(crate) const CONNECTORS: &[&str] = &["also", "and also", "oh and", "plus", "on top of that", "btw"];
+pub(crate) const CONNECTORS: &[&str] = &[
+    "also",
+    "and also",
+    "oh and",
+    "plus",
+    "on top of that",
+    "btw",
+];
 
 /// Wording of a new, surging issue.
 pub(crate) const DRIFT_PHRASES: &[&str] = &[

@@ -25,7 +25,14 @@ const FOREIGN_TEXT_RATE: f64 = 0.45;
 const TYPO_MESSAGE_RATE: f64 = 0.25;
 const TYPO_WORD_RATE: f64 = 0.10;
 
-const PROMOS: &[&str] = &["SAVE20", "WELCOME10", "FREEDEL", "SUMMER15", "EATS5OFF", "RIDE50"];
+const PROMOS: &[&str] = &[
+    "SAVE20",
+    "WELCOME10",
+    "FREEDEL",
+    "SUMMER15",
+    "EATS5OFF",
+    "RIDE50",
+];
 
 /// Values for the slots of a message.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +87,10 @@ impl Realiser {
                 s.push(' ');
                 s.push_str(choose(rng, DRIFT_PHRASES));
             }
-            let tail = choose(rng, &["", "", "", " pls", "!!", "?", "!", " asap", " again"]);
+            let tail = choose(
+                rng,
+                &["", "", "", " pls", "!!", "?", "!", " asap", " again"],
+            );
             s.push_str(tail);
         } else {
             full_message(rng, s, sub, slots, drifted);
@@ -121,7 +131,10 @@ fn full_message<R: Rng>(rng: &mut R, s: &mut String, sub: usize, slots: &Slots<'
         // A second issue: usually related (same category), sometimes unrelated.
         let other = if rng.random_bool(0.7) {
             let same: usize = SUBS.iter().filter(|o| o.category == spec.category).count();
-            let first = SUBS.iter().position(|o| o.category == spec.category).unwrap_or(0);
+            let first = SUBS
+                .iter()
+                .position(|o| o.category == spec.category)
+                .unwrap_or(0);
             first + rng.random_range(0..same)
         } else {
             rng.random_range(0..SUBS.len())
@@ -325,9 +338,17 @@ mod tests {
     fn fills_slots() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut s = String::new();
-        fill(&mut rng, &mut s, "paid {amt} not {amt2} to {drv} at {rest}", &slots());
+        fill(
+            &mut rng,
+            &mut s,
+            "paid {amt} not {amt2} to {drv} at {rest}",
+            &slots(),
+        );
         assert!(s.starts_with("paid $23"), "{s}");
-        assert!(s.contains("Maria") && s.contains("Sushi Zen") && !s.contains('{'), "{s}");
+        assert!(
+            s.contains("Maria") && s.contains("Sushi Zen") && !s.contains('{'),
+            "{s}"
+        );
     }
 
     #[test]
@@ -337,7 +358,14 @@ mod tests {
         let mut out = String::new();
         let mut seen = std::collections::HashSet::new();
         for i in 0..2000 {
-            r.write(&mut rng, &mut out, i % SUBS.len(), i % 4, &slots(), i % 3 == 0);
+            r.write(
+                &mut rng,
+                &mut out,
+                i % SUBS.len(),
+                i % 4,
+                &slots(),
+                i % 3 == 0,
+            );
             assert!(!out.contains('{'), "{out}");
             assert!(!out.trim().is_empty());
             seen.insert(out.clone());
@@ -350,7 +378,11 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut out = String::new();
         for _ in 0..500 {
-            finish(&mut rng, "l'application plante tout le temps, très énervé café", &mut out);
+            finish(
+                &mut rng,
+                "l'application plante tout le temps, très énervé café",
+                &mut out,
+            );
             assert!(out.len() > 20);
         }
     }

@@ -40,15 +40,22 @@ pub(crate) struct Trip {
     pub(crate) detour: bool,
 }
 
-/// The city of a trip: the first draw of its stream, so that searching trips by city is cheap.
-pub(crate) fn trip_city(seed: u64, day: i64, index: u64) -> usize {
-    let mut r = SplitMix::new(seed, STREAM_TRIPS, day, index);
-    bucket(city_cdf(), r.unit())
+/// Number of distinct [`trip_class`] values.
+pub(crate) const TRIP_CLASSES: usize = 32;
+
+/// The attributes that decide which causes a trip fits, drawn first from its stream so that
+/// classifying every trip of a day is cheap.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    city: usize,
+    status: TripStatus,
+    detour: bool,
+    surged: bool,
+    /// A cancelled-by-rider trip that was charged a fee.
+    fee: bool,
 }
 
-/// All attributes of trip `index` of `day` (days since the Unix epoch).
-pub(crate) fn trip(seed: u64, day: i64, index: u64) -> Trip {
-    let mut r = SplitMix::new(seed, STREAM_TRIPS, day, index);
+fn head(r: &mut SplitMix) -> Head {
     let city = bucket(city_cdf(), r.unit());
     let u = r.unit();
     let status = if u < 0.85 {
@@ -60,6 +67,63 @@ pub(crate) fn trip(seed: u64, day: i64, index: u64) -> Trip {
     } else {
         TripStatus::NoShow
     };
+    let flags = r.next_u64();
+    Head {
+        city,
+        status,
+        detour: (flags & 0xffff) < 4_588,         // 7%
+        surged: ((flags >> 16) & 0xffff) < 8_520, // 13%
+        fee: ((flags >> 32) & 0xffff) < 32_768,   // 50%
+    }
+}
+
+const STATUSES: [TripStatus; 4] = [
+    TripStatus::Completed,
+    TripStatus::CancelledByRider,
+    TripStatus::CancelledByDriver,
+    TripStatus::NoShow,
+];
+
+/// `(city, class)` of a trip; the class (`< TRIP_CLASSES`) encodes status, detour, surge, fee.
+pub(crate) fn trip_class(seed: u64, day: i64, index: u64) -> (usize, usize) {
+    let h = head(&mut SplitMix::new(seed, STREAM_TRIPS, day, index));
+    let status = STATUSES.iter().position(|s| *s == h.status).unwrap_or(0);
+    let class = status * 8 + usize::from(h.detour) * 4 + usize::from(h.surged) * 2;
+    (h.city, class + usize::from(h.fee))
+}
+
+/// A representative trip of a class, for deciding which causes the class fits.
+pub(crate) fn class_example(class: usize) -> Trip {
+    let status = STATUSES[class / 8];
+    let fee = class & 1 == 1;
+    let fare = match status {
+        TripStatus::Completed | TripStatus::NoShow => 10.0,
+        TripStatus::CancelledByRider if fee => 5.0,
+        _ => 0.0,
+    };
+    Trip {
+        city: 0,
+        status,
+        product: 0,
+        requested_offset_us: 0,
+        distance_km: 1.0,
+        duration_min: 1.0,
+        fare,
+        surge: if class & 2 == 2 { 2.0 } else { 1.0 },
+        detour: class & 4 == 4,
+    }
+}
+
+/// All attributes of trip `index` of `day` (days since the Unix epoch).
+pub(crate) fn trip(seed: u64, day: i64, index: u64) -> Trip {
+    let mut r = SplitMix::new(seed, STREAM_TRIPS, day, index);
+    let Head {
+        city,
+        status,
+        detour,
+        surged,
+        fee,
+    } = head(&mut r);
     let u = r.unit();
     let mut acc = 0.0;
     let mut product = PRODUCTS.len() - 1;
@@ -72,7 +136,6 @@ pub(crate) fn trip(seed: u64, day: i64, index: u64) -> Trip {
     }
     let requested_offset_us = trip_curve().micros(r.unit(), r.unit());
     let mut distance_km = 0.6 + (1.55 + 0.7 * r.normal()).exp();
-    let detour = r.unit() < 0.07;
     if detour {
         distance_km *= r.range(1.35, 1.8);
     }
@@ -81,23 +144,13 @@ pub(crate) fn trip(seed: u64, day: i64, index: u64) -> Trip {
     if detour {
         duration_min *= r.range(1.1, 1.4);
     }
-    let surge = if r.unit() < 0.13 {
-        r.range(1.3, 2.9)
-    } else {
-        1.0
-    };
+    let surge = if surged { r.range(1.3, 2.9) } else { 1.0 };
     let (_, _, base, per_km, per_min) = PRODUCTS[product];
     let factor = CITIES[city].price_factor;
     let fare = match status {
         TripStatus::Completed => (base + per_km * distance_km + per_min * duration_min) * surge,
-        TripStatus::CancelledByRider => {
-            if r.unit() < 0.5 {
-                5.0
-            } else {
-                0.0
-            }
-        }
-        TripStatus::CancelledByDriver => 0.0,
+        TripStatus::CancelledByRider if fee => 5.0,
+        TripStatus::CancelledByRider | TripStatus::CancelledByDriver => 0.0,
         TripStatus::NoShow => r.range(5.0, 10.0),
     } * factor;
     if status != TripStatus::Completed {
@@ -126,9 +179,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trip_city_matches_trip() {
-        for i in 0..1000 {
-            assert_eq!(trip_city(3, 20_000, i), trip(3, 20_000, i).city);
+    fn class_matches_trip() {
+        use crate::taxonomy::{SUBS, trip_fits};
+        for i in 0..3000 {
+            let t = trip(3, 20_000, i);
+            let (city, class) = trip_class(3, 20_000, i);
+            assert_eq!(city, t.city);
+            let ex = class_example(class);
+            assert_eq!(ex.status, t.status);
+            for s in &SUBS {
+                assert_eq!(
+                    trip_fits(s.name, &ex),
+                    trip_fits(s.name, &t),
+                    "{} {t:?}",
+                    s.name
+                );
+            }
         }
     }
 

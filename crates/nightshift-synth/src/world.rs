@@ -119,26 +119,71 @@ pub(crate) const RESTAURANTS: &[&str] = &[
 ];
 
 pub(crate) const ITEMS: &[&str] = &[
-    "fries", "drink", "burger", "dessert", "side salad", "sauce", "coke", "garlic bread",
-    "spring rolls", "rice", "naan", "extra cheese", "milkshake", "wings", "second pizza",
-    "sushi roll", "dumplings", "chips and salsa", "coffee", "cookie",
+    "fries",
+    "drink",
+    "burger",
+    "dessert",
+    "side salad",
+    "sauce",
+    "coke",
+    "garlic bread",
+    "spring rolls",
+    "rice",
+    "naan",
+    "extra cheese",
+    "milkshake",
+    "wings",
+    "second pizza",
+    "sushi roll",
+    "dumplings",
+    "chips and salsa",
+    "coffee",
+    "cookie",
 ];
 
 pub(crate) const PLACES: &[&str] = &[
-    "the airport", "downtown", "my office", "the train station", "my hotel", "the mall",
-    "the stadium", "my place", "the hospital", "the university", "central station",
-    "the convention center", "my friend's house", "the concert",
+    "the airport",
+    "downtown",
+    "my office",
+    "the train station",
+    "my hotel",
+    "the mall",
+    "the stadium",
+    "my place",
+    "the hospital",
+    "the university",
+    "central station",
+    "the convention center",
+    "my friend's house",
+    "the concert",
 ];
 
 pub(crate) const TIMES: &[&str] = &[
-    "yesterday", "last night", "this morning", "today", "on friday", "over the weekend",
-    "earlier today", "two days ago", "tonight", "this afternoon", "on my way home",
+    "yesterday",
+    "last night",
+    "this morning",
+    "today",
+    "on friday",
+    "over the weekend",
+    "earlier today",
+    "two days ago",
+    "tonight",
+    "this afternoon",
+    "on my way home",
     "on monday",
 ];
 
 pub(crate) const CARDS: &[&str] = &[
-    "my visa", "my mastercard", "my amex", "my debit card", "my card", "my credit card",
-    "the card ending 4421", "apple pay", "google pay", "paypal",
+    "my visa",
+    "my mastercard",
+    "my amex",
+    "my debit card",
+    "my card",
+    "my credit card",
+    "the card ending 4421",
+    "apple pay",
+    "google pay",
+    "paypal",
 ];
 
 /// Support contacts per UTC hour (few at night, a lunch bump, evening peak).
@@ -149,14 +194,14 @@ pub(crate) const CONTACT_HOURS: [f64; 24] = [
 
 /// Trips per UTC hour (commute peaks, night life).
 pub(crate) const TRIP_HOURS: [f64; 24] = [
-    2.0, 1.4, 1.0, 0.6, 0.5, 0.9, 2.2, 4.8, 6.0, 4.6, 3.6, 3.6, 4.0, 3.8, 3.7, 4.2, 5.2, 6.4,
-    6.2, 5.0, 4.4, 4.0, 3.6, 2.8,
+    2.0, 1.4, 1.0, 0.6, 0.5, 0.9, 2.2, 4.8, 6.0, 4.6, 3.6, 3.6, 4.0, 3.8, 3.7, 4.2, 5.2, 6.4, 6.2,
+    5.0, 4.4, 4.0, 3.6, 2.8,
 ];
 
 /// Food orders per UTC hour (lunch and dinner peaks).
 pub(crate) const ORDER_HOURS: [f64; 24] = [
-    1.5, 0.8, 0.4, 0.2, 0.2, 0.3, 0.6, 1.2, 1.6, 1.8, 2.4, 5.0, 7.5, 6.0, 3.0, 2.4, 2.8, 4.4,
-    7.0, 8.0, 6.4, 4.2, 3.0, 2.2,
+    1.5, 0.8, 0.4, 0.2, 0.2, 0.3, 0.6, 1.2, 1.6, 1.8, 2.4, 5.0, 7.5, 6.0, 3.0, 2.4, 2.8, 4.4, 7.0,
+    8.0, 6.4, 4.2, 3.0, 2.2,
 ];
 
 /// A daily curve as cumulative hour weights.

@@ -7,8 +7,8 @@ use arrow_array::{
 };
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use nightshift_synth::{
-    Drift, OVERSIZED_TEXT_BYTES, SynthConfig, agent_labels_schema, contacts_schema,
-    generate_day, generate_day_with_threads, orders_schema, taxonomy, trips_schema, truth_schema,
+    Drift, OVERSIZED_TEXT_BYTES, SynthConfig, agent_labels_schema, contacts_schema, generate_day,
+    generate_day_with_threads, orders_schema, taxonomy, trips_schema, truth_schema,
 };
 
 const DAY_US: i64 = 86_400_000_000;
@@ -68,11 +68,26 @@ fn schemas_match() {
     }
     let created = ts(&day.contacts, "created_at");
     let start = midnight(date()).timestamp_micros();
-    assert!(created.values().iter().all(|&t| (start..start + DAY_US).contains(&t)));
+    assert!(
+        created
+            .values()
+            .iter()
+            .all(|&t| (start..start + DAY_US).contains(&t))
+    );
     let requested = ts(&day.trips, "requested_at");
-    assert!(requested.values().iter().all(|&t| (start..start + DAY_US).contains(&t)));
+    assert!(
+        requested
+            .values()
+            .iter()
+            .all(|&t| (start..start + DAY_US).contains(&t))
+    );
     assert_eq!(
-        day.contacts.schema().field_with_name("created_at").unwrap().data_type().to_string(),
+        day.contacts
+            .schema()
+            .field_with_name("created_at")
+            .unwrap()
+            .data_type()
+            .to_string(),
         "Timestamp(µs, \"UTC\")"
     );
 }
@@ -96,7 +111,10 @@ fn deterministic_and_independent_of_threads_and_order() {
     assert_eq!(later_first.contacts, d2.contacts);
     assert_ne!(strs(&d1.contacts, "text"), strs(&d2.contacts, "text"));
 
-    let other_seed = SynthConfig { seed: 7, ..c.clone() };
+    let other_seed = SynthConfig {
+        seed: 7,
+        ..c.clone()
+    };
     let o = generate_day(&other_seed, date()).unwrap();
     assert_ne!(strs(&o.contacts, "text"), strs(&d1.contacts, "text"));
     assert_ne!(f64s(&o.trips, "fare"), f64s(&d1.trips, "fare"));
@@ -117,9 +135,15 @@ fn ids_are_unique_and_well_formed() {
         }
     }
     let trip_ids: Vec<String> = (0..5_000).map(|i| format!("t-20261120-{i:07}")).collect();
-    let got: Vec<&str> = strs(&d1.trips, "trip_id").iter().map(Option::unwrap).collect();
+    let got: Vec<&str> = strs(&d1.trips, "trip_id")
+        .iter()
+        .map(Option::unwrap)
+        .collect();
     assert_eq!(got, trip_ids);
-    let got: Vec<&str> = strs(&d1.orders, "order_id").iter().map(Option::unwrap).collect();
+    let got: Vec<&str> = strs(&d1.orders, "order_id")
+        .iter()
+        .map(Option::unwrap)
+        .collect();
     assert_eq!(got.len(), 2_500);
     assert_eq!(got[2_499], "o-20261120-0002499");
 }
@@ -149,7 +173,11 @@ fn references_point_to_recent_existing_trips_and_orders_that_fit_the_cause() {
         for i in 0..d.trips.num_rows() {
             trips.insert(
                 ids.value(i).to_string(),
-                (status.value(i).to_string(), city.value(i).to_string(), at.value(i)),
+                (
+                    status.value(i).to_string(),
+                    city.value(i).to_string(),
+                    at.value(i),
+                ),
             );
         }
         let ids = strs(&d.orders, "order_id");
@@ -208,9 +236,15 @@ fn references_point_to_recent_existing_trips_and_orders_that_fit_the_cause() {
         }
     }
     assert!(refs > rows / 2, "{refs}");
-    assert!(cancelled.0 > 100 && cancelled.1 * 100 >= cancelled.0 * 95, "{cancelled:?}");
+    assert!(
+        cancelled.0 > 100 && cancelled.1 * 100 >= cancelled.0 * 95,
+        "{cancelled:?}"
+    );
     assert!(late.0 > 100 && late.1 * 100 >= late.0 * 95, "{late:?}");
-    assert!(missing.0 > 100 && missing.1 * 100 >= missing.0 * 95, "{missing:?}");
+    assert!(
+        missing.0 > 100 && missing.1 * 100 >= missing.0 * 95,
+        "{missing:?}"
+    );
 }
 
 #[test]
@@ -245,7 +279,9 @@ fn labels_near_targets_and_within_snapshot() {
         assert!(parent.subcategories.contains(&sub.value(i)));
         let lag = at.value(i) - created[id];
         assert!((DAY_US..=5 * DAY_US).contains(&lag), "lag {lag}");
-        let label_day = DateTime::from_timestamp_micros(at.value(i)).unwrap().date_naive();
+        let label_day = DateTime::from_timestamp_micros(at.value(i))
+            .unwrap()
+            .date_naive();
         assert_eq!(ds.value(i), label_day.format("%Y-%m-%d").to_string());
     }
     let noise = wrong as f64 / labels.num_rows() as f64;
@@ -255,7 +291,11 @@ fn labels_near_targets_and_within_snapshot() {
     let snapshot = midnight(date()) + chrono::Duration::days(3);
     let early = generate_day(&SynthConfig { snapshot, ..c }, date()).unwrap();
     let at = ts(&early.agent_labels, "labelled_at");
-    assert!(at.values().iter().all(|&t| t <= snapshot.timestamp_micros()));
+    assert!(
+        at.values()
+            .iter()
+            .all(|&t| t <= snapshot.timestamp_micros())
+    );
     assert!(early.agent_labels.num_rows() < labels.num_rows());
     assert!(early.agent_labels.num_rows() > labels.num_rows() / 3);
 }
@@ -267,7 +307,12 @@ fn late_rows_are_excluded_until_they_arrive() {
     let snapshot = midnight(date().succ_opt().unwrap());
     let cut = generate_day(&SynthConfig { snapshot, ..c }, date()).unwrap();
     let ingested = ts(&cut.contacts, "ingested_at");
-    assert!(ingested.values().iter().all(|&t| t <= snapshot.timestamp_micros()));
+    assert!(
+        ingested
+            .values()
+            .iter()
+            .all(|&t| t <= snapshot.timestamp_micros())
+    );
     let all_ingested = ts(&all.contacts, "ingested_at");
     let expected: HashSet<&str> = strs(&all.contacts, "contact_id")
         .iter()
@@ -275,8 +320,14 @@ fn late_rows_are_excluded_until_they_arrive() {
         .filter(|(_, t)| **t <= snapshot.timestamp_micros())
         .map(|(id, _)| id.unwrap())
         .collect();
-    let got: HashSet<&str> = strs(&cut.contacts, "contact_id").iter().map(Option::unwrap).collect();
-    assert_eq!(got, expected, "the cut is exactly the rows ingested by the snapshot");
+    let got: HashSet<&str> = strs(&cut.contacts, "contact_id")
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(
+        got, expected,
+        "the cut is exactly the rows ingested by the snapshot"
+    );
     let missing = 1.0 - cut.contacts.num_rows() as f64 / all.contacts.num_rows() as f64;
     assert!((0.02..0.045).contains(&missing), "late share {missing}");
     // Late rows arrive 1-2 days after creation, others within minutes.
@@ -287,7 +338,10 @@ fn late_rows_are_excluded_until_they_arrive() {
         .zip(all_ingested.values())
         .map(|(c, i)| i - c)
         .collect();
-    assert!(lags.iter().all(|&l| l > 0 && (l < 30 * 60_000_000 || (DAY_US..=2 * DAY_US).contains(&l))));
+    assert!(
+        lags.iter()
+            .all(|&l| l > 0 && (l < 30 * 60_000_000 || (DAY_US..=2 * DAY_US).contains(&l)))
+    );
 }
 
 #[test]
@@ -296,8 +350,18 @@ fn bad_texts_at_expected_rates() {
     let text = strs(&day.contacts, "text");
     let n = text.len() as f64;
     let nulls = text.null_count() as f64 / n;
-    let blank = text.iter().flatten().filter(|t| t.trim().is_empty()).count() as f64 / n;
-    let huge = text.iter().flatten().filter(|t| t.len() > OVERSIZED_TEXT_BYTES).count() as f64 / n;
+    let blank = text
+        .iter()
+        .flatten()
+        .filter(|t| t.trim().is_empty())
+        .count() as f64
+        / n;
+    let huge = text
+        .iter()
+        .flatten()
+        .filter(|t| t.len() > OVERSIZED_TEXT_BYTES)
+        .count() as f64
+        / n;
     assert!((0.001..0.0035).contains(&nulls), "null {nulls}");
     assert!((0.001..0.0035).contains(&blank), "blank {blank}");
     assert!((0.0002..0.001).contains(&huge), "oversized {huge}");
@@ -321,7 +385,10 @@ fn taxonomy_is_covered_and_texts_are_diverse() {
     let sub = strs(&day.truth, "subcategory");
     let mut per_sub: HashMap<&str, HashSet<&str>> = HashMap::new();
     for (t, s) in text.iter().zip(sub.iter()) {
-        per_sub.entry(s.unwrap()).or_default().insert(t.unwrap_or(""));
+        per_sub
+            .entry(s.unwrap())
+            .or_default()
+            .insert(t.unwrap_or(""));
     }
     for c in tax {
         for s in c.subcategories {
@@ -335,7 +402,11 @@ fn taxonomy_is_covered_and_texts_are_diverse() {
     let langs: HashSet<&str> = strs(&day.contacts, "language").iter().flatten().collect();
     assert!(["en", "es", "pt", "fr"].iter().all(|l| langs.contains(l)));
     assert!(text.iter().flatten().any(|t| t.contains("pedido")));
-    let short = text.iter().flatten().filter(|t| t.split_whitespace().count() <= 3).count();
+    let short = text
+        .iter()
+        .flatten()
+        .filter(|t| t.split_whitespace().count() <= 3)
+        .count();
     assert!(short > 1_000, "{short}");
     // Mix: payments and delivery frequent, safety rare.
     let cat = strs(&day.truth, "category");
@@ -365,7 +436,11 @@ fn drift_raises_the_surging_share() {
             .unwrap()
             .true_count();
         let text = strs(&day.contacts, "text");
-        let update = text.iter().flatten().filter(|t| t.to_lowercase().contains("updat")).count();
+        let update = text
+            .iter()
+            .flatten()
+            .filter(|t| t.to_lowercase().contains("updat"))
+            .count();
         (n as f64 / sub.len() as f64, drifted, update)
     };
     let before = share(from.pred_opt().unwrap());
@@ -375,15 +450,20 @@ fn drift_raises_the_surging_share() {
     assert!(before.0 < 0.05, "{before:?}");
     assert!(first.0 > before.0 + 0.03, "{first:?} vs {before:?}");
     assert!(full.0 > before.0 + 0.12, "{full:?} vs {before:?}");
-    assert!(full.2 > before.2 + 500, "new wording: {full:?} vs {before:?}");
-    assert!(generate_day(
-        &SynthConfig {
-            drift: Some(Drift::new(from, "no_such_thing")),
-            ..SynthConfig::default()
-        },
-        from
-    )
-    .is_err());
+    assert!(
+        full.2 > before.2 + 500,
+        "new wording: {full:?} vs {before:?}"
+    );
+    assert!(
+        generate_day(
+            &SynthConfig {
+                drift: Some(Drift::new(from, "no_such_thing")),
+                ..SynthConfig::default()
+            },
+            from
+        )
+        .is_err()
+    );
 }
 
 /// Multinomial naive Bayes on words: the subcategory should be learnable but not trivially.
@@ -426,7 +506,9 @@ fn bag_of_words_accuracy_is_high_but_not_perfect() {
                 let cw = &counts[k];
                 let tot = totals[k];
                 let lp = (d / n).ln()
-                    + ws.iter().map(|w| ((cw.get(w).copied().unwrap_or(0.0) + 0.1) / (tot + 0.1 * v)).ln()).sum::<f64>();
+                    + ws.iter()
+                        .map(|w| ((cw.get(w).copied().unwrap_or(0.0) + 0.1) / (tot + 0.1 * v)).ln())
+                        .sum::<f64>();
                 (lp, *k)
             })
             .max_by(|a, b| a.0.total_cmp(&b.0))

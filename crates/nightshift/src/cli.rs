@@ -41,16 +41,24 @@ pub(crate) struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create a new project: nightshift.toml and the root-cause features SQL.
-    #[command(after_help = "Example:\n  nightshift init support\n  nightshift --project support generate --days 6 --rows-per-day 20000 --end-date 2026-11-20")]
+    #[command(
+        after_help = "Example:\n  nightshift init support\n  nightshift --project support generate --days 6 --rows-per-day 20000 --end-date 2026-11-20"
+    )]
     Init(InitArgs),
     /// Generate realistic synthetic support data into the raw tables (replaces them).
-    #[command(after_help = "Writes raw.support_contacts, raw.trips, raw.orders and raw.agent_labels for the\n--days days ending on --end-date. Deterministic for a given --seed.\n\nExample:\n  nightshift generate --days 14 --rows-per-day 20000 --end-date 2026-11-20")]
+    #[command(
+        after_help = "Writes raw.support_contacts, raw.trips, raw.orders and raw.agent_labels for the\n--days days ending on --end-date. Deterministic for a given --seed.\n\nExample:\n  nightshift generate --days 14 --rows-per-day 20000 --end-date 2026-11-20"
+    )]
     Generate(GenerateArgs),
     /// Run a pipeline for one logical date: check, then features (or only one task).
-    #[command(after_help = "The date is the logical date D: the pipeline reads the window\n[floor(D - max_sla) - window, floor(D - max_sla)). Re-running a date replaces its slice.\n\nExamples:\n  nightshift run root_cause --date 2026-11-22\n  nightshift run root_cause --date 2026-11-22 --only check")]
+    #[command(
+        after_help = "The date is the logical date D: the pipeline reads the window\n[floor(D - max_sla) - window, floor(D - max_sla)). Re-running a date replaces its slice.\n\nExamples:\n  nightshift run root_cause --date 2026-11-22\n  nightshift run root_cause --date 2026-11-22 --only check"
+    )]
     Run(RunArgs),
     /// Run SQL on the warehouse and print the result.
-    #[command(after_help = "Tables are addressed as schema.table: raw.support_contacts, intermediate.root_cause_features,\noutput.root_cause_rejects ... `SHOW TABLES` lists them.\n\nExamples:\n  nightshift sql \"SELECT channel, count(*) FROM raw.support_contacts GROUP BY channel\"\n  nightshift sql --csv \"SELECT * FROM output.root_cause_rejects\" > rejects.csv")]
+    #[command(
+        after_help = "Tables are addressed as schema.table: raw.support_contacts, intermediate.root_cause_features,\noutput.root_cause_rejects ... `SHOW TABLES` lists them.\n\nExamples:\n  nightshift sql \"SELECT channel, count(*) FROM raw.support_contacts GROUP BY channel\"\n  nightshift sql --csv \"SELECT * FROM output.root_cause_rejects\" > rejects.csv"
+    )]
     Sql(SqlArgs),
 }
 

@@ -14,7 +14,11 @@ pub(crate) struct Failure {
 impl Failure {
     /// The work failed (exit 1).
     pub(crate) fn work(error: anyhow::Error) -> Failure {
-        Failure { code: 1, error, hint: None }
+        Failure {
+            code: 1,
+            error,
+            hint: None,
+        }
     }
 
     /// Bad usage or configuration (exit 2).
@@ -35,7 +39,11 @@ impl Failure {
     #[allow(clippy::print_stderr, clippy::print_stdout)]
     pub(crate) fn report(self, json: bool) -> ExitCode {
         let message = format!("{:#}", self.error);
-        if self.error.downcast_ref::<nightshift_core::ConfigErrors>().is_some() {
+        if self
+            .error
+            .downcast_ref::<nightshift_core::ConfigErrors>()
+            .is_some()
+        {
             // Already formatted as `error: file:line:col: ...` / `hint:` blocks.
             eprintln!("{message}");
         } else {

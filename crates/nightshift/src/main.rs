@@ -27,9 +27,15 @@ fn main() -> ExitCode {
     };
     init_logging(&cli.global);
     let json = cli.global.json;
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(e) => return Failure::work(anyhow::anyhow!("cannot start the async runtime: {e}")).report(json),
+        Err(e) => {
+            return Failure::work(anyhow::anyhow!("cannot start the async runtime: {e}"))
+                .report(json);
+        }
     };
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,

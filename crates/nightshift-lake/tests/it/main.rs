@@ -15,9 +15,13 @@ use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
 /// A warehouse in a fresh temp dir (kept alive by the returned guard).
 pub(crate) async fn warehouse() -> (tempfile::TempDir, Warehouse) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let wh = Warehouse::open_at(&dir.path().join("warehouse"), &EngineSpec::default(), BTreeMap::new())
-        .await
-        .expect("open warehouse");
+    let wh = Warehouse::open_at(
+        &dir.path().join("warehouse"),
+        &EngineSpec::default(),
+        BTreeMap::new(),
+    )
+    .await
+    .expect("open warehouse");
     (dir, wh)
 }
 
@@ -31,9 +35,15 @@ pub(crate) fn rows(rows: &[(i64, &str, &str)]) -> RecordBatch {
     RecordBatch::try_new(
         schema,
         vec![
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
         ],
     )
     .expect("batch")
@@ -42,7 +52,8 @@ pub(crate) fn rows(rows: &[(i64, &str, &str)]) -> RecordBatch {
 /// The single integer a query returns.
 pub(crate) async fn scalar(wh: &Warehouse, sql: &str) -> i64 {
     let batches = wh.query(sql).await.expect(sql);
-    let column = nightshift_lake::arrow::compute::cast(batches[0].column(0), &DataType::Int64).expect("cast");
+    let column = nightshift_lake::arrow::compute::cast(batches[0].column(0), &DataType::Int64)
+        .expect("cast");
     column
         .as_any()
         .downcast_ref::<Int64Array>()

@@ -10,11 +10,14 @@ fn table() -> TableRef {
 async fn replacing_a_slice_twice_leaves_one_copy_and_other_slices_alone() {
     let (_dir, wh) = warehouse().await;
     let t = table();
-    wh.write(&t, vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-19", "1")])])
-        .replace_slice("2026-11-19")
-        .execute()
-        .await
-        .expect("first slice");
+    wh.write(
+        &t,
+        vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-19", "1")])],
+    )
+    .replace_slice("2026-11-19")
+    .execute()
+    .await
+    .expect("first slice");
     wh.write(&t, vec![rows(&[(3, "2026-11-20", "1")])])
         .replace_slice("2026-11-20")
         .execute()
@@ -22,42 +25,80 @@ async fn replacing_a_slice_twice_leaves_one_copy_and_other_slices_alone() {
         .expect("second slice");
     // Re-run of the first slice with different content: replaced, not appended.
     let m = wh
-        .write(&t, vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-19", "1"), (4, "2026-11-19", "1")])])
+        .write(
+            &t,
+            vec![rows(&[
+                (1, "2026-11-19", "1"),
+                (2, "2026-11-19", "1"),
+                (4, "2026-11-19", "1"),
+            ])],
+        )
         .replace_slice("2026-11-19")
         .execute()
         .await
         .expect("re-run");
     assert_eq!(m.rows, 3);
     assert_eq!(m.version, Some(2), "one commit per write");
-    assert_eq!(scalar(&wh, "SELECT count(*) FROM output.p_predictions WHERE ds = '2026-11-19'").await, 3);
-    assert_eq!(scalar(&wh, "SELECT count(*) FROM output.p_predictions WHERE ds = '2026-11-20'").await, 1);
-    assert_eq!(scalar(&wh, "SELECT count(DISTINCT id) FROM output.p_predictions").await, 4);
+    assert_eq!(
+        scalar(
+            &wh,
+            "SELECT count(*) FROM output.p_predictions WHERE ds = '2026-11-19'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        scalar(
+            &wh,
+            "SELECT count(*) FROM output.p_predictions WHERE ds = '2026-11-20'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT count(DISTINCT id) FROM output.p_predictions").await,
+        4
+    );
 }
 
 #[tokio::test]
 async fn a_narrowed_slice_keeps_other_model_versions() {
     let (_dir, wh) = warehouse().await;
     let t = table();
-    wh.write(&t, vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-19", "1")])])
+    wh.write(
+        &t,
+        vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-19", "1")])],
+    )
+    .replace_slice("2026-11-19")
+    .also_matching("model_version", "1")
+    .execute()
+    .await
+    .expect("v1");
+    for _ in 0..2 {
+        wh.write(
+            &t,
+            vec![rows(&[(1, "2026-11-19", "2"), (2, "2026-11-19", "2")])],
+        )
         .replace_slice("2026-11-19")
-        .also_matching("model_version", "1")
+        .also_matching("model_version", "2")
         .execute()
         .await
-        .expect("v1");
-    for _ in 0..2 {
-        wh.write(&t, vec![rows(&[(1, "2026-11-19", "2"), (2, "2026-11-19", "2")])])
-            .replace_slice("2026-11-19")
-            .also_matching("model_version", "2")
-            .execute()
-            .await
-            .expect("v2");
+        .expect("v2");
     }
     assert_eq!(
-        scalar(&wh, "SELECT count(*) FROM output.p_predictions WHERE model_version = '1'").await,
+        scalar(
+            &wh,
+            "SELECT count(*) FROM output.p_predictions WHERE model_version = '1'"
+        )
+        .await,
         2
     );
     assert_eq!(
-        scalar(&wh, "SELECT count(*) FROM output.p_predictions WHERE model_version = '2'").await,
+        scalar(
+            &wh,
+            "SELECT count(*) FROM output.p_predictions WHERE model_version = '2'"
+        )
+        .await,
         2
     );
 }
@@ -67,26 +108,36 @@ async fn rows_outside_the_slice_are_refused_and_nothing_is_written() {
     let (dir, wh) = warehouse().await;
     let t = table();
     let err = wh
-        .write(&t, vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-18", "1")])])
+        .write(
+            &t,
+            vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-18", "1")])],
+        )
         .replace_slice("2026-11-19")
         .execute()
         .await
         .expect_err("must refuse");
     assert!(matches!(err, Error::Slice { .. }), "{err}");
     assert!(err.to_string().contains("2026-11-18"), "{err}");
-    assert!(!dir.path().join("warehouse/output/p_predictions/_delta_log").exists());
+    assert!(
+        !dir.path()
+            .join("warehouse/output/p_predictions/_delta_log")
+            .exists()
+    );
 }
 
 #[tokio::test]
 async fn an_empty_replacement_empties_the_slice() {
     let (_dir, wh) = warehouse().await;
     let t = table();
-    wh.write(&t, vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-20", "1")])])
-        .with_mode(WriteMode::Append)
-        .with_partition_columns(&["ds"])
-        .execute()
-        .await
-        .expect("append");
+    wh.write(
+        &t,
+        vec![rows(&[(1, "2026-11-19", "1"), (2, "2026-11-20", "1")])],
+    )
+    .with_mode(WriteMode::Append)
+    .with_partition_columns(&["ds"])
+    .execute()
+    .await
+    .expect("append");
     let m = wh
         .write(&t, vec![])
         .replace_slice("2026-11-19")
@@ -94,7 +145,10 @@ async fn an_empty_replacement_empties_the_slice() {
         .await
         .expect("empty slice");
     assert_eq!(m.rows, 0);
-    assert_eq!(scalar(&wh, "SELECT count(*) FROM output.p_predictions").await, 1);
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.p_predictions").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -108,7 +162,11 @@ async fn a_batch_without_ds_gets_the_slice_key() {
         .await
         .expect("write");
     assert_eq!(
-        scalar(&wh, "SELECT count(*) FROM output.p_predictions WHERE ds = '2026-11-19'").await,
+        scalar(
+            &wh,
+            "SELECT count(*) FROM output.p_predictions WHERE ds = '2026-11-19'"
+        )
+        .await,
         1
     );
 }
@@ -130,7 +188,10 @@ async fn reopening_finds_tables_and_unknown_tables_get_a_hint() {
     .await
     .expect("reopen");
     assert_eq!(wh.table_names(), vec!["output.p_predictions".to_string()]);
-    let err = wh.query("SELECT * FROM output.nope").await.expect_err("unknown table");
+    let err = wh
+        .query("SELECT * FROM output.nope")
+        .await
+        .expect_err("unknown table");
     let hint = err.hint().expect("hint");
     assert!(hint.contains("output.p_predictions"), "{hint}");
 }

@@ -123,14 +123,26 @@ pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result
             "seconds": seconds,
         }));
     }
-    println!("generated {} days ({first} .. {end_date}, seed {}) in {seconds:.1} s", args.days, args.seed);
+    println!(
+        "generated {} days ({first} .. {end_date}, seed {}) in {seconds:.1} s",
+        args.days, args.seed
+    );
     for (table, n) in tables.iter().zip(rows) {
-        println!("  {:<24} {:>10} rows  {}", table.to_string(), n, warehouse.location(table).display());
+        println!(
+            "  {:<24} {:>10} rows  {}",
+            table.to_string(),
+            n,
+            warehouse.location(table).display()
+        );
     }
     Ok(())
 }
 
 fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| Failure::usage(format!("{flag} {s}: {e}"), Some("use YYYY-MM-DD, e.g. 2026-11-20".into())))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
+        Failure::usage(
+            format!("{flag} {s}: {e}"),
+            Some("use YYYY-MM-DD, e.g. 2026-11-20".into()),
+        )
+    })
 }

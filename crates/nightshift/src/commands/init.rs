@@ -39,16 +39,21 @@ pub(crate) fn init(global: &GlobalArgs, args: &InitArgs) -> Result<(), Failure> 
     let d = dir.display();
     println!();
     println!("next:");
-    println!("  nightshift --project {d} generate --days 6 --rows-per-day 20000 --end-date 2026-11-20");
+    println!(
+        "  nightshift --project {d} generate --days 6 --rows-per-day 20000 --end-date 2026-11-20"
+    );
     println!("  nightshift --project {d} run root_cause --date 2026-11-22");
-    println!("  nightshift --project {d} sql \"SELECT ds, count(*) FROM intermediate.root_cause_features GROUP BY ds\"");
+    println!(
+        "  nightshift --project {d} sql \"SELECT ds, count(*) FROM intermediate.root_cause_features GROUP BY ds\""
+    );
     Ok(())
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Failure::work(anyhow::anyhow!("cannot create {}: {e}", parent.display())))?;
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Failure::work(anyhow::anyhow!("cannot create {}: {e}", parent.display()))
+        })?;
     }
     std::fs::write(path, text)
         .map_err(|e| Failure::work(anyhow::anyhow!("cannot write {}: {e}", path.display())))

@@ -10,7 +10,10 @@ use crate::failure::Failure;
 pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
     let project = super::load_project(&global.project)?;
     let logical_date = nightshift_core::parse_logical_date(&args.date).map_err(|e| {
-        Failure::usage(e, Some("give --date as YYYY-MM-DD or 2026-11-22T06:00:00Z".into()))
+        Failure::usage(
+            e,
+            Some("give --date as YYYY-MM-DD or 2026-11-22T06:00:00Z".into()),
+        )
     })?;
     let plan = RunPlan::new(&project, &args.pipeline, logical_date, chrono::Utc::now())?;
     let tasks: Vec<Task> = match args.only {
@@ -75,7 +78,11 @@ fn describe(report: &TaskReport) -> String {
                 .iter()
                 .map(|t| match (t.rows_in_window, t.latest) {
                     (Some(n), Some(latest)) => {
-                        format!("{} {n} rows in window, latest {}", t.table, latest.format("%Y-%m-%d %H:%M"))
+                        format!(
+                            "{} {n} rows in window, latest {}",
+                            t.table,
+                            latest.format("%Y-%m-%d %H:%M")
+                        )
                     }
                     _ => format!("{} (no time column)", t.table),
                 })
@@ -92,15 +99,24 @@ fn describe(report: &TaskReport) -> String {
             let rejected = if rejected == 0 {
                 "0 rejected".to_string()
             } else {
-                format!("{rejected} rejected ({}) -> {}", reasons.join(", "),
-                    f.rejects_write.as_ref().map(|w| w.table.as_str()).unwrap_or("rejects"))
+                format!(
+                    "{rejected} rejected ({}) -> {}",
+                    reasons.join(", "),
+                    f.rejects_write
+                        .as_ref()
+                        .map(|w| w.table.as_str())
+                        .unwrap_or("rejects")
+                )
             };
             format!(
                 "features  ok  {} rows in, {} written to {} (version {}), {rejected}  ({:.2} s)",
                 f.rows_in,
                 f.rows_written,
                 f.features_write.table,
-                f.features_write.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                f.features_write
+                    .version
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 f.seconds
             )
         }

@@ -10,7 +10,10 @@ use crate::failure::Failure;
 
 pub(crate) async fn sql(global: &GlobalArgs, args: &SqlArgs) -> Result<(), Failure> {
     if args.csv && global.json {
-        return Err(Failure::usage("--csv and --json cannot be used together", None));
+        return Err(Failure::usage(
+            "--csv and --json cannot be used together",
+            None,
+        ));
     }
     let project = super::load_project(&global.project)?;
     let warehouse = Warehouse::open(&project).await?;

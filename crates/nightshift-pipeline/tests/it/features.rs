@@ -1,0 +1,149 @@
+use nightshift_pipeline::{Error, RejectReason, RunPlan, features};
+
+use crate::{SQL, at, contacts, pairs, project, scalar, trips};
+
+/// Contacts around the window of logical date 2026-11-22 (window [11-19, 11-20) with a 2d SLA).
+async fn seed(wh: &nightshift_lake::Warehouse) {
+    let long = "x".repeat(41);
+    contacts(
+        wh,
+        &[
+            (Some("c1"), at(18, 23), Some("before the window"), "t1"),
+            (Some("c2"), at(19, 0), Some("refund please"), "t1"),
+            (Some("c3"), at(19, 12), Some("driver cancelled on me"), "t2"),
+            (Some("c4"), at(19, 13), None, "t2"),
+            (Some("c5"), at(19, 14), Some("   "), "t9"),
+            (Some("c6"), at(19, 15), Some(long.as_str()), "t1"),
+            (Some("c3"), at(19, 16), Some("same id again"), "t2"),
+            (None, at(19, 17), Some("no id"), "t2"),
+            (Some("c7"), at(19, 23), Some("app crashes"), "t404"),
+            (Some("c8"), at(20, 0), Some("after the window"), "t1"),
+            (Some("c9"), at(21, 8), Some("later"), "t1"),
+        ],
+    )
+    .await;
+    trips(
+        wh,
+        &[
+            ("t1", at(18, 10), "completed"),
+            ("t2", at(19, 9), "cancelled_by_driver"),
+            ("t9", at(21, 9), "completed"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn features_writes_the_window_rejects_bad_rows_and_is_idempotent() {
+    let (_dir, project, wh) = project(SQL).await;
+    seed(&wh).await;
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    assert_eq!(plan.ds, "2026-11-19");
+
+    let first = features(&wh, &plan).await.expect("features");
+    assert_eq!(
+        first.rows_in, 8,
+        "exactly the rows created in [11-19, 11-20)"
+    );
+    assert_eq!(first.rows_written, 3);
+    let reasons: Vec<_> = first.rejected.iter().map(|(r, n)| (*r, *n)).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (RejectReason::NullId, 1),
+            (RejectReason::DuplicateId, 1),
+            (RejectReason::NullText, 1),
+            (RejectReason::EmptyText, 1),
+            (RejectReason::OversizedText, 1),
+        ]
+    );
+
+    // Re-running the same date leaves the same rows: no duplicates in either table.
+    let plan2 = RunPlan::new(&project, "rc", at(22, 0), at(22, 7)).expect("plan");
+    features(&wh, &plan2).await.expect("re-run");
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,
+        3
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.rc_rejects").await,
+        5
+    );
+    assert_eq!(
+        pairs(
+            &wh,
+            "SELECT contact_id, trip_status FROM intermediate.rc_features ORDER BY contact_id"
+        )
+        .await,
+        vec![
+            ("c2".into(), "completed".into()),
+            ("c3".into(), "cancelled_by_driver".into()),
+            ("c7".into(), "NULL".into()),
+        ],
+        "the join with trips is applied; the first c3 row is kept"
+    );
+    assert_eq!(
+        pairs(
+            &wh,
+            "SELECT reason, ds FROM output.rc_rejects WHERE id = 'c6'"
+        )
+        .await,
+        vec![("oversized_text".into(), "2026-11-19".into())]
+    );
+    let row = pairs(
+        &wh,
+        "SELECT reason, \"row\" FROM output.rc_rejects WHERE reason = 'duplicate_id'",
+    )
+    .await;
+    assert!(
+        row[0].1.contains("same id again"),
+        "the refused row is kept as JSON: {row:?}"
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT count(DISTINCT run_id) FROM output.rc_rejects").await,
+        1,
+        "the re-run replaced the first run's rejects"
+    );
+}
+
+#[tokio::test]
+async fn another_date_writes_another_slice() {
+    let (_dir, project, wh) = project(SQL).await;
+    seed(&wh).await;
+    for day in [21, 22] {
+        let plan = RunPlan::new(&project, "rc", at(day, 0), at(22, 6)).expect("plan");
+        features(&wh, &plan).await.expect("features");
+    }
+    assert_eq!(
+        pairs(&wh, "SELECT ds, CAST(count(*) AS VARCHAR) FROM intermediate.rc_features GROUP BY ds ORDER BY ds").await,
+        vec![("2026-11-18".into(), "1".into()), ("2026-11-19".into(), "3".into())]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_id_column_is_a_clear_error_with_the_columns_returned() {
+    let (_dir, project, wh) = project("SELECT text FROM raw.contacts").await;
+    seed(&wh).await;
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let err = features(&wh, &plan).await.expect_err("no id column");
+    assert!(matches!(err, Error::FeaturesShape { .. }), "{err}");
+    assert!(err.to_string().contains("contact_id"), "{err}");
+    assert!(
+        err.hint()
+            .expect("hint")
+            .contains("the query returns: text")
+    );
+}
+
+#[tokio::test]
+async fn bad_sql_fails_without_writing() {
+    let (dir, project, wh) =
+        project("SELECT contact_id, text FROM raw.contacts WHERE nope > 1").await;
+    seed(&wh).await;
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let err = features(&wh, &plan).await.expect_err("bad column");
+    assert!(matches!(err, Error::Lake(_)), "{err}");
+    assert!(!crate::exists(
+        &dir.path().join("warehouse/intermediate/rc_features")
+    ));
+}
