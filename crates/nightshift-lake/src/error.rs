@@ -67,6 +67,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A data file of a kind Nightshift cannot read.
+    #[error("{path}: unsupported file type")]
+    UnsupportedFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// A bug in Nightshift, not in your data or configuration.
     #[error("internal error (a bug in Nightshift, please report it): {0}")]
     Internal(String),
@@ -114,6 +120,9 @@ impl Error {
                     None
                 }
             }
+            Error::UnsupportedFile { .. } => Some(
+                "use a .csv, .tsv, .parquet or .jsonl file (with a header line for CSV/TSV)".into(),
+            ),
             Error::Internal(_) => Some("please report this with the command you ran".into()),
             _ => None,
         }

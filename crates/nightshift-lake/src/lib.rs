@@ -13,6 +13,7 @@
 //!   by more `column = value` terms, e.g. `model_version`) in **one** Delta commit
 //!   (`replace_where`): a retry, a crash mid-write or a re-run can never leave duplicates or half
 //!   a slice. Every write returns [`WriteMetrics`].
+//! - [`files`] reads CSV / TSV / Parquet / NDJSON data files (training and evaluation data).
 //! - [`format`] renders query results as an aligned table, CSV or JSON for the CLI.
 //! - [`Error`] is the crate's one error type; [`Error::hint`] gives the user a next step.
 //!
@@ -20,6 +21,7 @@
 //! Delta tables on disk, readable by any Delta reader (Spark, Trino, DuckDB, Python `deltalake`).
 
 mod error;
+pub mod files;
 pub mod format;
 pub mod warehouse;
 pub mod write;

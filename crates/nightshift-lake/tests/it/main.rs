@@ -1,6 +1,7 @@
 //! Integration tests of the warehouse: real Delta tables in a temp dir, real DataFusion.
 //! One test binary, so DataFusion is linked once.
 
+mod files;
 mod format;
 mod slices;
 

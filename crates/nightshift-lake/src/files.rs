@@ -1,0 +1,103 @@
+//! Reading data files (CSV, TSV, Parquet, NDJSON) given on the command line, e.g. training data.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::{
+    CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext,
+};
+
+use crate::error::{Error, Result};
+
+/// The file formats [`read_data_file`] understands, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// `.csv`: comma-separated, header line, double-quote quoting.
+    Csv,
+    /// `.tsv` / `.tab`: tab-separated, header line, double-quote quoting.
+    Tsv,
+    /// `.parquet`.
+    Parquet,
+    /// `.json` / `.jsonl` / `.ndjson`: one JSON object per line.
+    NdJson,
+}
+
+impl FileFormat {
+    /// The format for a path's extension.
+    pub fn of(path: &Path) -> Result<FileFormat> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "csv" => Ok(FileFormat::Csv),
+            "tsv" | "tab" => Ok(FileFormat::Tsv),
+            "parquet" | "pq" => Ok(FileFormat::Parquet),
+            "json" | "jsonl" | "ndjson" => Ok(FileFormat::NdJson),
+            _ => Err(Error::UnsupportedFile {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+}
+
+/// Reads a whole data file into batches. CSV and TSV columns are all read as text (so a label
+/// column of numbers, or a text column that starts with numbers, is never mis-typed); Parquet and
+/// JSON keep their types. A missing file is an [`Error::Io`].
+pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
+    if !path.is_file() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let format = FileFormat::of(path)?;
+    let ctx = SessionContext::new();
+    let name = path.to_string_lossy().to_string();
+    let sql_err = |e| Error::sql(e, vec![]);
+    let frame = match format {
+        FileFormat::Csv | FileFormat::Tsv => {
+            let delimiter = if format == FileFormat::Tsv {
+                b'\t'
+            } else {
+                b','
+            };
+            let options = || {
+                CsvReadOptions::new()
+                    .has_header(true)
+                    .delimiter(delimiter)
+                    .quote(b'"')
+                    .file_extension(
+                        path.extension()
+                            .and_then(|e| e.to_str())
+                            .map(|e| if e.is_empty() { "" } else { e })
+                            .unwrap_or(""),
+                    )
+            };
+            let inferred = ctx.read_csv(&name, options()).await.map_err(sql_err)?;
+            let text_schema = Schema::new(
+                inferred
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| Arc::new(Field::new(f.name(), DataType::Utf8, true)))
+                    .collect::<Vec<_>>(),
+            );
+            ctx.read_csv(&name, options().schema(&text_schema))
+                .await
+                .map_err(sql_err)?
+        }
+        FileFormat::Parquet => ctx
+            .read_parquet(&name, ParquetReadOptions::default().file_extension(""))
+            .await
+            .map_err(sql_err)?,
+        FileFormat::NdJson => ctx
+            .read_json(&name, JsonReadOptions::default().file_extension(""))
+            .await
+            .map_err(sql_err)?,
+    };
+    frame.collect().await.map_err(sql_err)
+}

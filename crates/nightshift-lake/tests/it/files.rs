@@ -1,0 +1,60 @@
+use nightshift_lake::Error;
+use nightshift_lake::arrow::array::{Array, StringArray};
+use nightshift_lake::arrow::compute::cast;
+use nightshift_lake::arrow::datatypes::DataType;
+use nightshift_lake::files::read_data_file;
+
+fn column(batches: &[nightshift_lake::arrow::array::RecordBatch], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = cast(
+            b.column(b.schema().index_of(name).expect(name)),
+            &DataType::Utf8,
+        )
+        .expect("cast");
+        let c = c.as_any().downcast_ref::<StringArray>().expect("utf8");
+        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn tsv_with_quotes_and_numeric_labels_reads_as_text() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("train.tsv");
+    std::fs::write(
+        &path,
+        "text\tlabel\n\"say \"\"hi\"\"\ttab\"\t7\nplain\t12\n",
+    )
+    .expect("write");
+    let batches = read_data_file(&path).await.expect("read");
+    assert_eq!(
+        column(&batches, "text"),
+        vec!["say \"hi\"\ttab".to_string(), "plain".into()]
+    );
+    assert_eq!(
+        column(&batches, "label"),
+        vec!["7".to_string(), "12".into()]
+    );
+    assert_eq!(
+        batches[0]
+            .schema()
+            .field_with_name("label")
+            .expect("label")
+            .data_type(),
+        &DataType::Utf8
+    );
+}
+
+#[tokio::test]
+async fn missing_and_unsupported_files_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let err = read_data_file(&dir.path().join("nope.csv"))
+        .await
+        .expect_err("missing");
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    let xls = dir.path().join("data.xlsx");
+    std::fs::write(&xls, "x").expect("write");
+    let err = read_data_file(&xls).await.expect_err("unsupported");
+    assert!(err.hint().expect("hint").contains(".tsv"));
+}
