@@ -167,10 +167,17 @@ impl TableWrite<'_> {
         }
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
 
-        let table = DeltaTable::try_from_url(dir_url(&path)?)
-            .await
-            .map_err(delta_err)?;
-        let exists = table.version().is_some();
+        let exists = path.join("_delta_log").is_dir();
+        let table = if exists {
+            deltalake::open_table(dir_url(&path)?)
+                .await
+                .map_err(delta_err)?
+        } else {
+            // A new table: don't try to load a log that isn't there (delta-rs logs that as an error).
+            deltalake::DeltaTableBuilder::from_url(dir_url(&path)?)
+                .and_then(|b| b.build())
+                .map_err(delta_err)?
+        };
 
         if rows == 0 {
             // Nothing to add: an empty slice replacement deletes the slice; other modes are no-ops.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::Error;
-use crate::taxonomy::find_subcategory;
+use crate::taxonomy::{DriftTarget, resolve_drift};
 
 /// Parameters of the synthetic warehouse. Output is a pure function of this and the date.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,8 +46,11 @@ impl Default for SynthConfig {
 pub struct Drift {
     /// First day of the surge.
     pub from: NaiveDate,
-    /// The surging subcategory, as `"name"` or `"category/name"` (e.g.
-    /// `"payments/card_declined"`); must be in [`crate::taxonomy`].
+    /// The surging subcategory: `"name"` or `"category/name"` of [`crate::taxonomy`] (e.g.
+    /// `"payments/card_declined"`), or `"category/new_name"` for a root cause the taxonomy does
+    /// not know yet (e.g. `"payments/app_update_card_declined"`): its contacts are worded like
+    /// the category's subcategory that `new_name` ends with (or its first one) plus "since the
+    /// update", and their labels and truth say `new_name`.
     pub subcategory: String,
     /// Share of a day's contacts that are forced to the subcategory once the surge is at full
     /// strength; it ramps up over three days (1/3, 2/3, full). Default 0.15.
@@ -76,8 +79,8 @@ impl Drift {
 }
 
 impl SynthConfig {
-    /// Checks ranges; returns the drift's subcategory index if any.
-    pub(crate) fn validate(&self) -> Result<Option<usize>, Error> {
+    /// Checks ranges; resolves the drift's subcategory if any.
+    pub(crate) fn validate(&self) -> Result<Option<DriftTarget>, Error> {
         for (name, v) in [
             ("label_fraction", self.label_fraction),
             ("label_noise", self.label_noise),
@@ -104,7 +107,7 @@ impl SynthConfig {
                         d.share
                     )));
                 }
-                find_subcategory(&d.subcategory)
+                resolve_drift(&d.subcategory)
                     .map(Some)
                     .ok_or_else(|| Error::UnknownSubcategory(d.subcategory.clone()))
             }
@@ -133,7 +136,7 @@ mod tests {
         c.label_noise = 1.5;
         assert!(matches!(c.validate(), Err(Error::InvalidConfig(_))));
         c.label_noise = 0.05;
-        c.drift = Some(Drift::new(NaiveDate::default(), "payments/nope"));
+        c.drift = Some(Drift::new(NaiveDate::default(), "nowhere/nope"));
         assert!(matches!(c.validate(), Err(Error::UnknownSubcategory(_))));
     }
 }

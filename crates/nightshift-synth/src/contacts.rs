@@ -8,7 +8,7 @@ use crate::ids::push_id;
 use crate::orders::{Order, order};
 use crate::plan::DayPlan;
 use crate::rng::{STREAM_CONTACTS, bucket, choose, chunk_rng, weighted};
-use crate::taxonomy::{SUBS, TAXONOMY_NAMES};
+use crate::taxonomy::{DriftTarget, SUBS, TAXONOMY_NAMES};
 use crate::text::{LANGUAGES, Realiser, Slots, write_oversized};
 use crate::trips::{Trip, trip};
 use crate::world::{CHANNELS, CITIES, DRIVER_NAMES, RESTAURANTS, city_cdf, contact_curve};
@@ -97,11 +97,19 @@ pub(crate) fn generate_contacts(
         let channel = weighted(&mut rng, &channel_weights);
 
         // What about: the surge first, otherwise the (weekday, city) mix.
-        let (sub, drifted) = match plan.drift {
-            Some((s, share)) if share > 0.0 && rng.random_bool(share) => (s, true),
-            _ => (bucket(&plan.mix[city], rng.random()), false),
+        // `new_name`: the surge is a root cause the taxonomy does not know (worded like `sub`).
+        let (sub, drifted, new_name) = match &plan.drift {
+            Some((target, share)) if *share > 0.0 && rng.random_bool(*share) => {
+                let new_name = match target {
+                    DriftTarget::New { name, .. } => Some(name.as_str()),
+                    DriftTarget::Known(_) => None,
+                };
+                (target.base(), true, new_name)
+            }
+            _ => (bucket(&plan.mix[city], rng.random()), false, None),
         };
         let spec = &SUBS[sub];
+        let true_name = new_name.unwrap_or(spec.name);
 
         // The trip or order it references.
         let mut trip_ref: Option<(usize, u64, Trip)> = None;
@@ -160,7 +168,12 @@ pub(crate) fn generate_contacts(
         } else if bad < NULL_TEXT_RATE + BLANK_TEXT_RATE {
             Some(choose(&mut rng, &["", " ", "   ", "\n", "\t ", " \n "]))
         } else {
-            realiser.write(&mut rng, &mut text, sub, language, &slots, drifted);
+            let wording = match (drifted, new_name) {
+                (false, _) => 0.0,
+                (true, None) => 0.75,
+                (true, Some(_)) => 1.0,
+            };
+            realiser.write(&mut rng, &mut text, sub, language, &slots, wording);
             if bad < NULL_TEXT_RATE + BLANK_TEXT_RATE + OVERSIZED_TEXT_RATE {
                 let min = OVERSIZED_MIN + 1 + rng.random_range(0..6_000);
                 write_oversized(&mut rng, &mut text, min);
@@ -171,10 +184,11 @@ pub(crate) fn generate_contacts(
         // The agent's label.
         let label = if rng.random_bool(plan.label_fraction) {
             let wrong = rng.random_bool(plan.label_noise);
-            let labelled_sub = if wrong {
-                noisy_label(&mut rng, sub)
+            let labelled = if wrong {
+                let l = &SUBS[noisy_label(&mut rng, sub)];
+                (l.category, l.name)
             } else {
-                sub
+                (spec.category, true_name)
             };
             let mut at =
                 created + US_PER_DAY + (rng.random::<f64>() * (4 * US_PER_DAY) as f64) as i64;
@@ -185,7 +199,7 @@ pub(crate) fn generate_contacts(
             }
             at = at.min(created + 5 * US_PER_DAY);
             let agent = rng.random_range(0..NUM_AGENTS);
-            Some((labelled_sub, at, agent))
+            Some((labelled, at, agent))
         } else {
             None
         };
@@ -215,17 +229,16 @@ pub(crate) fn generate_contacts(
         }
         c.ds.push(&plan.ds[0]);
         c.truth_category.push(TAXONOMY_NAMES[spec.category]);
-        c.truth_subcategory.push(spec.name);
+        c.truth_subcategory.push(true_name);
         c.drifted.push(drifted);
 
-        if let Some((labelled_sub, at, agent)) = label
+        if let Some(((label_category, label_name), at, agent)) = label
             && at <= plan.snapshot_us
         {
-            let l = &SUBS[labelled_sub];
             c.label_contact_id
                 .push_with(|s| push_id(s, &plan.contact_prefix, index));
-            c.label_category.push(TAXONOMY_NAMES[l.category]);
-            c.label_subcategory.push(l.name);
+            c.label_category.push(TAXONOMY_NAMES[label_category]);
+            c.label_subcategory.push(label_name);
             c.labelled_at.push(at);
             c.agent_id.push_with(|s| push_id(s, "a-", agent));
             let day_after = ((at - plan.day_start_us).div_euclid(US_PER_DAY)) as usize;

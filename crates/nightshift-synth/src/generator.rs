@@ -134,7 +134,7 @@ enum Task {
 }
 
 enum Done {
-    Contacts(ContactChunk),
+    Contacts(Box<ContactChunk>),
     Trips(TripChunk),
     Orders(OrderChunk),
 }
@@ -205,7 +205,7 @@ pub fn generate_day_with_threads(
     let done = par_map(tasks.len(), threads, |i| match tasks[i] {
         Task::Contacts(k) => {
             let (s, e) = bounds(k, rows);
-            Done::Contacts(generate_contacts(&plan, k, s, e))
+            Done::Contacts(Box::new(generate_contacts(&plan, k, s, e)))
         }
         Task::Trips(k) => {
             let (s, e) = bounds(k, rows);
@@ -221,7 +221,7 @@ pub fn generate_day_with_threads(
     let mut order_chunks = Vec::new();
     for d in done {
         match d {
-            Done::Contacts(c) => contacts.push(c),
+            Done::Contacts(c) => contacts.push(*c),
             Done::Trips(t) => trips.push(t),
             Done::Orders(o) => order_chunks.push(o),
         }

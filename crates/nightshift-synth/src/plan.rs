@@ -10,7 +10,7 @@ use crate::ids::prefix;
 use crate::orders::{ORDER_CLASSES, order_class, orders_per_day};
 use crate::refs::RefIndex;
 use crate::rng::{cumulative, key};
-use crate::taxonomy::{CATEGORY_WEIGHTS, SUBS, order_fits, trip_fits, weekday_factor};
+use crate::taxonomy::{CATEGORY_WEIGHTS, DriftTarget, SUBS, order_fits, trip_fits, weekday_factor};
 use crate::trips::{TRIP_CLASSES, trip_class};
 use crate::world::CITIES;
 use crate::{orders, trips};
@@ -27,7 +27,7 @@ pub(crate) struct DayPlan {
     /// Per city: cumulative subcategory shares for this weekday.
     pub(crate) mix: Vec<Vec<f64>>,
     /// Surging subcategory and its share today.
-    pub(crate) drift: Option<(usize, f64)>,
+    pub(crate) drift: Option<(DriftTarget, f64)>,
     pub(crate) label_fraction: f64,
     pub(crate) label_noise: f64,
     pub(crate) late_fraction: f64,
@@ -58,7 +58,7 @@ impl DayPlan {
         date: NaiveDate,
         threads: usize,
     ) -> Result<Self, Error> {
-        let drift_sub = config.validate()?;
+        let drift_target = config.validate()?;
         if !(1000..=9999).contains(&date.year()) || !(1003..=9999).contains(&(date.year() + 3)) {
             return Err(Error::DateOutOfRange(date));
         }
@@ -124,7 +124,7 @@ impl DayPlan {
             rows_per_day: config.rows_per_day,
             orders_per_day: orders_per_day(config.rows_per_day),
             mix,
-            drift: drift_sub.zip(config.drift.as_ref().map(|d| d.share_on(date))),
+            drift: drift_target.zip(config.drift.as_ref().map(|d| d.share_on(date))),
             label_fraction: config.label_fraction,
             label_noise: config.label_noise,
             late_fraction: config.late_fraction,

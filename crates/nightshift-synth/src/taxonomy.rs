@@ -1059,6 +1059,44 @@ pub(crate) const REQUESTS: [&[&str]; 6] = [
     ],
 ];
 
+/// Category-level issue statements that do not say which subcategory (a detail may follow).
+pub(crate) const GENERIC_ISSUES: [&[&str]; 6] = [
+    &[
+        "something is wrong with my payment",
+        "there's a problem with a charge from {time}",
+        "I have a question about my receipt",
+        "the amount on my receipt doesn't look right",
+        "issue with billing",
+    ],
+    &[
+        "my last ride was terrible",
+        "bad experience with my driver {time}",
+        "the trip {time} was a mess",
+        "I'm not happy with my ride to {place}",
+    ],
+    &[
+        "problem with my order from {rest}",
+        "my order {time} was a mess",
+        "bad experience with my delivery",
+        "something went wrong with my food order",
+    ],
+    &[
+        "I have a problem with my account",
+        "I need help with my account settings",
+        "something is wrong with my profile",
+    ],
+    &[
+        "I had a scary experience on my trip",
+        "I need to report something that happened on my ride",
+        "I want to report my driver",
+    ],
+    &[
+        "the app is not working properly",
+        "something is broken in the app",
+        "I'm having issues with the app {time}",
+    ],
+];
+
 /// Closing words any message may end with.
 pub(crate) const GENERIC_REQUESTS: &[&str] = &[
     "thanks",
@@ -1155,6 +1193,52 @@ pub(crate) fn find_subcategory(key: &str) -> Option<usize> {
         .position(|s| s.name == name && cat.is_none_or(|c| TAXONOMY[s.category].name == c))
 }
 
+/// The subcategory a [`crate::Drift`] makes surge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DriftTarget {
+    /// A subcategory of the taxonomy.
+    Known(usize),
+    /// A new root cause `name` (not in the taxonomy) of `base`'s category, worded like `base`
+    /// plus "since the update".
+    New { base: usize, name: String },
+}
+
+impl DriftTarget {
+    /// Index of the subcategory whose phrasings drifted messages use.
+    pub(crate) fn base(&self) -> usize {
+        match self {
+            Self::Known(s) | Self::New { base: s, .. } => *s,
+        }
+    }
+}
+
+/// Resolves a drift key: `"name"` or `"category/name"` of the taxonomy, or `"category/new_name"`
+/// for a new root cause (its base is the category's subcategory whose name ends `new_name`, or
+/// the category's first subcategory).
+pub(crate) fn resolve_drift(key: &str) -> Option<DriftTarget> {
+    if let Some(s) = find_subcategory(key) {
+        return Some(DriftTarget::Known(s));
+    }
+    let (cat, name) = key.split_once('/')?;
+    let cat = TAXONOMY_NAMES.iter().position(|c| *c == cat)?;
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        return None;
+    }
+    let in_cat = || SUBS.iter().enumerate().filter(|(_, s)| s.category == cat);
+    let base = in_cat()
+        .find(|(_, s)| name.ends_with(s.name))
+        .or_else(|| in_cat().next())
+        .map(|(i, _)| i)?;
+    Some(DriftTarget::New {
+        base,
+        name: name.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1167,6 +1251,7 @@ mod tests {
             .flat_map(|(i, c)| c.subcategories.iter().map(move |s| (i, *s)))
             .collect();
         assert_eq!(flat.len(), SUBS.len());
+        assert_eq!(GENERIC_ISSUES.len(), TAXONOMY.len());
         for (c, n) in TAXONOMY.iter().zip(TAXONOMY_NAMES) {
             assert_eq!(c.name, n);
         }
@@ -1188,5 +1273,20 @@ mod tests {
         assert_eq!(find_subcategory("payments/card_declined"), Some(3));
         assert_eq!(find_subcategory("delivery/card_declined"), None);
         assert_eq!(find_subcategory("nope"), None);
+        assert_eq!(resolve_drift("card_declined"), Some(DriftTarget::Known(3)));
+        assert_eq!(
+            resolve_drift("payments/app_update_card_declined"),
+            Some(DriftTarget::New {
+                base: 3,
+                name: "app_update_card_declined".into()
+            })
+        );
+        assert_eq!(
+            resolve_drift("app_problems/dark_mode_glitch").map(|d| d.base()),
+            Some(23)
+        );
+        assert_eq!(resolve_drift("nope"), None);
+        assert_eq!(resolve_drift("nope/x"), None);
+        assert_eq!(resolve_drift("payments/Bad Name"), None);
     }
 }

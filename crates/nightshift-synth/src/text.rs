@@ -7,8 +7,8 @@ use rand::Rng;
 
 use crate::rng::choose;
 use crate::taxonomy::{
-    CONNECTORS, DRIFT_PHRASES, FOREIGN_CLOSERS, FOREIGN_OPENERS, GENERIC_REQUESTS, OPENERS,
-    REQUESTS, SUBS, VAGUE,
+    CONNECTORS, DRIFT_PHRASES, FOREIGN_CLOSERS, FOREIGN_OPENERS, GENERIC_ISSUES, GENERIC_REQUESTS,
+    OPENERS, REQUESTS, SUBS, VAGUE,
 };
 use crate::world::{CARDS, ITEMS, PLACES, TIMES};
 
@@ -21,6 +21,8 @@ const VAGUE_RATE: f64 = 0.03;
 const SHORT_RATE: f64 = 0.12;
 /// Share of non-English customers who actually write in their language.
 const FOREIGN_TEXT_RATE: f64 = 0.45;
+/// Share of full messages whose issue statement only names the category.
+const GENERIC_RATE: f64 = 0.08;
 /// Share of messages with typos, and of words with a typo in those.
 const TYPO_MESSAGE_RATE: f64 = 0.25;
 const TYPO_WORD_RATE: f64 = 0.10;
@@ -54,7 +56,8 @@ pub(crate) struct Realiser {
 
 impl Realiser {
     /// Replaces `out` with a message about subcategory `sub` written by a customer whose app
-    /// language is `LANGUAGES[language]`. `drifted` adds the wording of a new, surging issue.
+    /// language is `LANGUAGES[language]`. `drift_wording` is the probability that a full message
+    /// carries the wording of a new, surging issue ("since the update").
     pub(crate) fn write<R: Rng>(
         &mut self,
         rng: &mut R,
@@ -62,7 +65,7 @@ impl Realiser {
         sub: usize,
         language: usize,
         slots: &Slots<'_>,
-        drifted: bool,
+        drift_wording: f64,
     ) {
         let s = &mut self.scratch;
         s.clear();
@@ -78,12 +81,17 @@ impl Realiser {
             }
             s.push_str(spec.foreign[l]);
             if rng.random_bool(0.4) {
-                s.push_str(". ");
+                sentence_break(s);
                 s.push_str(choose(rng, FOREIGN_CLOSERS[l]));
             }
         } else if u < VAGUE_RATE + SHORT_RATE {
             fill_one(rng, s, spec.short, slots);
-            if drifted && rng.random_bool(0.5) {
+            let p = if drift_wording >= 1.0 {
+                1.0
+            } else {
+                drift_wording * 0.67
+            };
+            if p > 0.0 && rng.random_bool(p) {
                 s.push(' ');
                 s.push_str(choose(rng, DRIFT_PHRASES));
             }
@@ -91,21 +99,29 @@ impl Realiser {
                 rng,
                 &["", "", "", " pls", "!!", "?", "!", " asap", " again"],
             );
-            s.push_str(tail);
+            if !s.ends_with("again") {
+                s.push_str(tail);
+            }
         } else {
-            full_message(rng, s, sub, slots, drifted);
+            full_message(rng, s, sub, slots, drift_wording);
         }
         finish(rng, s, out);
     }
 }
 
-fn full_message<R: Rng>(rng: &mut R, s: &mut String, sub: usize, slots: &Slots<'_>, drifted: bool) {
+fn full_message<R: Rng>(
+    rng: &mut R,
+    s: &mut String,
+    sub: usize,
+    slots: &Slots<'_>,
+    drift_wording: f64,
+) {
     let spec = &SUBS[sub];
     if rng.random_bool(0.4) {
         s.push_str(choose(rng, OPENERS));
         s.push_str(choose(rng, &[", ", ". ", "! ", " - ", "\n", " "]));
     }
-    let drift_at = if drifted && rng.random_bool(0.75) {
+    let drift_at = if drift_wording > 0.0 && rng.random_bool(drift_wording) {
         if rng.random_bool(0.5) { 1 } else { 2 }
     } else {
         0
@@ -114,17 +130,28 @@ fn full_message<R: Rng>(rng: &mut R, s: &mut String, sub: usize, slots: &Slots<'
         s.push_str(choose(rng, DRIFT_PHRASES));
         s.push_str(", ");
     }
-    fill_one(rng, s, spec.issues, slots);
+    // Sometimes the customer only names the area, leaving the detail to say what happened.
+    let generic = rng.random_bool(GENERIC_RATE);
+    let bank = if generic {
+        GENERIC_ISSUES[spec.category]
+    } else {
+        spec.issues
+    };
+    fill_one(rng, s, bank, slots);
     if drift_at == 2 {
         s.push(' ');
         s.push_str(choose(rng, DRIFT_PHRASES));
     }
-    if rng.random_bool(0.4) {
-        s.push_str(". ");
-        fill_one(rng, s, spec.details, slots);
-        if rng.random_bool(0.2) {
-            s.push_str(". ");
-            fill_one(rng, s, spec.details, slots);
+    if rng.random_bool(if generic { 0.6 } else { 0.4 }) {
+        let n = spec.details.len();
+        let first = rng.random_range(0..n);
+        sentence_break(s);
+        fill(rng, s, spec.details[first], slots);
+        if rng.random_bool(0.2) && n > 1 {
+            // A second, different detail.
+            let k = (first + 1 + rng.random_range(0..n - 1)) % n;
+            sentence_break(s);
+            fill(rng, s, spec.details[k], slots);
         }
     }
     if rng.random_bool(0.08) {
@@ -139,13 +166,13 @@ fn full_message<R: Rng>(rng: &mut R, s: &mut String, sub: usize, slots: &Slots<'
         } else {
             rng.random_range(0..SUBS.len())
         };
-        s.push_str(". ");
+        sentence_break(s);
         s.push_str(choose(rng, CONNECTORS));
         s.push(' ');
         fill_one(rng, s, SUBS[other].issues, slots);
     }
     if rng.random_bool(0.45) {
-        s.push_str(". ");
+        sentence_break(s);
         let bank = if rng.random_bool(0.7) {
             REQUESTS[spec.category]
         } else {
@@ -156,6 +183,15 @@ fn full_message<R: Rng>(rng: &mut R, s: &mut String, sub: usize, slots: &Slots<'
     let end = choose(rng, &[".", ".", ".", ".", "", "", "", "!", "!", "!!", "?"]);
     if !s.ends_with(['?', '!', '.']) {
         s.push_str(end);
+    }
+}
+
+/// Ends the current sentence: `". "`, or just a space after `?`, `!` or `.`.
+fn sentence_break(s: &mut String) {
+    if s.ends_with(['?', '!', '.']) {
+        s.push(' ');
+    } else {
+        s.push_str(". ");
     }
 }
 
@@ -226,54 +262,54 @@ fn finish<R: Rng>(rng: &mut R, src: &str, out: &mut String) {
         3
     };
     let typos = rng.random_bool(TYPO_MESSAGE_RATE);
+    if style == 1 && !typos {
+        out.push_str(src);
+        return;
+    }
     let mut sentence_start = true;
     let mut word = [0u8; 64];
     let bytes = src.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_alphabetic() {
-            let start = i;
+        let start = i;
+        if bytes[i].is_ascii_alphabetic() {
             while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                 i += 1;
             }
-            // A word made of ASCII letters (a following non-ASCII byte ends it harmlessly:
-            // the word is then copied unchanged).
-            let w = &bytes[start..i];
+            // Words followed by a non-ASCII letter (e.g. "tr" of "très") get no typo.
             let ascii_word = i >= bytes.len() || bytes[i].is_ascii();
-            let n = w.len().min(word.len());
-            word[..n].copy_from_slice(&w[..n]);
+            let n = (i - start).min(word.len());
+            word[..n].copy_from_slice(&bytes[start..start + n]);
             let mut len = n;
             if typos && ascii_word && n >= 4 && rng.random_bool(TYPO_WORD_RATE) {
                 len = typo(rng, &mut word, n);
             }
-            for (k, &c) in word[..len].iter().enumerate() {
-                let c = match style {
-                    0 if k == 0 && sentence_start => c.to_ascii_uppercase(),
-                    2 => c.to_ascii_lowercase(),
-                    3 => c.to_ascii_uppercase(),
-                    _ => c,
-                };
-                out.push(c as char);
+            match style {
+                0 if sentence_start => word[0] = word[0].to_ascii_uppercase(),
+                2 => word[..len].make_ascii_lowercase(),
+                3 => word[..len].make_ascii_uppercase(),
+                _ => {}
             }
+            out.push_str(std::str::from_utf8(&word[..len]).unwrap_or_default());
             sentence_start = false;
         } else {
-            // Copy one UTF-8 character.
-            let ch = src[i..].chars().next().unwrap_or(' ');
-            let ch = if style == 3 {
-                ch.to_uppercase().next().unwrap_or(ch)
-            } else if style == 2 {
-                ch.to_lowercase().next().unwrap_or(ch)
-            } else {
-                ch
-            };
-            if matches!(ch, '.' | '!' | '?' | '\n') {
-                sentence_start = true;
-            } else if !ch.is_whitespace() {
-                sentence_start = false;
+            while i < bytes.len() && !bytes[i].is_ascii_alphabetic() {
+                i += 1;
             }
-            out.push(ch);
-            i += src[i..].chars().next().map_or(1, char::len_utf8);
+            // `i` is at an ASCII byte or the end: a character boundary.
+            let seg = &src[start..i];
+            for ch in seg.chars() {
+                if matches!(ch, '.' | '!' | '?' | '\n') {
+                    sentence_start = true;
+                } else if !ch.is_whitespace() {
+                    sentence_start = false;
+                }
+            }
+            match style {
+                2 => out.extend(seg.chars().flat_map(char::to_lowercase)),
+                3 => out.extend(seg.chars().flat_map(char::to_uppercase)),
+                _ => out.push_str(seg),
+            }
         }
     }
 }
@@ -364,7 +400,7 @@ mod tests {
                 i % SUBS.len(),
                 i % 4,
                 &slots(),
-                i % 3 == 0,
+                if i % 3 == 0 { 0.75 } else { 0.0 },
             );
             assert!(!out.contains('{'), "{out}");
             assert!(!out.trim().is_empty());

@@ -466,6 +466,49 @@ fn drift_raises_the_surging_share() {
     );
 }
 
+#[test]
+fn drift_can_introduce_a_new_root_cause() {
+    let from = date();
+    let c = SynthConfig {
+        rows_per_day: 10_000,
+        drift: Some(Drift::new(from, "payments/app_update_card_declined")),
+        ..SynthConfig::default()
+    };
+    let before = generate_day(&c, from.pred_opt().unwrap()).unwrap();
+    let sub = strs(&before.truth, "subcategory");
+    assert!(sub.iter().all(|s| s != Some("app_update_card_declined")));
+    let day = generate_day(&c, from.checked_add_days(Days::new(2)).unwrap()).unwrap();
+    let sub = strs(&day.truth, "subcategory");
+    let cat = strs(&day.truth, "category");
+    let text = strs(&day.contacts, "text");
+    let mut n = 0;
+    let mut worded = 0;
+    for i in 0..sub.len() {
+        if sub.value(i) == "app_update_card_declined" {
+            n += 1;
+            assert_eq!(cat.value(i), "payments");
+            worded +=
+                usize::from(text.is_valid(i) && text.value(i).to_lowercase().contains("updat"));
+        }
+    }
+    let share = n as f64 / sub.len() as f64;
+    assert!((0.12..0.18).contains(&share), "{share}");
+    assert!(worded * 10 > n * 7, "{worded} of {n}");
+    let labels = strs(&day.agent_labels, "subcategory");
+    assert!(labels.iter().any(|s| s == Some("app_update_card_declined")));
+    for bad in [
+        "payments/Bad Name",
+        "nowhere/new_thing",
+        "app_update_card_declined",
+    ] {
+        let c = SynthConfig {
+            drift: Some(Drift::new(from, bad)),
+            ..SynthConfig::default()
+        };
+        assert!(generate_day(&c, from).is_err(), "{bad}");
+    }
+}
+
 /// Multinomial naive Bayes on words: the subcategory should be learnable but not trivially.
 #[test]
 fn bag_of_words_accuracy_is_high_but_not_perfect() {
@@ -517,7 +560,7 @@ fn bag_of_words_accuracy_is_high_but_not_perfect() {
         correct += usize::from(Some(best) == s);
     }
     let acc = correct as f64 / text.len() as f64;
-    assert!((0.80..0.96).contains(&acc), "bag-of-words accuracy {acc}");
+    assert!((0.85..0.96).contains(&acc), "bag-of-words accuracy {acc}");
 }
 
 /// Timing for 1M contacts/day; run with

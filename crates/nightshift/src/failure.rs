@@ -30,11 +30,6 @@ impl Failure {
         }
     }
 
-    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Failure {
-        self.hint = Some(hint.into());
-        self
-    }
-
     /// Prints the failure (stderr; also a JSON document on stdout with `--json`).
     #[allow(clippy::print_stderr, clippy::print_stdout)]
     pub(crate) fn report(self, json: bool) -> ExitCode {
@@ -49,7 +44,7 @@ impl Failure {
         } else {
             eprintln!("error: {message}");
             if let Some(hint) = &self.hint {
-                eprintln!("hint: {hint}");
+                eprintln!("  hint: {hint}");
             }
         }
         if json {

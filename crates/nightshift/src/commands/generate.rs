@@ -10,6 +10,9 @@ use crate::cli::{GenerateArgs, GlobalArgs};
 use crate::failure::Failure;
 
 /// The raw tables `generate` writes, in the order of [`nightshift_synth::DayBatches`]' fields.
+/// The issue that surges in the generated data (see `--drift-from`).
+const DRIFT_SUBCATEGORY: &str = "payments/card_declined";
+
 const TABLES: [&str; 4] = ["support_contacts", "trips", "orders", "agent_labels"];
 
 #[allow(clippy::print_stdout)]
@@ -33,10 +36,8 @@ pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result
             Some(s) => parse_date(s, "--drift-from")?,
             None => end_date - Days::new(3),
         };
-        Some(Drift {
-            from,
-            ..Drift::default()
-        })
+        // An app update breaks card payments: card_declined surges, with new wording.
+        Some(Drift::new(from, DRIFT_SUBCATEGORY))
     };
     let snapshot = Utc.from_utc_datetime(
         &(end_date + Days::new(1))
