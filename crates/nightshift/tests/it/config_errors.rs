@@ -1,0 +1,57 @@
+use crate::{init, nightshift, stderr};
+
+#[test]
+fn three_mistakes_give_three_errors_with_lines_and_exit_2() {
+    let (_dir, p) = init();
+    let file = p.join("nightshift.toml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    let text = text
+        .replacen("window = \"1d\"", "windwo = \"1d\"", 1)
+        .replacen("freshness_sla = \"2d\"", "freshness_sla = \"2 days\"", 1)
+        .replacen(
+            "reads = [\"support_contacts\", \"trips\", \"orders\"]",
+            "reads = [\"support_contacts\", \"trip\", \"orders\"]",
+            1,
+        );
+    std::fs::write(&file, &text).expect("write");
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).expect(needle) + 1;
+
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("nightshift.toml:{}:", line_of("windwo"))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("nightshift.toml:{}:", line_of("2 days"))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("nightshift.toml:{}:", line_of("\"trip\""))),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `window`?"), "{err}");
+    assert!(err.contains("did you mean `trips`?"), "{err}");
+    assert!(err.contains("3 errors"), "{err}");
+    assert_eq!(err.matches("error:").count(), 3, "{err}");
+}
+
+#[test]
+fn no_project_and_bad_dates_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = nightshift(dir.path(), &["sql", "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nightshift init"), "{}", stderr(&out));
+
+    let (_d, p) = init();
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-13-01"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = nightshift(&p, &["run", "nope", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pipelines: root_cause"),
+        "{}",
+        stderr(&out)
+    );
+}

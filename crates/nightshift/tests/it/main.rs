@@ -1,0 +1,52 @@
+//! End-to-end tests of the `nightshift` binary: real processes, real files, real Delta tables.
+
+mod config_errors;
+mod pipeline;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the binary with `args` (project given with --project) and returns its output.
+pub(crate) fn nightshift(project: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(project)
+        .args(args)
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run nightshift")
+}
+
+pub(crate) fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub(crate) fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `nightshift --json sql QUERY` -> the first row's first value as an integer.
+pub(crate) fn count(project: &Path, query: &str) -> i64 {
+    let out = nightshift(project, &["--json", "sql", query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let row = rows[0].as_object().expect("row");
+    row.values()
+        .next()
+        .and_then(|v| v.as_i64())
+        .expect("integer")
+}
+
+/// A fresh project made by `nightshift init`.
+pub(crate) fn init() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let project = dir.path().join("p");
+    let out = Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("init")
+        .arg(&project)
+        .output()
+        .expect("init");
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, project)
+}

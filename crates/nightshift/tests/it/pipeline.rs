@@ -1,0 +1,163 @@
+use crate::{count, init, nightshift, stderr, stdout};
+
+const WINDOW_COUNT: &str = "SELECT count(*) FROM raw.support_contacts \
+     WHERE created_at >= TIMESTAMP '2026-11-19 00:00:00' AND created_at < TIMESTAMP '2026-11-20 00:00:00'";
+
+#[test]
+fn init_generate_run_writes_exactly_the_window_and_reruns_are_idempotent() {
+    let (_dir, p) = init();
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "4",
+            "--rows-per-day",
+            "3000",
+            "--end-date",
+            "2026-11-20",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("raw.support_contacts"));
+
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(doc["ds"], "2026-11-19");
+    assert_eq!(doc["tasks"][0]["task"], "check");
+    let features = &doc["tasks"][1];
+    let rows_in = features["rows_in"].as_i64().expect("rows_in");
+    let written = features["rows_written"].as_i64().expect("written");
+    let rejected: i64 = features["rejected"]
+        .as_object()
+        .expect("map")
+        .values()
+        .filter_map(|v| v.as_i64())
+        .sum();
+
+    let in_window = count(&p, WINDOW_COUNT);
+    assert_eq!(rows_in, in_window, "features reads exactly the window");
+    assert_eq!(
+        written + rejected,
+        in_window,
+        "every row is written or rejected"
+    );
+    assert!(rejected > 0, "the generator makes some bad rows");
+
+    // Twice more: same rows, no duplicates.
+    for _ in 0..2 {
+        let out = nightshift(
+            &p,
+            &[
+                "run",
+                "root_cause",
+                "--date",
+                "2026-11-22",
+                "--only",
+                "features",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM intermediate.root_cause_features"),
+        written
+    );
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(DISTINCT contact_id) FROM intermediate.root_cause_features"
+        ),
+        written
+    );
+    assert_eq!(
+        count(&p, "SELECT count(*) FROM output.root_cause_rejects"),
+        rejected
+    );
+}
+
+#[test]
+fn a_window_whose_data_is_not_complete_fails_the_check_with_exit_1() {
+    let (_dir, p) = init();
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "2",
+            "--rows-per-day",
+            "500",
+            "--end-date",
+            "2026-11-20",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // D = 2026-11-23 reads ds 2026-11-20, which needs contacts up to 11-21: not there yet.
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-23"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("check failed"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert!(
+        !p.join("warehouse/intermediate/root_cause_features")
+            .exists(),
+        "a failed check writes nothing"
+    );
+}
+
+#[test]
+fn sql_prints_csv_and_json_and_bad_sql_exits_1_with_a_hint() {
+    let (_dir, p) = init();
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "1",
+            "--rows-per-day",
+            "200",
+            "--end-date",
+            "2026-11-20",
+            "--no-drift",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nightshift(&p, &["sql", "--csv", "SELECT count(*) AS n FROM raw.trips"]);
+    assert_eq!(stdout(&out), "n\n200\n");
+    let out = nightshift(&p, &["sql", "SELECT * FROM raw.nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("raw.support_contacts"),
+        "the hint lists the tables: {}",
+        stderr(&out)
+    );
+    let out = nightshift(&p, &["sql", "--csv", "--json", "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn generate_is_deterministic_for_a_seed() {
+    let (_d1, a) = init();
+    let (_d2, b) = init();
+    for p in [&a, &b] {
+        let out = nightshift(
+            p,
+            &[
+                "generate",
+                "--days",
+                "2",
+                "--rows-per-day",
+                "300",
+                "--end-date",
+                "2026-11-20",
+                "--seed",
+                "7",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let q = "SELECT contact_id, text FROM raw.support_contacts ORDER BY contact_id";
+    let dump = |p| stdout(&nightshift(p, &["sql", "--csv", q]));
+    assert_eq!(dump(&a), dump(&b));
+}
