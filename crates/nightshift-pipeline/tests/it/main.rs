@@ -64,11 +64,11 @@ pub(crate) fn at(day: u32, hour: u32) -> DateTime<Utc> {
         .expect("time")
 }
 
-/// Writes `raw.contacts` rows `(id, created_at, text, trip_id)`.
-pub(crate) async fn contacts(
-    wh: &Warehouse,
-    rows: &[(Option<&str>, DateTime<Utc>, Option<&str>, &str)],
-) {
+/// A contact row: `(id, created_at, text, trip_id)`.
+pub(crate) type ContactRow<'a> = (Option<&'a str>, DateTime<Utc>, Option<&'a str>, &'a str);
+
+/// Writes `raw.contacts` rows.
+pub(crate) async fn contacts(wh: &Warehouse, rows: &[ContactRow<'_>]) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("contact_id", DataType::Utf8, true),
         Field::new(
