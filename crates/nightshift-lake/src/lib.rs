@@ -14,6 +14,8 @@
 //!   (`replace_where`): a retry, a crash mid-write or a re-run can never leave duplicates or half
 //!   a slice. Every write returns [`WriteMetrics`].
 //! - [`files`] reads CSV / TSV / Parquet / NDJSON data files (training and evaluation data).
+//! - [`predict`] is the `nightshift_predict(text, extra...)` UDF: a native text model run on
+//!   whole record batches inside DataFusion plans, so inference streams with bounded memory.
 //! - [`format`] renders query results as an aligned table, CSV or JSON for the CLI.
 //! - [`Error`] is the crate's one error type; [`Error::hint`] gives the user a next step.
 //!
@@ -23,6 +25,7 @@
 mod error;
 pub mod files;
 pub mod format;
+pub mod predict;
 pub mod warehouse;
 pub mod write;
 

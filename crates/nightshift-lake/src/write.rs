@@ -8,7 +8,7 @@ use deltalake::arrow::array::{Array, ArrayRef, StringArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::datafusion::prelude::{Expr, col, lit};
+use deltalake::datafusion::prelude::{DataFrame, Expr, col, lit};
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 
@@ -58,6 +58,8 @@ pub struct TableWrite<'a> {
     warehouse: &'a Warehouse,
     table: TableRef,
     batches: Vec<RecordBatch>,
+    /// A query to stream into the table instead of `batches`.
+    frame: Option<DataFrame>,
     mode: WriteMode,
     partition_columns: Vec<String>,
     metadata: Vec<(String, serde_json::Value)>,
@@ -71,10 +73,23 @@ impl Warehouse {
             warehouse: self,
             table: table.clone(),
             batches,
+            frame: None,
             mode: WriteMode::Append,
             partition_columns: Vec::new(),
             metadata: Vec::new(),
         }
+    }
+}
+
+impl Warehouse {
+    /// Starts a write that streams the result of a query (planned in this warehouse's session,
+    /// so it may use its tables and UDFs) into `table`: batches are written to Parquet as they
+    /// are produced, so memory stays bounded whatever the row count. For slice replacements
+    /// delta-rs refuses rows outside the slice.
+    pub fn write_query(&self, table: &TableRef, frame: DataFrame) -> TableWrite<'_> {
+        let mut write = self.write(table, Vec::new());
+        write.frame = Some(frame);
+        write
     }
 }
 
@@ -135,21 +150,27 @@ impl TableWrite<'_> {
         let mut predicate: Option<Expr> = None;
         if let WriteMode::ReplaceSlice { ds, also } = &self.mode {
             let slice = describe_slice(ds, also);
-            batches = batches
-                .into_iter()
-                .map(|b| with_ds_column(b, ds))
-                .collect::<Result<_>>()?;
-            for batch in &batches {
-                check_in_slice(batch, DS_COLUMN, ds, &name, &slice)?;
-                for (column, value) in also {
-                    check_in_slice(batch, column, value, &name, &slice)?;
+            if self.frame.is_none() {
+                batches = batches
+                    .into_iter()
+                    .map(|b| with_ds_column(b, ds))
+                    .collect::<Result<_>>()?;
+                for batch in &batches {
+                    check_in_slice(batch, DS_COLUMN, ds, &name, &slice)?;
+                    for (column, value) in also {
+                        check_in_slice(batch, column, value, &name, &slice)?;
+                    }
                 }
             }
+            let schema: Option<Schema> = match &self.frame {
+                Some(frame) => Some(frame.schema().as_arrow().clone()),
+                None => batches.first().map(|b| b.schema().as_ref().clone()),
+            };
             let mut expr = col(DS_COLUMN).eq(lit(ds.clone()));
             for (column, value) in also {
-                let column_type = batches
-                    .first()
-                    .and_then(|b| b.schema().field_with_name(column).ok().cloned())
+                let column_type = schema
+                    .as_ref()
+                    .and_then(|s| s.field_with_name(column).ok().cloned())
                     .map(|f| f.data_type().clone());
                 let value_expr = match column_type {
                     Some(DataType::Int64) => {
@@ -179,7 +200,7 @@ impl TableWrite<'_> {
                 .map_err(delta_err)?
         };
 
-        if rows == 0 {
+        if rows == 0 && self.frame.is_none() {
             // Nothing to add: an empty slice replacement deletes the slice; other modes are no-ops.
             let version = match (&predicate, exists) {
                 (Some(pred), true) => {
@@ -215,8 +236,17 @@ impl TableWrite<'_> {
             WriteMode::Append => SaveMode::Append,
             WriteMode::Overwrite | WriteMode::ReplaceSlice { .. } => SaveMode::Overwrite,
         };
-        let mut builder = table
-            .write(batches)
+        let streamed = self.frame.is_some();
+        let mut builder = match self.frame {
+            Some(frame) => {
+                table
+                    .write(Vec::new())
+                    .with_input_plan(frame.logical_plan().clone())
+                    .with_session_state(Arc::new(self.warehouse.context().state()))
+            }
+            None => table.write(batches),
+        };
+        builder = builder
             .with_save_mode(save_mode)
             .with_commit_properties(commit_properties(&self.metadata));
         if !self.partition_columns.is_empty() {
@@ -234,7 +264,7 @@ impl TableWrite<'_> {
         Ok(WriteMetrics {
             table: name,
             version: table.version(),
-            rows,
+            rows: if streamed { metrics.2 } else { rows },
             files_added: metrics.0,
             files_removed: metrics.1,
             seconds: started.elapsed().as_secs_f64(),
@@ -246,11 +276,12 @@ fn commit_properties(metadata: &[(String, serde_json::Value)]) -> CommitProperti
     CommitProperties::default().with_metadata(metadata.iter().cloned())
 }
 
-/// Files added / removed by the table's last commit, from its operation metrics.
-async fn last_write_metrics(table: &DeltaTable) -> (u64, u64) {
+/// Files added, files removed and rows added by the table's last commit, from its operation
+/// metrics.
+async fn last_write_metrics(table: &DeltaTable) -> (u64, u64, u64) {
     use futures::StreamExt;
     let Some(Ok(info)) = table.history(Some(1)).next().await else {
-        return (0, 0);
+        return (0, 0, 0);
     };
     let get = |key: &str| {
         info.info
@@ -259,7 +290,11 @@ async fn last_write_metrics(table: &DeltaTable) -> (u64, u64) {
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
             .unwrap_or(0)
     };
-    (get("num_added_files"), get("num_removed_files"))
+    (
+        get("num_added_files"),
+        get("num_removed_files"),
+        get("num_added_rows"),
+    )
 }
 
 fn describe_slice(ds: &str, also: &[(String, String)]) -> String {

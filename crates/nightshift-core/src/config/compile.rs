@@ -564,6 +564,19 @@ fn compile_pipeline(
         None => 10_000,
     };
 
+    let top_k = match &p.top_k {
+        Some(k) if *k.get_ref() == 0 || *k.get_ref() > 100 => {
+            c.error(
+                k.span(),
+                format!("`top_k` in {label} must be between 1 and 100"),
+                None,
+            );
+            3
+        }
+        Some(k) => *k.get_ref(),
+        None => 3,
+    };
+
     let retry_delay = match &p.retry_delay {
         Some(d) => c
             .duration(&label, "retry_delay", d)
@@ -623,6 +636,8 @@ fn compile_pipeline(
         deadline,
         alerts: alert_refs,
         catchup: p.catchup.unwrap_or(true),
+        dimensions: p.dimensions.clone().unwrap_or_default(),
+        top_k,
     })
 }
 

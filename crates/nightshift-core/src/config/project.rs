@@ -86,7 +86,7 @@ pub struct PipelineSpec {
     pub id_column: String,
     /// Column holding the text sent to the model; default `"text"`.
     pub text_column: String,
-    /// Longer texts are truncated to this many characters; default 10 000.
+    /// Rows whose text is longer (in characters) go to the rejects table; default 10 000.
     pub max_text_chars: usize,
     /// A run with fewer feature rows fails; default 1.
     pub min_rows: u64,
@@ -100,6 +100,11 @@ pub struct PipelineSpec {
     pub alerts: Vec<String>,
     /// Whether missed runs are run later; default true.
     pub catchup: bool,
+    /// Columns of the features table the rollups are grouped by (besides ds, category,
+    /// subcategory and model version), e.g. `["channel", "city"]`; default none.
+    pub dimensions: Vec<String>,
+    /// How many most probable labels each prediction keeps in `top_k`; default 3.
+    pub top_k: usize,
 }
 
 impl PipelineSpec {

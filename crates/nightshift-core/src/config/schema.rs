@@ -74,6 +74,8 @@ pub(crate) struct PipelineSection {
     pub(crate) deadline: Option<Spanned<String>>,
     pub(crate) alerts: Option<Vec<Spanned<String>>>,
     pub(crate) catchup: Option<bool>,
+    pub(crate) dimensions: Option<Vec<String>>,
+    pub(crate) top_k: Option<Spanned<usize>>,
 }
 
 /// `[alerts.NAME]`: exactly one of the three keys.
@@ -176,7 +178,7 @@ mod tests {
             ["project", "engine", "tables", "pipelines", "alerts"]
         );
         assert_eq!(fields_of::<AlertSection>(), ["webhook", "command", "log"]);
-        assert_eq!(fields_of::<PipelineSection>().len(), 15);
+        assert_eq!(fields_of::<PipelineSection>().len(), 17);
     }
 
     /// A document using every key of every section deserialises with
@@ -213,6 +215,8 @@ mod tests {
             deadline = "09:00"
             alerts = ["a"]
             catchup = false
+            dimensions = ["channel", "city"]
+            top_k = 3
             [alerts.a]
             webhook = "https://example.com/hook"
             command = ["notify", "--loud"]

@@ -1,0 +1,221 @@
+//! `nightshift_predict(text, extra...)`: a DataFusion scalar UDF that runs a text model on
+//! whole record batches, so predictions stream through SQL plans (and, later, Ballista).
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use deltalake::arrow::array::{
+    Array, ArrayRef, Float32Array, Float32Builder, ListArray, StringArray, StringBuilder,
+    StructArray,
+};
+use deltalake::arrow::buffer::{NullBuffer, OffsetBuffer};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Field, Fields};
+use deltalake::datafusion::common::{DataFusionError, Result as DfResult};
+use deltalake::datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use nightshift_models::{Input, TextClassifier};
+
+/// Name of the UDF in SQL.
+pub const PREDICT_UDF: &str = "nightshift_predict";
+
+/// Fields of one `top_k` entry.
+fn top_k_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("label", DataType::Utf8, false),
+        Field::new("confidence", DataType::Float32, false),
+    ])
+}
+
+/// The struct the UDF returns per row (null for a null text).
+pub fn prediction_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("subcategory", DataType::Utf8, false),
+        Field::new("category", DataType::Utf8, true),
+        Field::new("confidence", DataType::Float32, false),
+        Field::new("category_confidence", DataType::Float32, true),
+        Field::new(
+            "top_k",
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(top_k_fields()),
+                true,
+            ))),
+            false,
+        ),
+    ])
+}
+
+/// Runs a [`TextClassifier`] on each batch: argument 1 is the text, arguments 2.. are the
+/// model's structured inputs, in the order of `extra_fields` (the names they were trained with).
+#[derive(Debug)]
+pub struct PredictUdf {
+    model: Arc<TextClassifier>,
+    extra_fields: Vec<String>,
+    top_k: usize,
+    signature: Signature,
+}
+
+impl PredictUdf {
+    /// A UDF over `model`, reporting the `top_k` most probable labels per row.
+    pub fn new(model: Arc<TextClassifier>, extra_fields: Vec<String>, top_k: usize) -> PredictUdf {
+        PredictUdf {
+            signature: Signature::variadic_any(Volatility::Immutable),
+            model,
+            extra_fields,
+            top_k: top_k.max(1),
+        }
+    }
+
+    /// As a DataFusion [`ScalarUDF`], to register in a session.
+    pub fn into_udf(self) -> ScalarUDF {
+        ScalarUDF::new_from_impl(self)
+    }
+}
+
+// DataFusion compares UDFs to deduplicate expressions: two instances are equal when they wrap
+// the same model object with the same settings.
+impl PartialEq for PredictUdf {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.model, &other.model)
+            && self.extra_fields == other.extra_fields
+            && self.top_k == other.top_k
+    }
+}
+
+impl Eq for PredictUdf {}
+
+impl Hash for PredictUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.model) as usize).hash(state);
+        self.extra_fields.hash(state);
+        self.top_k.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PredictUdf {
+    fn name(&self) -> &str {
+        PREDICT_UDF
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Struct(prediction_fields()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let expected = 1 + self.extra_fields.len();
+        if args.args.len() != expected {
+            return Err(DataFusionError::Plan(format!(
+                "{PREDICT_UDF} takes the text and {} structured input(s) ({}), got {} argument(s)",
+                self.extra_fields.len(),
+                self.extra_fields.join(", "),
+                args.args.len()
+            )));
+        }
+        let n = args.number_rows;
+        let columns: Vec<StringArray> = args
+            .args
+            .iter()
+            .map(|a| {
+                let array = a.to_array(n)?;
+                let utf8 = cast(&array, &DataType::Utf8)?;
+                utf8.as_any()
+                    .downcast_ref::<StringArray>()
+                    .cloned()
+                    .ok_or_else(|| DataFusionError::Internal("cast to Utf8 failed".into()))
+            })
+            .collect::<DfResult<_>>()?;
+        let array = predict_columns(&self.model, &self.extra_fields, &columns, self.top_k)?;
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+/// Predicts every row of `columns` (text first, then extras); rows with a null text get a null
+/// struct.
+fn predict_columns(
+    model: &TextClassifier,
+    extra_fields: &[String],
+    columns: &[StringArray],
+    top_k: usize,
+) -> DfResult<ArrayRef> {
+    let texts = &columns[0];
+    let n = texts.len();
+    // Row i's extras are extras[i * e .. (i + 1) * e]; a null extra is passed as "".
+    let e = extra_fields.len();
+    let mut extras: Vec<(&str, &str)> = Vec::with_capacity(n * e);
+    for i in 0..n {
+        for (field, column) in extra_fields.iter().zip(&columns[1..]) {
+            let value = if column.is_null(i) { "" } else { column.value(i) };
+            extras.push((field.as_str(), value));
+        }
+    }
+    let inputs: Vec<Input<'_>> = (0..n)
+        .map(|i| Input {
+            text: if texts.is_null(i) { "" } else { texts.value(i) },
+            extras: &extras[i * e..(i + 1) * e],
+        })
+        .collect();
+    let predictions = model.predict_batch(&inputs, top_k);
+
+    let labels = model.labels();
+    let parents = model.parents();
+    let mut subcategory = StringBuilder::with_capacity(n, n * 16);
+    let mut category = StringBuilder::with_capacity(n, n * 12);
+    let mut confidence = Float32Builder::with_capacity(n);
+    let mut category_confidence = Float32Builder::with_capacity(n);
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0i32);
+    let mut k_labels = StringBuilder::with_capacity(n * top_k, n * top_k * 16);
+    let mut k_conf = Float32Builder::with_capacity(n * top_k);
+    for p in &predictions {
+        subcategory.append_value(label_name(labels, p.label));
+        match (parents, p.parent) {
+            (Some(names), Some(parent)) => category.append_value(label_name(names, parent)),
+            _ => category.append_null(),
+        }
+        confidence.append_value(p.confidence);
+        category_confidence.append_option(p.parent_confidence);
+        for (label, conf) in &p.top_k {
+            k_labels.append_value(label_name(labels, *label));
+            k_conf.append_value(*conf);
+        }
+        let last = *offsets.last().unwrap_or(&0);
+        offsets.push(last + p.top_k.len() as i32);
+    }
+    let entries = StructArray::new(
+        top_k_fields(),
+        vec![
+            Arc::new(k_labels.finish()) as ArrayRef,
+            Arc::new(k_conf.finish()) as ArrayRef,
+        ],
+        None,
+    );
+    let top_k_array = ListArray::new(
+        Arc::new(Field::new("item", DataType::Struct(top_k_fields()), true)),
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(entries),
+        None,
+    );
+    let nulls = texts.nulls().cloned().map(|n| NullBuffer::new(n.inner().clone()));
+    let confidence: Float32Array = confidence.finish();
+    Ok(Arc::new(StructArray::new(
+        prediction_fields(),
+        vec![
+            Arc::new(subcategory.finish()),
+            Arc::new(category.finish()),
+            Arc::new(confidence),
+            Arc::new(category_confidence.finish()),
+            Arc::new(top_k_array),
+        ],
+        nulls,
+    )))
+}
+
+fn label_name(names: &[String], index: u32) -> &str {
+    names.get(index as usize).map(String::as_str).unwrap_or("")
+}
