@@ -150,7 +150,11 @@ fn predict_columns(
     let mut extras: Vec<(&str, &str)> = Vec::with_capacity(n * e);
     for i in 0..n {
         for (field, column) in extra_fields.iter().zip(&columns[1..]) {
-            let value = if column.is_null(i) { "" } else { column.value(i) };
+            let value = if column.is_null(i) {
+                ""
+            } else {
+                column.value(i)
+            };
             extras.push((field.as_str(), value));
         }
     }
@@ -201,7 +205,10 @@ fn predict_columns(
         Arc::new(entries),
         None,
     );
-    let nulls = texts.nulls().cloned().map(|n| NullBuffer::new(n.inner().clone()));
+    let nulls = texts
+        .nulls()
+        .cloned()
+        .map(|n| NullBuffer::new(n.inner().clone()));
     let confidence: Float32Array = confidence.finish();
     Ok(Arc::new(StructArray::new(
         prediction_fields(),

@@ -238,12 +238,10 @@ impl TableWrite<'_> {
         };
         let streamed = self.frame.is_some();
         let mut builder = match self.frame {
-            Some(frame) => {
-                table
-                    .write(Vec::new())
-                    .with_input_plan(frame.logical_plan().clone())
-                    .with_session_state(Arc::new(self.warehouse.context().state()))
-            }
+            Some(frame) => table
+                .write(Vec::new())
+                .with_input_plan(frame.logical_plan().clone())
+                .with_session_state(Arc::new(self.warehouse.context().state())),
             None => table.write(batches),
         };
         builder = builder

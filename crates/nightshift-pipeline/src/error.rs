@@ -38,6 +38,17 @@ pub enum Error {
         /// What to do.
         hint: Option<String>,
     },
+    /// A model could not be trained, loaded or run.
+    #[error("{message}")]
+    Model {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: Option<String>,
+    },
+    /// The model registry failed (unknown model or alias, damaged bundle, database).
+    #[error(transparent)]
+    Registry(#[from] nightshift_registry::Error),
     /// Rendering the SQL template failed.
     #[error(transparent)]
     Template(#[from] nightshift_core::Error),
@@ -58,7 +69,9 @@ impl Error {
         match self {
             Error::Config { hint, .. }
             | Error::CheckFailed { hint, .. }
-            | Error::FeaturesShape { hint, .. } => hint.clone(),
+            | Error::FeaturesShape { hint, .. }
+            | Error::Model { hint, .. } => hint.clone(),
+            Error::Registry(e) => e.hint(),
             Error::Lake(e) => e.hint(),
             Error::Internal(_) => Some("please report this with the command you ran".into()),
             _ => None,

@@ -13,19 +13,32 @@
 //!    `output.<pipeline>_rejects` with a reason, and replaces the
 //!    `intermediate.<pipeline>_features` slice for `ds` in one Delta commit.
 //!
+//! 3. [`infer`] — streams the features slice through the model (the `nightshift_predict` UDF)
+//!    into `output.<pipeline>_predictions`, replacing exactly `ds = X AND model_version = V`.
+//! 4. [`publish`] — aggregates that slice into `output.<pipeline>_rollups` for the dashboard.
+//!
+//! [`model`] trains, loads and evaluates models through the registry. The model reference is
+//! resolved once per run, before the tasks start, and every output row carries its version.
+//!
 //! [`run_tasks`] runs a sequence of tasks and stops at the first failure. Every task returns a
 //! [`TaskReport`] with rows in / out and timings. [`Error`] is the crate's one error type.
 
 mod check;
 mod error;
 mod features;
+mod infer;
+pub mod model;
 mod plan;
+mod publish;
 mod rejects;
 
 pub use check::{CheckReport, TableFreshness, check};
 pub use error::{Error, Result};
 pub use features::{FeaturesReport, RejectCounts, features};
+pub use infer::{InferReport, infer};
+pub use model::LoadedModel;
 pub use plan::{RunPlan, Task};
+pub use publish::{PublishReport, publish};
 pub use rejects::RejectReason;
 
 use nightshift_lake::Warehouse;
@@ -38,20 +51,34 @@ pub enum TaskReport {
     Check(CheckReport),
     /// See [`features`].
     Features(FeaturesReport),
+    /// See [`infer`].
+    Infer(InferReport),
+    /// See [`publish`].
+    Publish(PublishReport),
 }
 
 /// Runs `tasks` in order for one plan; stops at (and returns) the first failure, with the
 /// reports of the tasks that succeeded before it.
+/// `model` is the version resolved at run start; the model tasks fail without one.
 pub async fn run_tasks(
     warehouse: &Warehouse,
     plan: &RunPlan,
     tasks: &[Task],
+    model: Option<&LoadedModel>,
 ) -> (Vec<TaskReport>, Option<Error>) {
     let mut reports = Vec::new();
     for task in tasks {
-        let result = match task {
-            Task::Check => check(warehouse, plan).await.map(TaskReport::Check),
-            Task::Features => features(warehouse, plan).await.map(TaskReport::Features),
+        let result = match (task, model) {
+            (Task::Check, _) => check(warehouse, plan).await.map(TaskReport::Check),
+            (Task::Features, _) => features(warehouse, plan).await.map(TaskReport::Features),
+            (Task::Infer, Some(m)) => infer(warehouse, plan, m).await.map(TaskReport::Infer),
+            (Task::Publish, Some(m)) => publish(warehouse, plan, m.version.version)
+                .await
+                .map(TaskReport::Publish),
+            (Task::Infer | Task::Publish, None) => Err(Error::Config {
+                message: format!("pipeline `{}` has no model to run", plan.pipeline.name),
+                hint: Some("set `model = \"name@production\"` in its [pipelines] section".into()),
+            }),
         };
         match result {
             Ok(report) => reports.push(report),

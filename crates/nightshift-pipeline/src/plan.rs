@@ -13,17 +13,23 @@ pub enum Task {
     Check,
     /// Features SQL -> intermediate slice (+ rejects).
     Features,
+    /// Model predictions for the slice.
+    Infer,
+    /// Rollups of the predictions.
+    Publish,
 }
 
 impl Task {
     /// All tasks, in run order.
-    pub const ALL: &'static [Task] = &[Task::Check, Task::Features];
+    pub const ALL: &'static [Task] = &[Task::Check, Task::Features, Task::Infer, Task::Publish];
 
     /// The task's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Task::Check => "check",
             Task::Features => "features",
+            Task::Infer => "infer",
+            Task::Publish => "publish",
         }
     }
 }

@@ -55,6 +55,14 @@ pub(crate) enum Command {
         after_help = "The date is the logical date D: the pipeline reads the window\n[floor(D - max_sla) - window, floor(D - max_sla)). Re-running a date replaces its slice.\n\nExamples:\n  nightshift run root_cause --date 2026-11-22\n  nightshift run root_cause --date 2026-11-22 --only check"
     )]
     Run(RunArgs),
+    /// Train, evaluate, inspect and promote models (the model registry).
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// One command tour: synthetic warehouse, model v1 trained on agent labels, every daily run.
+    #[command(
+        after_help = "Creates a project in --dir (default ./nightshift-demo), generates --days days of\nsupport contacts, trains root_cause version 1 on the agent labels of the first half,\npromotes it to `production`, runs the pipeline for every complete day and prints a summary.\n\nExample:\n  nightshift demo --days 14 --rows-per-day 20000"
+    )]
+    Demo(DemoArgs),
     /// Run SQL on the warehouse and print the result.
     #[command(
         after_help = "Tables are addressed as schema.table: raw.support_contacts, intermediate.root_cause_features,\noutput.root_cause_rejects ... `SHOW TABLES` lists them.\n\nExamples:\n  nightshift sql \"SELECT channel, count(*) FROM raw.support_contacts GROUP BY channel\"\n  nightshift sql --csv \"SELECT * FROM output.root_cause_rejects\" > rejects.csv"
@@ -108,6 +116,135 @@ pub(crate) enum TaskArg {
     Check,
     /// Features SQL into the intermediate table (bad rows into rejects).
     Features,
+    /// Model predictions for the slice.
+    Infer,
+    /// Rollups of the predictions, for the dashboard.
+    Publish,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelsCommand {
+    /// Train a new version of a model from a file or a query; prints the version.
+    #[command(
+        after_help = "Examples:\n  nightshift models train root_cause --data labels.csv --text-column text --label-column subcategory --parent-column category\n  nightshift models train root_cause --sql \"SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c USING (contact_id)\" --text-column text --label-column subcategory --parent-column category --alias production"
+    )]
+    Train(TrainArgs),
+    /// Score a model on labelled data: accuracy, macro-F1, parent accuracy, calibration.
+    #[command(
+        after_help = "Example:\n  nightshift models eval root_cause@production --data test.tsv --text-column text --label-column label --json"
+    )]
+    Eval(EvalArgs),
+    /// Predict one text.
+    #[command(
+        after_help = "Example:\n  nightshift models predict root_cause@production --text \"I was charged twice for my ride\""
+    )]
+    Predict(PredictArgs),
+    /// List models with their latest version and aliases.
+    List,
+    /// Show the versions, aliases and metrics of a model.
+    Show(NameArg),
+    /// Point an alias (production, staging, any name) at a version; every move is recorded.
+    #[command(
+        after_help = "Example:\n  nightshift models alias root_cause production 2 --reason \"better macro-F1 on November labels\""
+    )]
+    Alias(AliasArgs),
+    /// Every move of every alias of a model: from, to, when, who, why.
+    History(NameArg),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DataArgs {
+    /// Data file: .csv, .tsv, .parquet or .jsonl (CSV/TSV with a header line).
+    #[arg(long, conflicts_with = "sql", required_unless_present = "sql")]
+    pub(crate) data: Option<PathBuf>,
+    /// SQL query on the warehouse that returns the rows.
+    #[arg(long)]
+    pub(crate) sql: Option<String>,
+    /// Column holding the text.
+    #[arg(long)]
+    pub(crate) text_column: String,
+    /// Column holding the label (the subcategory, for hierarchical models).
+    #[arg(long)]
+    pub(crate) label_column: String,
+    /// Column holding the parent label (the category).
+    #[arg(long)]
+    pub(crate) parent_column: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    /// Model name.
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// Structured columns used as extra features (comma-separated), e.g. channel,trip_status.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) extra_columns: Vec<String>,
+    /// Random seed (training is deterministic for a seed).
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Also point this alias at the new version.
+    #[arg(long)]
+    pub(crate) alias: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// Model reference: name, name@VERSION or name@ALIAS.
+    pub(crate) model: String,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PredictArgs {
+    /// Model reference: name, name@VERSION or name@ALIAS.
+    pub(crate) model: String,
+    /// The text to classify.
+    #[arg(long)]
+    pub(crate) text: String,
+    /// A structured input, as COLUMN=VALUE (repeat for several).
+    #[arg(long = "extra", value_name = "COLUMN=VALUE")]
+    pub(crate) extras: Vec<String>,
+    /// How many labels to show.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) top_k: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NameArg {
+    /// Model name.
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AliasArgs {
+    /// Model name.
+    pub(crate) name: String,
+    /// Alias, e.g. production.
+    pub(crate) alias: String,
+    /// Version to point it at.
+    pub(crate) version: u32,
+    /// Why (kept in the history).
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Directory of the demo project (created; an earlier demo there is replaced).
+    #[arg(long, default_value = "nightshift-demo")]
+    pub(crate) dir: PathBuf,
+    /// Days of data.
+    #[arg(long, default_value_t = 14)]
+    pub(crate) days: u32,
+    /// Support contacts per day.
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) rows_per_day: usize,
+    /// Don't start the dashboard at the end (the dashboard is not built yet: the demo prints
+    /// SQL queries to explore the results instead).
+    #[arg(long)]
+    pub(crate) no_serve: bool,
 }
 
 #[derive(Debug, Args)]

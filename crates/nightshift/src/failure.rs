@@ -21,6 +21,12 @@ impl Failure {
         }
     }
 
+    /// Adds a `hint:` line.
+    pub(crate) fn hinted(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+
     /// Bad usage or configuration (exit 2).
     pub(crate) fn usage(error: impl std::fmt::Display, hint: Option<String>) -> Failure {
         Failure {
@@ -85,8 +91,19 @@ impl From<nightshift_lake::Error> for Failure {
 impl From<nightshift_pipeline::Error> for Failure {
     fn from(e: nightshift_pipeline::Error) -> Failure {
         let hint = e.hint();
-        let code = match e {
+        use nightshift_registry::Error as R;
+        let code = match &e {
             nightshift_pipeline::Error::Config { .. } => 2,
+            // A reference to a model, version or alias that does not exist is a usage error;
+            // a damaged bundle or database is a failure of the work.
+            nightshift_pipeline::Error::Registry(
+                R::InvalidModelRef { .. }
+                | R::InvalidName { .. }
+                | R::ReservedAlias { .. }
+                | R::UnknownModel { .. }
+                | R::UnknownVersion { .. }
+                | R::UnknownAlias { .. },
+            ) => 2,
             _ => 1,
         };
         Failure {

@@ -75,4 +75,4 @@ WHERE c.created_at >= TIMESTAMP '{{ window_start }}'
 "#;
 
 /// `.gitignore` of a new project: the warehouse is data, not code.
-pub(crate) const GITIGNORE: &str = "/warehouse/\n";
+pub(crate) const GITIGNORE: &str = "/warehouse/\n/.nightshift/\n";

@@ -29,84 +29,17 @@ pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result
         None => Utc::now().date_naive() - Days::new(1),
     };
     let first = end_date - Days::new(u64::from(args.days) - 1);
-    let drift = if args.no_drift {
-        None
-    } else {
-        let from = match &args.drift_from {
-            Some(s) => parse_date(s, "--drift-from")?,
-            None => end_date - Days::new(3),
-        };
-        // An app update breaks card payments: card_declined surges, with new wording.
-        Some(Drift::new(from, DRIFT_SUBCATEGORY))
+    let drift_from = match (&args.drift_from, args.no_drift) {
+        (_, true) => None,
+        (Some(s), false) => Some(parse_date(s, "--drift-from")?),
+        (None, false) => Some(end_date - Days::new(3)),
     };
-    let snapshot = Utc.from_utc_datetime(
-        &(end_date + Days::new(1))
-            .and_hms_opt(0, 0, 0)
-            .ok_or_else(|| Failure::usage("--end-date is out of range", None))?,
-    );
-    let config = SynthConfig {
-        seed: args.seed,
-        rows_per_day: args.rows_per_day,
-        drift,
-        snapshot,
-        ..SynthConfig::default()
-    };
+    let config = synth_config(args.seed, args.rows_per_day, end_date, drift_from)?;
 
     let warehouse = Warehouse::open(&project).await?;
-    let tables: Vec<TableRef> = TABLES
-        .iter()
-        .map(|name| match project.tables.get(*name) {
-            Some(spec) => TableRef {
-                schema: spec.schema.clone(),
-                table: spec.name.clone(),
-            },
-            None => TableRef {
-                schema: "raw".into(),
-                table: (*name).into(),
-            },
-        })
-        .collect();
-
     let started = Instant::now();
-    let bar = crate::progress::bar(u64::from(args.days), "generating days", global.quiet);
-    let mut rows = [0u64; 4];
-    let mut day = first;
-    let mut index = 0u32;
-    while day <= end_date {
-        let cfg = config.clone();
-        let batches = tokio::task::spawn_blocking(move || generate_day(&cfg, day))
-            .await
-            .map_err(|e| Failure::work(anyhow::anyhow!("generator thread failed: {e}")))?
-            .map_err(|e| Failure::work(anyhow::anyhow!("generating {day}: {e}")))?;
-        let per_table = [
-            batches.contacts,
-            batches.trips,
-            batches.orders,
-            batches.agent_labels,
-        ];
-        for (i, (table, batch)) in tables.iter().zip(per_table).enumerate() {
-            rows[i] += batch.num_rows() as u64;
-            // The first day replaces the whole table: `generate` always leaves exactly the
-            // requested days, whatever was there before. Each commit is atomic.
-            let mode = if index == 0 {
-                WriteMode::Overwrite
-            } else {
-                WriteMode::Append
-            };
-            warehouse
-                .write(table, vec![batch])
-                .with_mode(mode)
-                .with_partition_columns(&["ds"])
-                .with_commit_metadata("generator_seed", args.seed.into())
-                .execute()
-                .await?;
-        }
-        tracing::debug!(%day, "generated");
-        bar.inc(1);
-        index += 1;
-        day = day + Days::new(1);
-    }
-    bar.finish_and_clear();
+    let (tables, rows) =
+        write_days(&project, &warehouse, &config, first, end_date, global.quiet).await?;
     let seconds = started.elapsed().as_secs_f64();
 
     let summary: Vec<serde_json::Value> = tables
@@ -139,7 +72,97 @@ pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result
     Ok(())
 }
 
-fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
+/// The generator's settings for data ending on `end_date` (the warehouse snapshot is the end of
+/// that day: later arrivals are left out), with the drift starting on `drift_from`.
+pub(crate) fn synth_config(
+    seed: u64,
+    rows_per_day: usize,
+    end_date: NaiveDate,
+    drift_from: Option<NaiveDate>,
+) -> Result<SynthConfig, Failure> {
+    let snapshot = Utc.from_utc_datetime(
+        &(end_date + Days::new(1))
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(|| Failure::usage("--end-date is out of range", None))?,
+    );
+    Ok(SynthConfig {
+        seed,
+        rows_per_day,
+        // An app update breaks card payments: card_declined surges, with new wording.
+        drift: drift_from.map(|from| Drift::new(from, DRIFT_SUBCATEGORY)),
+        snapshot,
+        ..SynthConfig::default()
+    })
+}
+
+/// Generates the days `first..=last` and writes them to the raw tables: the first day replaces
+/// each table (so the tables hold exactly these days), the others are appended, one atomic
+/// commit per table per day. Returns the tables and the rows written to each.
+pub(crate) async fn write_days(
+    project: &nightshift_core::Project,
+    warehouse: &Warehouse,
+    config: &SynthConfig,
+    first: NaiveDate,
+    last: NaiveDate,
+    quiet: bool,
+) -> Result<(Vec<TableRef>, [u64; 4]), Failure> {
+    let tables: Vec<TableRef> = TABLES
+        .iter()
+        .map(|name| match project.tables.get(*name) {
+            Some(spec) => TableRef {
+                schema: spec.schema.clone(),
+                table: spec.name.clone(),
+            },
+            None => TableRef {
+                schema: "raw".into(),
+                table: (*name).into(),
+            },
+        })
+        .collect();
+    let days = (last - first).num_days().max(0) as u64 + 1;
+    let bar = crate::progress::bar(days, "generating days", quiet);
+    let mut rows = [0u64; 4];
+    let mut day = first;
+    let mut index = 0u32;
+    while day <= last {
+        let cfg = config.clone();
+        let batches = tokio::task::spawn_blocking(move || generate_day(&cfg, day))
+            .await
+            .map_err(|e| Failure::work(anyhow::anyhow!("generator thread failed: {e}")))?
+            .map_err(|e| Failure::work(anyhow::anyhow!("generating {day}: {e}")))?;
+        let per_table = [
+            batches.contacts,
+            batches.trips,
+            batches.orders,
+            batches.agent_labels,
+        ];
+        for (i, (table, batch)) in tables.iter().zip(per_table).enumerate() {
+            rows[i] += batch.num_rows() as u64;
+            // The first day replaces the whole table: `generate` always leaves exactly the
+            // requested days, whatever was there before. Each commit is atomic.
+            let mode = if index == 0 {
+                WriteMode::Overwrite
+            } else {
+                WriteMode::Append
+            };
+            warehouse
+                .write(table, vec![batch])
+                .with_mode(mode)
+                .with_partition_columns(&["ds"])
+                .with_commit_metadata("generator_seed", config.seed.into())
+                .execute()
+                .await?;
+        }
+        tracing::debug!(%day, "generated");
+        bar.inc(1);
+        index += 1;
+        day = day + Days::new(1);
+    }
+    bar.finish_and_clear();
+    Ok((tables, rows))
+}
+
+pub(crate) fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
         Failure::usage(
             format!("{flag} {s}: {e}"),

@@ -1,6 +1,6 @@
 //! `nightshift init DIR`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{GlobalArgs, InitArgs};
 use crate::failure::Failure;
@@ -9,6 +9,32 @@ use crate::scaffold;
 #[allow(clippy::print_stdout)]
 pub(crate) fn init(global: &GlobalArgs, args: &InitArgs) -> Result<(), Failure> {
     let dir = &args.dir;
+    let (project_file, sql_file) = create_project(dir)?;
+    if global.json {
+        return crate::commands::print_json(&serde_json::json!({
+            "ok": true,
+            "project": dir,
+            "files": [project_file, sql_file],
+        }));
+    }
+    println!("created {}", project_file.display());
+    println!("created {}", sql_file.display());
+    let d = dir.display();
+    println!();
+    println!("next:");
+    println!(
+        "  nightshift --project {d} generate --days 6 --rows-per-day 20000 --end-date 2026-11-20"
+    );
+    println!("  nightshift --project {d} run root_cause --date 2026-11-22 --only features");
+    println!(
+        "  nightshift --project {d} sql \"SELECT ds, count(*) FROM intermediate.root_cause_features GROUP BY ds\""
+    );
+    Ok(())
+}
+
+/// Writes the scaffold into `dir` (refusing to overwrite a project) and checks it compiles.
+/// Returns the project file and the SQL file.
+pub(crate) fn create_project(dir: &Path) -> Result<(PathBuf, PathBuf), Failure> {
     let project_file = dir.join(nightshift_core::PROJECT_FILE);
     if project_file.exists() {
         return Err(Failure::usage(
@@ -27,26 +53,7 @@ pub(crate) fn init(global: &GlobalArgs, args: &InitArgs) -> Result<(), Failure> 
     }
     // What we wrote must compile: a scaffold that fails validation is a bug.
     nightshift_core::load_project(dir)?;
-    if global.json {
-        return crate::commands::print_json(&serde_json::json!({
-            "ok": true,
-            "project": dir,
-            "files": [project_file, sql_file],
-        }));
-    }
-    println!("created {}", project_file.display());
-    println!("created {}", sql_file.display());
-    let d = dir.display();
-    println!();
-    println!("next:");
-    println!(
-        "  nightshift --project {d} generate --days 6 --rows-per-day 20000 --end-date 2026-11-20"
-    );
-    println!("  nightshift --project {d} run root_cause --date 2026-11-22");
-    println!(
-        "  nightshift --project {d} sql \"SELECT ds, count(*) FROM intermediate.root_cause_features GROUP BY ds\""
-    );
-    Ok(())
+    Ok((project_file, sql_file))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {

@@ -1,7 +1,9 @@
 //! One module per command; [`dispatch`] routes the parsed command line.
 
+mod demo;
 mod generate;
 mod init;
+mod models;
 mod run;
 mod sql;
 
@@ -20,6 +22,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Generate(args) => generate::generate(global, args).await,
         Command::Run(args) => run::run(global, args).await,
         Command::Sql(args) => sql::sql(global, args).await,
+        Command::Models(command) => models::models(global, command).await,
+        Command::Demo(args) => demo::demo(global, args).await,
     }
 }
 
@@ -36,6 +40,28 @@ pub(crate) fn load_project(dir: &Path) -> Result<Project, Failure> {
         ));
     }
     Ok(nightshift_core::load_project(dir)?)
+}
+
+/// Resolves a pipeline's `model` reference (once per run) and loads that version.
+pub(crate) fn resolve_pipeline_model(
+    project: &Project,
+    pipeline: &nightshift_core::PipelineSpec,
+) -> Result<nightshift_pipeline::LoadedModel, Failure> {
+    use std::str::FromStr;
+    let Some(reference) = &pipeline.model else {
+        return Err(Failure::usage(
+            format!("pipeline `{}` has no model", pipeline.name),
+            Some("set `model = \"name@production\"` in its [pipelines] section".into()),
+        ));
+    };
+    let reference = nightshift_registry::ModelRef::from_str(reference).map_err(|e| {
+        let hint = e.hint();
+        Failure::usage(format!("{} (pipeline `{}`)", e, pipeline.name), hint)
+    })?;
+    let registry = nightshift_pipeline::model::open_registry(project)?;
+    Ok(nightshift_pipeline::model::load_model(
+        &registry, &reference,
+    )?)
 }
 
 /// Prints a serializable document as JSON on stdout.

@@ -19,7 +19,20 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
     let tasks: Vec<Task> = match args.only {
         Some(TaskArg::Check) => vec![Task::Check],
         Some(TaskArg::Features) => vec![Task::Features],
+        Some(TaskArg::Infer) => vec![Task::Infer],
+        Some(TaskArg::Publish) => vec![Task::Publish],
+        // Without a model the pipeline stops at features.
+        None if plan.pipeline.model.is_none() => vec![Task::Check, Task::Features],
         None => Task::ALL.to_vec(),
+    };
+    // The model reference is resolved once, before any task runs, and recorded in every row.
+    let model = if tasks
+        .iter()
+        .any(|t| matches!(t, Task::Infer | Task::Publish))
+    {
+        Some(super::resolve_pipeline_model(&project, &plan.pipeline)?)
+    } else {
+        None
     };
     tracing::info!(
         pipeline = %plan.pipeline.name,
@@ -31,7 +44,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
         tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(" -> ")
     );
     let warehouse = Warehouse::open(&project).await?;
-    let (reports, error) = run_tasks(&warehouse, &plan, &tasks).await;
+    let (reports, error) = run_tasks(&warehouse, &plan, &tasks, model.as_ref()).await;
 
     if global.json {
         super::print_json(&serde_json::json!({
@@ -40,6 +53,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
             "pipeline": plan.pipeline.name,
             "logical_date": plan.logical_date,
             "ds": plan.ds,
+            "model": model.as_ref().map(|m| format!("{}@{}", m.name(), m.version.version)),
             "window_start": plan.window.start,
             "window_end": plan.window.end,
             "tasks": reports,
@@ -89,6 +103,23 @@ fn describe(report: &TaskReport) -> String {
                 .collect();
             format!("check     ok  {}  ({:.2} s)", tables.join("; "), c.seconds)
         }
+        TaskReport::Infer(i) => format!(
+            "infer     ok  {} rows predicted by {}@{} -> {} (version {})  ({:.2} s, {:.0} rows/s)",
+            i.rows,
+            i.model_name,
+            i.model_version,
+            i.write.table,
+            i.write
+                .version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
+            i.seconds,
+            i.rows_per_second
+        ),
+        TaskReport::Publish(p) => format!(
+            "publish   ok  {} rollup rows -> {}  ({:.2} s)",
+            p.rows, p.write.table, p.seconds
+        ),
         TaskReport::Features(f) => {
             let rejected: u64 = f.rejected.values().sum();
             let reasons: Vec<String> = f

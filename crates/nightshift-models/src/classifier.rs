@@ -1,0 +1,224 @@
+//! The trained model: hashed TF-IDF features → softmax regression → temperature-scaled
+//! probabilities, with an optional consistent parent prediction. Training lives in
+//! [`crate::train`], the byte format in [`crate::format`].
+
+use rayon::prelude::*;
+
+use crate::features::{FeatureConfig, Scratch, Vocabulary};
+use crate::hierarchy::Hierarchy;
+
+/// One row to classify: free text plus optional structured `(field, value)` pairs, which
+/// must be spelled as in training (they are hashed as given).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Input<'a> {
+    /// Free text (any length, any Unicode).
+    pub text: &'a str,
+    /// Structured fields, e.g. `("channel", "chat")`.
+    pub extras: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Input<'a> {
+    /// Text-only input.
+    pub fn text(text: &'a str) -> Self {
+        Self { text, extras: &[] }
+    }
+}
+
+/// The model's answer for one input.
+///
+/// Guarantees: `label` is the arg-max class (lowest index on ties) and `confidence` its
+/// calibrated probability; `top_k` holds the `min(k, classes)` most probable classes in
+/// decreasing probability; when the model has a hierarchy, `parent == parent_of(label)` and
+/// `parent_confidence` is the summed probability of all children of that parent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prediction {
+    /// Predicted (child) class index into [`TextClassifier::labels`].
+    pub label: u32,
+    /// Calibrated probability of `label`.
+    pub confidence: f32,
+    /// `(class, probability)` pairs, most probable first.
+    pub top_k: Vec<(u32, f32)>,
+    /// Parent of `label`, index into [`TextClassifier::parents`].
+    pub parent: Option<u32>,
+    /// Sum of the probabilities of the children of `parent`.
+    pub parent_confidence: Option<f32>,
+}
+
+/// A trained multinomial logistic-regression text classifier.
+///
+/// Immutable and `Sync`: share it across threads freely. Predictions are deterministic and
+/// do not depend on the number of threads.
+#[derive(Clone, Debug)]
+pub struct TextClassifier {
+    pub(crate) features: FeatureConfig,
+    pub(crate) vocab: Vocabulary,
+    pub(crate) labels: Vec<String>,
+    pub(crate) hierarchy: Option<Hierarchy>,
+    /// `vocab.len() × labels.len()`, row-major.
+    pub(crate) weights: Vec<f32>,
+    pub(crate) bias: Vec<f32>,
+    pub(crate) temperature: f32,
+    pub(crate) hyperparameters: serde_json::Value,
+}
+
+/// Rows per parallel work unit in [`TextClassifier::predict_batch`].
+const PREDICT_CHUNK: usize = 256;
+
+/// `out = bias + Σ v · W[row]` for sparse features.
+#[inline]
+pub(crate) fn linear_scores(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    let c = bias.len();
+    out.copy_from_slice(bias);
+    for &(r, v) in feats {
+        let start = r as usize * c;
+        let row = &weights[start..start + c];
+        for (o, &w) in out.iter_mut().zip(row) {
+            *o += v * w;
+        }
+    }
+}
+
+/// In-place softmax of `x / t`; returns nothing, `x` sums to 1 afterwards.
+#[inline]
+pub(crate) fn softmax_in_place(x: &mut [f32], t: f32) {
+    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let inv = 1.0 / t;
+    let mut z = 0.0f32;
+    for v in x.iter_mut() {
+        *v = ((*v - max) * inv).exp();
+        z += *v;
+    }
+    let iz = 1.0 / z;
+    for v in x.iter_mut() {
+        *v *= iz;
+    }
+}
+
+impl TextClassifier {
+    /// Class names; a class index is a position in this slice. Sorted by name.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Number of classes (at least 2).
+    pub fn n_classes(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Parent names (sorted) when the model was trained with parents.
+    pub fn parents(&self) -> Option<&[String]> {
+        self.hierarchy.as_ref().map(|h| h.parents.as_slice())
+    }
+
+    /// Parent index of class `child`, learned from training data; `None` without hierarchy,
+    /// for an out-of-range child, or for a child never seen with a parent.
+    pub fn parent_of(&self, child: u32) -> Option<u32> {
+        self.hierarchy.as_ref().and_then(|h| h.parent_of(child))
+    }
+
+    /// Softmax temperature fitted on held-out data (1.0 when not calibrated).
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+
+    /// Feature extraction settings (part of the model).
+    pub fn feature_config(&self) -> &FeatureConfig {
+        &self.features
+    }
+
+    /// Number of kept feature buckets (weight rows).
+    pub fn n_features(&self) -> usize {
+        self.vocab.len()
+    }
+
+    /// The training configuration the model was built with, as JSON.
+    pub fn hyperparameters(&self) -> serde_json::Value {
+        self.hyperparameters.clone()
+    }
+
+    /// Classifies `inputs` in parallel on the current rayon pool; output order matches input
+    /// order. `top_k` may be 0 (then `Prediction::top_k` is empty). Feature buffers are reused
+    /// per work chunk: the only per-row allocation is the `top_k` vector of the output.
+    pub fn predict_batch(&self, inputs: &[Input<'_>], top_k: usize) -> Vec<Prediction> {
+        let mut out = vec![Prediction::default(); inputs.len()];
+        out.par_chunks_mut(PREDICT_CHUNK)
+            .zip(inputs.par_chunks(PREDICT_CHUNK))
+            .for_each_init(
+                || (Scratch::default(), vec![0f32; self.n_classes()]),
+                |(scratch, probs), (outs, ins)| {
+                    for (o, input) in outs.iter_mut().zip(ins) {
+                        *o = self.predict_with(input, top_k, scratch, probs);
+                    }
+                },
+            );
+        out
+    }
+
+    /// Classifies one input (single-threaded).
+    pub fn predict(&self, input: &Input<'_>, top_k: usize) -> Prediction {
+        let mut scratch = Scratch::default();
+        let mut probs = vec![0f32; self.n_classes()];
+        self.predict_with(input, top_k, &mut scratch, &mut probs)
+    }
+
+    /// Calibrated class probabilities of one input (length [`Self::n_classes`]).
+    pub fn probabilities(&self, input: &Input<'_>) -> Vec<f32> {
+        let mut scratch = Scratch::default();
+        let mut probs = vec![0f32; self.n_classes()];
+        self.raw_scores(input, &mut scratch, &mut probs);
+        softmax_in_place(&mut probs, self.temperature);
+        probs
+    }
+
+    pub(crate) fn raw_scores(&self, input: &Input<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+        self.vocab
+            .vectorize(&self.features, input.text, input.extras, scratch);
+        linear_scores(&self.weights, &self.bias, &scratch.feats, out);
+    }
+
+    fn predict_with(
+        &self,
+        input: &Input<'_>,
+        top_k: usize,
+        scratch: &mut Scratch,
+        probs: &mut [f32],
+    ) -> Prediction {
+        self.raw_scores(input, scratch, probs);
+        softmax_in_place(probs, self.temperature);
+        let (mut label, mut confidence) = (0u32, f32::NEG_INFINITY);
+        for (i, &p) in probs.iter().enumerate() {
+            if p > confidence {
+                label = i as u32;
+                confidence = p;
+            }
+        }
+        let k = top_k.min(probs.len());
+        let mut top: Vec<(u32, f32)> = Vec::with_capacity(k);
+        if k > 0 {
+            for (i, &p) in probs.iter().enumerate() {
+                if top.len() == k {
+                    if top[k - 1].1 >= p {
+                        continue;
+                    }
+                    top.pop();
+                }
+                let pos = top.partition_point(|&(_, q)| q >= p);
+                top.insert(pos, (i as u32, p));
+            }
+        }
+        let (parent, parent_confidence) = match &self.hierarchy {
+            Some(h) => match h.parent_of(label) {
+                Some(p) => (Some(p), Some(h.parent_mass(p, probs))),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        Prediction {
+            label,
+            confidence,
+            top_k: top,
+            parent,
+            parent_confidence,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The model's binary format (`to_bytes` / `from_bytes`).
+//!
+//! All integers and floats are little-endian; strings are a `u32` byte length followed by
+//! UTF-8 bytes. Version 1:
+//!
+//! | Field | Type |
+//! |---|---|
+//! | magic | 8 bytes `NSTXTCLF` |
+//! | format version | `u32` = 1 |
+//! | hash_bits, word_ngrams, char_ngram_min, char_ngram_max, split_norm (0/1) | 5 × `u8` |
+//! | reserved | 3 × `u8` = 0 |
+//! | temperature | `f32` (> 0) |
+//! | class count `C` (≥ 2), then `C` class names | `u32`, `C` × string |
+//! | parent count `P` (0 = no hierarchy), then `P` parent names | `u32`, `P` × string |
+//! | if `P > 0`: parent of each class (`0xFFFFFFFF` = none) | `C` × `u32` |
+//! | feature row count `R`, then the kept buckets, strictly increasing, `< 2^hash_bits` | `u32`, `R` × `u32` |
+//! | IDF per row | `R` × `f32` |
+//! | bias per class | `C` × `f32` |
+//! | weights, row-major (`R` rows of `C`) | `R·C` × `f32` |
+//! | hyper-parameters as a JSON document | string |
+//! | checksum: 64-bit FNV-1a of every preceding byte | `u64` |
+//!
+//! Feature hashing (how a text becomes buckets) is specified in [`crate::features`] and is
+//! part of this format. Readers validate every size against the remaining bytes before
+//! allocating, so truncated or corrupted input yields an [`Error`], never a panic.
+
+use crate::classifier::TextClassifier;
+use crate::error::{Error, Result};
+use crate::features::{FeatureConfig, Vocabulary, fnv1a};
+use crate::hierarchy::{Hierarchy, NO_PARENT};
+
+/// First eight bytes of every model.
+pub const MAGIC: &[u8; 8] = b"NSTXTCLF";
+/// Format version written by this build (and the only one it reads).
+pub const FORMAT_VERSION: u32 = 1;
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f32s(&mut self, v: &[f32]) {
+        self.0.reserve(v.len() * 4);
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let remaining = self.bytes.len() - self.pos;
+        if n > remaining {
+            return Err(Error::Truncated {
+                offset: self.pos,
+                needed: n - remaining,
+            });
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn f32(&mut self) -> Result<f32> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+    /// A count of items of `item_size` bytes each that must fit in the remaining bytes.
+    fn count(&mut self, item_size: usize, what: &str) -> Result<usize> {
+        let at = self.pos;
+        let n = self.u32()? as usize;
+        let remaining = self.bytes.len() - self.pos;
+        if n.saturating_mul(item_size.max(1)) > remaining {
+            return Err(Error::Corrupt(format!(
+                "{what} count {n} at offset {at} exceeds the remaining {remaining} bytes"
+            )));
+        }
+        Ok(n)
+    }
+    fn u32s(&mut self, n: usize) -> Result<Vec<u32>> {
+        Ok(self
+            .take(n.saturating_mul(4))?
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+    fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
+        Ok(self.u32s(n)?.into_iter().map(f32::from_bits).collect())
+    }
+    fn string(&mut self) -> Result<String> {
+        let n = self.count(1, "string byte")?;
+        let at = self.pos;
+        let b = self.take(n)?;
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| Error::Corrupt(format!("invalid UTF-8 in string at offset {at}")))
+    }
+    fn strings(&mut self, what: &str) -> Result<Vec<String>> {
+        let n = self.count(4, what)?;
+        (0..n).map(|_| self.string()).collect()
+    }
+}
+
+impl TextClassifier {
+    /// Serialises the model in the documented little-endian format (see [`crate::format`]).
+    /// `from_bytes(&m.to_bytes())` gives a model with identical predictions.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let c = self.labels.len();
+        let mut w = Writer(Vec::with_capacity(
+            64 + 4 * (self.weights.len() + 2 * self.vocab.len()),
+        ));
+        w.0.extend_from_slice(MAGIC);
+        w.u32(FORMAT_VERSION);
+        let f = &self.features;
+        w.0.extend_from_slice(&[
+            f.hash_bits,
+            f.word_ngrams,
+            f.char_ngram_min,
+            f.char_ngram_max,
+            u8::from(f.split_norm),
+            0,
+            0,
+            0,
+        ]);
+        w.f32s(&[self.temperature]);
+        w.u32(c as u32);
+        for l in &self.labels {
+            w.str(l);
+        }
+        match &self.hierarchy {
+            Some(h) => {
+                w.u32(h.parents.len() as u32);
+                for p in &h.parents {
+                    w.str(p);
+                }
+                for &p in &h.child_parent {
+                    w.u32(p);
+                }
+            }
+            None => w.u32(0),
+        }
+        w.u32(self.vocab.len() as u32);
+        for &b in &self.vocab.buckets {
+            w.u32(b);
+        }
+        w.f32s(&self.vocab.idf);
+        w.f32s(&self.bias);
+        w.f32s(&self.weights);
+        w.str(&self.hyperparameters.to_string());
+        let sum = fnv1a(&w.0);
+        w.0.extend_from_slice(&sum.to_le_bytes());
+        w.0
+    }
+
+    /// Parses bytes written by [`TextClassifier::to_bytes`]. Rejects wrong magic, unknown
+    /// versions, truncation, inconsistent sizes and any altered byte (checksum) with an
+    /// [`Error`]; never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(Error::BadMagic);
+        }
+        let version = r.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let h = r.take(8)?;
+        let features = FeatureConfig {
+            hash_bits: h[0],
+            word_ngrams: h[1],
+            char_ngram_min: h[2],
+            char_ngram_max: h[3],
+            split_norm: match h[4] {
+                0 => false,
+                1 => true,
+                v => return Err(Error::Corrupt(format!("split_norm flag {v} is not 0 or 1"))),
+            },
+        };
+        features
+            .validate()
+            .map_err(|e| Error::Corrupt(format!("feature settings: {e}")))?;
+        let temperature = r.f32()?;
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(Error::Corrupt(format!(
+                "temperature {temperature} is not > 0"
+            )));
+        }
+        let labels = r.strings("class")?;
+        let c = labels.len();
+        if c < 2 {
+            return Err(Error::Corrupt(format!("{c} classes; at least 2 expected")));
+        }
+        let parents = r.strings("parent")?;
+        let hierarchy = if parents.is_empty() {
+            None
+        } else {
+            let child_parent = r.u32s(c)?;
+            if let Some(bad) = child_parent
+                .iter()
+                .find(|&&p| p != NO_PARENT && p as usize >= parents.len())
+            {
+                return Err(Error::Corrupt(format!("parent index {bad} out of range")));
+            }
+            Some(Hierarchy {
+                parents,
+                child_parent,
+            })
+        };
+        let rows = r.count(8, "feature row")?;
+        let buckets = r.u32s(rows)?;
+        let idf = r.f32s(rows)?;
+        let bias = r.f32s(c)?;
+        let n_weights = rows
+            .checked_mul(c)
+            .ok_or_else(|| Error::Corrupt("weight matrix size overflows".into()))?;
+        let weights = r.f32s(n_weights)?;
+        let hp = r.string()?;
+        let hyperparameters: serde_json::Value = serde_json::from_str(&hp)
+            .map_err(|e| Error::Corrupt(format!("hyper-parameters are not JSON: {e}")))?;
+        let body_end = r.pos;
+        let stored = r.take(8)?;
+        let stored = u64::from_le_bytes([
+            stored[0], stored[1], stored[2], stored[3], stored[4], stored[5], stored[6], stored[7],
+        ]);
+        if r.pos != bytes.len() {
+            return Err(Error::Corrupt(format!(
+                "{} unexpected trailing byte(s)",
+                bytes.len() - r.pos
+            )));
+        }
+        if fnv1a(&bytes[..body_end]) != stored {
+            return Err(Error::ChecksumMismatch);
+        }
+        let vocab = Vocabulary::new(features.hash_bits, buckets, idf)?;
+        Ok(Self {
+            features,
+            vocab,
+            labels,
+            hierarchy,
+            weights,
+            bias,
+            temperature,
+            hyperparameters,
+        })
+    }
+}

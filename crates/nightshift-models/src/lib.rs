@@ -1,0 +1,51 @@
+//! Nightshift's native text classifier: the model that attributes each support contact to a
+//! root cause. Plain Rust slices in, predictions out — no DataFusion, Delta or Arrow here.
+//!
+//! # What this crate owns
+//!
+//! | Module | Concept | Main items |
+//! |---|---|---|
+//! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`fnv1a`] |
+//! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`] |
+//! | [`train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
+//! | [`hierarchy`] | child → parent map and consistent parent predictions | [`HierarchyReport`] |
+//! | [`calibration`] | softmax temperature fitting | [`fit_temperature`] |
+//! | [`metrics`] | accuracy, macro-F1, per-class P/R/F1, ECE over label-index slices | [`accuracy`], [`macro_f1`], [`per_class`], [`expected_calibration_error`] |
+//! | [`format`] | the versioned little-endian binary model format | [`TextClassifier::to_bytes`], [`TextClassifier::from_bytes`] |
+//! | [`error`] | the crate's error type | [`Error`] |
+//!
+//! # Data flow
+//!
+//! ```text
+//! &[Example { text, label, parent, extras }] ──train(&TrainConfig)──▶ (TextClassifier, TrainReport)
+//!     text ─tokenise─▶ word 1..2-grams + char 2..5-grams of <token> + (field, value) extras
+//!          ─FNV-1a + fmix64─▶ buckets in 2^hash_bits ─vocabulary (seen in training)─▶ rows
+//!          ─(1 + ln tf) · idf, L2 per group─▶ sparse vector x
+//!     softmax(W·x + b) trained by mini-batch AdaGrad (+L2), early-stopped on a stratified
+//!     holdout, refitted on all rows; temperature T fitted on the holdout logits.
+//!
+//! &[Input { text, extras }] ──TextClassifier::predict_batch(top_k)──▶ Vec<Prediction>
+//!     label = argmax softmax((W·x + b) / T); parent = parent_of(label) with the summed
+//!     probability of its children.
+//!
+//! TextClassifier ──to_bytes──▶ Vec<u8> ──from_bytes──▶ TextClassifier (identical predictions)
+//! ```
+//!
+//! Everything is deterministic for a given seed, independent of the number of threads.
+
+pub mod calibration;
+pub mod classifier;
+pub mod error;
+pub mod features;
+pub mod format;
+pub mod hierarchy;
+pub mod metrics;
+pub mod train;
+
+pub use calibration::fit_temperature;
+pub use classifier::{Input, Prediction, TextClassifier};
+pub use error::{Error, Result};
+pub use features::{FeatureConfig, fnv1a};
+pub use hierarchy::HierarchyReport;
+pub use metrics::{accuracy, expected_calibration_error, macro_f1, per_class};
+pub use train::{Example, TrainConfig, TrainReport, train};

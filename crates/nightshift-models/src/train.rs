@@ -1,0 +1,586 @@
+//! Training: feature vocabulary and IDF, stratified holdout split, mini-batch AdaGrad on the
+//! L2-regularised softmax loss with early stopping, optional refit on all rows, and
+//! temperature calibration.
+//!
+//! Determinism: the result depends only on the examples, their order and the config — not on
+//! the number of threads. Parallel work is split into fixed chunks whose results are combined
+//! in a fixed order; weight updates are partitioned by weight row so every float sum runs in
+//! the same order on any pool.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::{ece_at_temperature, fit_temperature};
+use crate::classifier::{TextClassifier, linear_scores, softmax_in_place};
+use crate::error::{Error, Result};
+use crate::features::{FeatureConfig, Scratch, Vocabulary, raw_buckets};
+use crate::hierarchy::{Hierarchy, HierarchyReport};
+use crate::metrics::accuracy;
+
+/// One labelled training row, borrowed from the caller.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Example<'a> {
+    /// Free text.
+    pub text: &'a str,
+    /// Class (child) label; must be non-empty.
+    pub label: &'a str,
+    /// Optional parent of `label` (e.g. category of a subcategory).
+    pub parent: Option<&'a str>,
+    /// Structured `(field, value)` pairs hashed as extra features.
+    pub extras: &'a [(&'a str, &'a str)],
+}
+
+/// Training settings. `Default` works well across intent-style data sets; no per-data-set
+/// tuning should be needed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// Seed for the holdout split and the per-epoch shuffles.
+    pub seed: u64,
+    /// Feature extraction settings.
+    pub features: FeatureConfig,
+    /// Keep a bucket only if at least this many training rows produce it.
+    pub min_df: u32,
+    /// Maximum passes over the data.
+    pub max_epochs: u32,
+    /// Stop after this many epochs without holdout improvement.
+    pub patience: u32,
+    /// AdaGrad step size.
+    pub learning_rate: f32,
+    /// L2 penalty (applied lazily to the rows a mini-batch touches).
+    pub l2: f32,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Fraction of each class held out for early stopping and calibration (0 disables both).
+    pub holdout_fraction: f32,
+    /// After early stopping, retrain on all rows for the best number of epochs.
+    pub refit_full: bool,
+    /// Fit a softmax temperature on the holdout split.
+    pub calibrate: bool,
+    /// Worker threads; `None` = all cores. Does not change the result.
+    pub threads: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            features: FeatureConfig::default(),
+            min_df: 1,
+            max_epochs: 30,
+            patience: 4,
+            learning_rate: 0.5,
+            l2: 1e-6,
+            batch_size: 32,
+            holdout_fraction: 0.1,
+            refit_full: true,
+            calibrate: true,
+            threads: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field's range.
+    pub fn validate(&self) -> Result<()> {
+        self.features.validate()?;
+        let bad = |m: String| Err(Error::InvalidConfig(m));
+        if self.max_epochs == 0 {
+            return bad("max_epochs must be at least 1".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(format!(
+                "learning_rate must be > 0, got {}",
+                self.learning_rate
+            ));
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return bad(format!("l2 must be >= 0, got {}", self.l2));
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size must be at least 1".into());
+        }
+        if !(0.0..0.9).contains(&self.holdout_fraction) {
+            return bad(format!(
+                "holdout_fraction must be in [0, 0.9), got {}",
+                self.holdout_fraction
+            ));
+        }
+        if self.threads == Some(0) {
+            return bad("threads must be at least 1 (or unset for all cores)".into());
+        }
+        Ok(())
+    }
+}
+
+/// What happened during [`train`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainReport {
+    /// Training rows given.
+    pub rows: usize,
+    /// Rows used for gradient steps in the early-stopping phase.
+    pub train_rows: usize,
+    /// Rows held out (early stopping and calibration).
+    pub holdout_rows: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Number of parents, if any example had one.
+    pub parents: Option<usize>,
+    /// Kept feature buckets (weight rows).
+    pub features: usize,
+    /// Epochs run in the early-stopping phase.
+    pub epochs_run: u32,
+    /// Epoch count with the best holdout accuracy (the refit runs this many).
+    pub best_epoch: u32,
+    /// Accuracy of the final model on all training rows.
+    pub train_accuracy: f64,
+    /// Best holdout accuracy of the early-stopping model (`None` without holdout).
+    pub holdout_accuracy: Option<f64>,
+    /// Fitted softmax temperature.
+    pub temperature: f32,
+    /// Holdout ECE (15 bins) at temperature 1.
+    pub ece_before: Option<f64>,
+    /// Holdout ECE (15 bins) at the fitted temperature.
+    pub ece_after: Option<f64>,
+    /// Wall-clock training time.
+    pub seconds: f64,
+    /// Child labels seen with more than one parent.
+    pub parent_conflicts: usize,
+    /// Hierarchy details, if any example had a parent.
+    pub hierarchy: Option<HierarchyReport>,
+}
+
+/// Sparse row-major matrix of weighted features.
+struct Csr {
+    indptr: Vec<usize>,
+    entries: Vec<(u32, f32)>,
+}
+
+impl Csr {
+    #[inline]
+    fn row(&self, i: usize) -> &[(u32, f32)] {
+        &self.entries[self.indptr[i]..self.indptr[i + 1]]
+    }
+}
+
+/// Documents per parallel work unit when featurising.
+const DOC_CHUNK: usize = 512;
+/// Weight rows per parallel work unit when applying updates.
+const ROW_BLOCK: usize = 4096;
+
+/// Trains a classifier. See [`TrainConfig`] for the knobs and [`TrainReport`] for what is
+/// reported. Errors: empty data, an empty label, fewer than two classes, no features at all,
+/// an invalid config.
+pub fn train(
+    config: &TrainConfig,
+    examples: &[Example<'_>],
+) -> Result<(TextClassifier, TrainReport)> {
+    config.validate()?;
+    if examples.is_empty() {
+        return Err(Error::EmptyTrainingData);
+    }
+    if let Some(index) = examples.iter().position(|e| e.label.is_empty()) {
+        return Err(Error::EmptyLabel { index });
+    }
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = config.threads {
+        builder = builder.num_threads(t);
+    }
+    let pool = builder
+        .build()
+        .map_err(|e| Error::ThreadPool(e.to_string()))?;
+    pool.install(|| train_inner(config, examples))
+}
+
+fn train_inner(
+    config: &TrainConfig,
+    examples: &[Example<'_>],
+) -> Result<(TextClassifier, TrainReport)> {
+    let started = Instant::now();
+    let labels: Vec<String> = examples
+        .iter()
+        .map(|e| e.label)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if labels.len() < 2 {
+        return Err(Error::SingleClass(labels[0].clone()));
+    }
+    let c = labels.len();
+    let y: Vec<u32> = examples
+        .iter()
+        .map(|e| {
+            labels
+                .binary_search_by(|l| l.as_str().cmp(e.label))
+                .unwrap_or(0) as u32
+        })
+        .collect();
+    let hierarchy = Hierarchy::learn(c, y.iter().zip(examples).map(|(&l, e)| (l, e.parent)));
+
+    let fc = &config.features;
+    let vocab = build_vocabulary(fc, config.min_df, examples)?;
+    let csr = vectorize_all(fc, &vocab, examples);
+
+    // Stratified holdout split.
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut per_class: Vec<Vec<u32>> = vec![Vec::new(); c];
+    for (i, &l) in y.iter().enumerate() {
+        per_class[l as usize].push(i as u32);
+    }
+    let mut train_idx = Vec::new();
+    let mut hold_idx = Vec::new();
+    for mut members in per_class {
+        members.shuffle(&mut rng);
+        let h = ((members.len() as f64) * f64::from(config.holdout_fraction)).round() as usize;
+        let h = h.min(members.len().saturating_sub(1));
+        hold_idx.extend_from_slice(&members[..h]);
+        train_idx.extend_from_slice(&members[h..]);
+    }
+    train_idx.sort_unstable();
+    hold_idx.sort_unstable();
+
+    let sgd = Sgd {
+        csr: &csr,
+        y: &y,
+        c,
+        rows: vocab.len(),
+        cfg: config,
+    };
+    let holdout = (!hold_idx.is_empty()).then_some(hold_idx.as_slice());
+    let first = sgd.run(
+        &train_idx,
+        config.max_epochs,
+        holdout,
+        config.seed,
+        !config.refit_full,
+    );
+    let (weights, bias) = match (holdout, config.refit_full) {
+        (Some(_), true) => {
+            let all: Vec<u32> = (0..examples.len() as u32).collect();
+            let refit = sgd.run(
+                &all,
+                first.best_epoch.max(1),
+                None,
+                config.seed ^ 0x5EED,
+                false,
+            );
+            (refit.weights, refit.bias)
+        }
+        _ => (first.weights, first.bias),
+    };
+
+    let (mut temperature, mut ece_before, mut ece_after) = (1.0f32, None, None);
+    if let Some(logits) = &first.best_holdout_logits {
+        let hy: Vec<u32> = hold_idx.iter().map(|&i| y[i as usize]).collect();
+        if config.calibrate {
+            temperature = fit_temperature(logits, &hy, c);
+        }
+        ece_before = Some(ece_at_temperature(logits, &hy, c, 1.0));
+        ece_after = Some(ece_at_temperature(logits, &hy, c, temperature));
+    }
+
+    let all_rows: Vec<u32> = (0..examples.len() as u32).collect();
+    let train_pred = predict_rows(&csr, &weights, &bias, &all_rows);
+    let train_accuracy = accuracy(&y, &train_pred);
+
+    let (hierarchy, hreport) = match hierarchy {
+        Some((h, r)) => (Some(h), Some(r)),
+        None => (None, None),
+    };
+    let hyperparameters = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
+    let report = TrainReport {
+        rows: examples.len(),
+        train_rows: train_idx.len(),
+        holdout_rows: hold_idx.len(),
+        classes: c,
+        parents: hierarchy.as_ref().map(|h| h.parents.len()),
+        features: vocab.len(),
+        epochs_run: first.epochs_run,
+        best_epoch: first.best_epoch,
+        train_accuracy,
+        holdout_accuracy: first.best_holdout_accuracy,
+        temperature,
+        ece_before,
+        ece_after,
+        seconds: started.elapsed().as_secs_f64(),
+        parent_conflicts: hreport.as_ref().map_or(0, |r| r.conflicting_children),
+        hierarchy: hreport,
+    };
+    let model = TextClassifier {
+        features: fc.clone(),
+        vocab,
+        labels,
+        hierarchy,
+        weights,
+        bias,
+        temperature,
+        hyperparameters,
+    };
+    Ok((model, report))
+}
+
+fn build_vocabulary(
+    fc: &FeatureConfig,
+    min_df: u32,
+    examples: &[Example<'_>],
+) -> Result<Vocabulary> {
+    let chunks: Vec<Vec<u32>> = examples
+        .par_chunks(DOC_CHUNK)
+        .map_init(Scratch::default, |s, chunk| {
+            let mut out = Vec::new();
+            let mut doc = Vec::new();
+            for e in chunk {
+                raw_buckets(fc, e.text, e.extras, s);
+                doc.clear();
+                doc.extend_from_slice(&s.word);
+                doc.extend_from_slice(&s.chars);
+                doc.sort_unstable();
+                doc.dedup();
+                out.extend_from_slice(&doc);
+            }
+            out
+        })
+        .collect();
+    let mut df = vec![0u32; 1usize << fc.hash_bits];
+    for chunk in &chunks {
+        for &b in chunk {
+            df[b as usize] += 1;
+        }
+    }
+    drop(chunks);
+    let n = examples.len() as f64;
+    let mut buckets = Vec::new();
+    let mut idf = Vec::new();
+    for (b, &d) in df.iter().enumerate() {
+        if d > 0 && d >= min_df {
+            buckets.push(b as u32);
+            idf.push(((1.0 + n) / (1.0 + f64::from(d))).ln() as f32 + 1.0);
+        }
+    }
+    if buckets.is_empty() {
+        return Err(Error::NoFeatures);
+    }
+    Vocabulary::new(fc.hash_bits, buckets, idf)
+}
+
+fn vectorize_all(fc: &FeatureConfig, vocab: &Vocabulary, examples: &[Example<'_>]) -> Csr {
+    let chunks: Vec<(Vec<usize>, Vec<(u32, f32)>)> = examples
+        .par_chunks(DOC_CHUNK)
+        .map_init(Scratch::default, |s, chunk| {
+            let mut lens = Vec::with_capacity(chunk.len());
+            let mut entries = Vec::new();
+            for e in chunk {
+                vocab.vectorize(fc, e.text, e.extras, s);
+                lens.push(s.feats.len());
+                entries.extend_from_slice(&s.feats);
+            }
+            (lens, entries)
+        })
+        .collect();
+    let mut indptr = Vec::with_capacity(examples.len() + 1);
+    indptr.push(0);
+    let mut entries = Vec::with_capacity(chunks.iter().map(|c| c.1.len()).sum());
+    for (lens, e) in chunks {
+        for l in lens {
+            indptr.push(indptr[indptr.len() - 1] + l);
+        }
+        entries.extend_from_slice(&e);
+    }
+    Csr { indptr, entries }
+}
+
+fn predict_rows(csr: &Csr, weights: &[f32], bias: &[f32], rows: &[u32]) -> Vec<u32> {
+    rows.par_iter()
+        .map_init(
+            || vec![0f32; bias.len()],
+            |scores, &i| {
+                linear_scores(weights, bias, csr.row(i as usize), scores);
+                argmax(scores)
+            },
+        )
+        .collect()
+}
+
+#[inline]
+fn argmax(x: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+struct Sgd<'a> {
+    csr: &'a Csr,
+    y: &'a [u32],
+    c: usize,
+    rows: usize,
+    cfg: &'a TrainConfig,
+}
+
+struct RunResult {
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    epochs_run: u32,
+    best_epoch: u32,
+    best_holdout_accuracy: Option<f64>,
+    best_holdout_logits: Option<Vec<f32>>,
+}
+
+impl Sgd<'_> {
+    /// Runs up to `epochs` epochs over `train`; with a holdout, tracks the best epoch and stops
+    /// after `patience` epochs without improvement. With `keep_best`, returns the weights of
+    /// the best epoch instead of the last.
+    fn run(
+        &self,
+        train: &[u32],
+        epochs: u32,
+        holdout: Option<&[u32]>,
+        seed: u64,
+        keep_best: bool,
+    ) -> RunResult {
+        let c = self.c;
+        let lr = self.cfg.learning_rate;
+        let l2 = self.cfg.l2;
+        let eps = 1e-8f32;
+        let mut w = vec![0f32; self.rows * c];
+        let mut gw = vec![0f32; self.rows * c];
+        let mut b = vec![0f32; c];
+        let mut gb = vec![0f32; c];
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut order = train.to_vec();
+        let mut resid: Vec<f32> = Vec::new();
+        let mut trip: Vec<(u32, u32, f32)> = Vec::new();
+        let mut best: Option<(f64, f64)> = None;
+        let mut out = RunResult {
+            weights: Vec::new(),
+            bias: Vec::new(),
+            epochs_run: 0,
+            best_epoch: epochs,
+            best_holdout_accuracy: None,
+            best_holdout_logits: None,
+        };
+        let mut best_w: Option<(Vec<f32>, Vec<f32>)> = None;
+        for epoch in 1..=epochs {
+            order.shuffle(&mut rng);
+            for batch in order.chunks(self.cfg.batch_size) {
+                let inv_b = 1.0 / batch.len() as f32;
+                resid.clear();
+                resid.resize(batch.len() * c, 0.0);
+                resid
+                    .par_chunks_mut(c)
+                    .zip(batch.par_iter())
+                    .with_min_len(4)
+                    .for_each(|(r, &i)| {
+                        linear_scores(&w, &b, self.csr.row(i as usize), r);
+                        softmax_in_place(r, 1.0);
+                        r[self.y[i as usize] as usize] -= 1.0;
+                        for v in r.iter_mut() {
+                            *v *= inv_b;
+                        }
+                    });
+                trip.clear();
+                for (pos, &i) in batch.iter().enumerate() {
+                    trip.extend(
+                        self.csr
+                            .row(i as usize)
+                            .iter()
+                            .map(|&(r, v)| (r, pos as u32, v)),
+                    );
+                }
+                // Stable: equal rows keep batch order, so every sum below has a fixed order.
+                trip.sort_by_key(|t| t.0);
+                let (trip, resid) = (&trip, &resid);
+                w.par_chunks_mut(ROW_BLOCK * c)
+                    .zip(gw.par_chunks_mut(ROW_BLOCK * c))
+                    .enumerate()
+                    .for_each(|(bi, (wb, gb_))| {
+                        let lo = (bi * ROW_BLOCK) as u32;
+                        let hi = lo + ROW_BLOCK as u32;
+                        let s = trip.partition_point(|t| t.0 < lo);
+                        let e = s + trip[s..].partition_point(|t| t.0 < hi);
+                        if s == e {
+                            return;
+                        }
+                        let mut g = vec![0f32; c];
+                        let mut i = s;
+                        while i < e {
+                            let row = trip[i].0;
+                            g.fill(0.0);
+                            let mut j = i;
+                            while j < e && trip[j].0 == row {
+                                let (_, pos, v) = trip[j];
+                                let rr = &resid[pos as usize * c..(pos as usize + 1) * c];
+                                for (gk, &rk) in g.iter_mut().zip(rr) {
+                                    *gk += v * rk;
+                                }
+                                j += 1;
+                            }
+                            let off = (row - lo) as usize * c;
+                            let wr = &mut wb[off..off + c];
+                            let ar = &mut gb_[off..off + c];
+                            for ((wk, ak), &gk) in wr.iter_mut().zip(ar.iter_mut()).zip(&g) {
+                                let gk = gk + l2 * *wk;
+                                *ak += gk * gk;
+                                *wk -= lr * gk / (ak.sqrt() + eps);
+                            }
+                            i = j;
+                        }
+                    });
+                for k in 0..c {
+                    let g: f32 = (0..batch.len()).map(|p| resid[p * c + k]).sum();
+                    gb[k] += g * g;
+                    b[k] -= lr * g / (gb[k].sqrt() + eps);
+                }
+            }
+            out.epochs_run = epoch;
+            let Some(hold) = holdout else { continue };
+            let logits: Vec<f32> = {
+                let mut l = vec![0f32; hold.len() * c];
+                l.par_chunks_mut(c)
+                    .zip(hold.par_iter())
+                    .for_each(|(r, &i)| linear_scores(&w, &b, self.csr.row(i as usize), r));
+                l
+            };
+            let pred: Vec<u32> = logits.chunks_exact(c).map(argmax).collect();
+            let truth: Vec<u32> = hold.iter().map(|&i| self.y[i as usize]).collect();
+            let acc = accuracy(&truth, &pred);
+            let nll = crate::calibration::nll(&logits, &truth, c, 1.0);
+            let improved = match best {
+                None => true,
+                Some((ba, bn)) => acc > ba || (acc == ba && nll < bn),
+            };
+            if improved {
+                best = Some((acc, nll));
+                out.best_epoch = epoch;
+                out.best_holdout_accuracy = Some(acc);
+                out.best_holdout_logits = Some(logits);
+                if keep_best {
+                    best_w = Some((w.clone(), b.clone()));
+                }
+            } else if epoch - out.best_epoch >= self.cfg.patience.max(1) {
+                break;
+            }
+        }
+        match best_w {
+            Some((bw, bb)) => {
+                out.weights = bw;
+                out.bias = bb;
+            }
+            None => {
+                out.weights = w;
+                out.bias = b;
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,445 @@
+//! Models of a project: training from rows, loading a reference, evaluating against labels.
+//!
+//! The registry (`nightshift-registry`) keeps versions, aliases and bundles; the classifier
+//! (`nightshift-models`) does the maths. This module joins them to Arrow data: columns in,
+//! a registered version out.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use nightshift_core::Project;
+use nightshift_lake::arrow::array::{Array, RecordBatch, StringArray};
+use nightshift_lake::arrow::compute::cast;
+use nightshift_lake::arrow::datatypes::DataType;
+use nightshift_models::{Example, Input, TextClassifier, TrainConfig, TrainReport};
+use nightshift_registry::{
+    InputSchema, Manifest, ModelRef, ModelVersion, NewModel, Registry, TrainingData,
+};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// `kind` of the bundles this module writes.
+pub const NATIVE_KIND: &str = "nightshift-text-linear";
+/// File of the weights inside a bundle.
+pub const WEIGHTS_FILE: &str = "weights.bin";
+
+/// Where a project keeps its registry: `<root>/.nightshift/registry.db` and `<root>/models/`.
+pub fn registry_paths(project: &Project) -> (PathBuf, PathBuf) {
+    (
+        project.root.join(".nightshift").join("registry.db"),
+        project.root.join("models"),
+    )
+}
+
+/// Opens (creating if needed) the project's model registry.
+pub fn open_registry(project: &Project) -> Result<Registry> {
+    let (db, models) = registry_paths(project);
+    if let Some(parent) = db.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Internal(format!("{}: {e}", parent.display())))?;
+    }
+    Ok(Registry::open(&db, &models)?)
+}
+
+/// A model version loaded and ready to predict.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    /// The registry's record of the version.
+    pub version: ModelVersion,
+    /// The bundle's manifest.
+    pub manifest: Manifest,
+    /// The classifier.
+    pub classifier: Arc<TextClassifier>,
+}
+
+impl LoadedModel {
+    /// Model name.
+    pub fn name(&self) -> &str {
+        &self.version.name
+    }
+
+    /// Structured input columns the model was trained with, in order.
+    pub fn extra_columns(&self) -> &[String] {
+        &self.manifest.input_schema.extra_columns
+    }
+}
+
+/// Resolves `reference` (`name`, `name@3`, `name@alias`) once and loads that version, verifying
+/// the bundle's checksums.
+pub fn load_model(registry: &Registry, reference: &ModelRef) -> Result<LoadedModel> {
+    let version = registry.resolve(reference)?;
+    let bundle = registry.open_bundle(&version)?;
+    if bundle.manifest.kind != NATIVE_KIND {
+        return Err(Error::Config {
+            message: format!(
+                "model {}@{} is of kind `{}`, which this version of Nightshift cannot run",
+                version.name, version.version, bundle.manifest.kind
+            ),
+            hint: Some(format!(
+                "train a `{NATIVE_KIND}` model with `nightshift models train`"
+            )),
+        });
+    }
+    let bytes = bundle.read_file(WEIGHTS_FILE)?;
+    let classifier = TextClassifier::from_bytes(&bytes).map_err(|e| Error::Model {
+        message: format!("{}/{WEIGHTS_FILE}: {e}", bundle.dir.display()),
+        hint: Some("the bundle is damaged: restore it from a backup or train a new version".into()),
+    })?;
+    Ok(LoadedModel {
+        version,
+        manifest: bundle.manifest,
+        classifier: Arc::new(classifier),
+    })
+}
+
+/// Which columns of a table hold what.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    /// Free text.
+    pub text: String,
+    /// Label (child).
+    pub label: String,
+    /// Optional parent label.
+    pub parent: Option<String>,
+    /// Structured inputs, hashed as `(column, value)` features.
+    pub extras: Vec<String>,
+}
+
+/// Rows extracted from batches, as owned strings.
+#[derive(Debug, Default)]
+pub struct LabelledRows {
+    /// Texts.
+    pub texts: Vec<String>,
+    /// Labels (empty string when the label is missing).
+    pub labels: Vec<String>,
+    /// Parents, when a parent column was given.
+    pub parents: Option<Vec<String>>,
+    /// Extras: `extras[i]` has one value per extra column.
+    pub extras: Vec<Vec<String>>,
+    /// Rows skipped because their text or label was null or empty.
+    pub skipped: u64,
+}
+
+/// Extracts text / label / parent / extra columns; rows with a null or blank text or label are
+/// counted in `skipped`, not returned. Missing columns are an error listing the columns there are.
+pub fn labelled_rows(
+    batches: &[RecordBatch],
+    columns: &Columns,
+    source: &str,
+) -> Result<LabelledRows> {
+    let mut out = LabelledRows {
+        parents: columns.parent.as_ref().map(|_| Vec::new()),
+        ..LabelledRows::default()
+    };
+    for batch in batches {
+        let get = |name: &str| -> Result<StringArray> {
+            let schema = batch.schema();
+            let index = schema.index_of(name).map_err(|_| Error::Config {
+                message: format!("{source} has no column `{name}`"),
+                hint: Some(format!(
+                    "its columns are: {}",
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            })?;
+            let utf8 = cast(batch.column(index), &DataType::Utf8)?;
+            utf8.as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .ok_or_else(|| Error::Internal("cast to Utf8 failed".into()))
+        };
+        let text = get(&columns.text)?;
+        let label = get(&columns.label)?;
+        let parent = columns.parent.as_deref().map(get).transpose()?;
+        let extras = columns
+            .extras
+            .iter()
+            .map(|c| get(c))
+            .collect::<Result<Vec<_>>>()?;
+        for i in 0..batch.num_rows() {
+            let blank = |a: &StringArray| a.is_null(i) || a.value(i).trim().is_empty();
+            if blank(&text) || blank(&label) {
+                out.skipped += 1;
+                continue;
+            }
+            out.texts.push(text.value(i).to_string());
+            out.labels.push(label.value(i).trim().to_string());
+            if let (Some(parents), Some(p)) = (out.parents.as_mut(), parent.as_ref()) {
+                parents.push(if p.is_null(i) {
+                    String::new()
+                } else {
+                    p.value(i).trim().to_string()
+                });
+            }
+            out.extras.push(
+                extras
+                    .iter()
+                    .map(|e| {
+                        if e.is_null(i) {
+                            String::new()
+                        } else {
+                            e.value(i).to_string()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// SHA-256 of the rows' content (text, label, parent, extras), independent of batch layout.
+pub fn fingerprint(rows: &LabelledRows) -> String {
+    let mut hasher = Sha256::new();
+    for i in 0..rows.texts.len() {
+        hasher.update(rows.texts[i].as_bytes());
+        hasher.update([0x1f]);
+        hasher.update(rows.labels[i].as_bytes());
+        hasher.update([0x1f]);
+        if let Some(p) = &rows.parents {
+            hasher.update(p[i].as_bytes());
+        }
+        for e in &rows.extras[i] {
+            hasher.update([0x1f]);
+            hasher.update(e.as_bytes());
+        }
+        hasher.update([0x1e]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The result of [`train_model`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Trained {
+    /// The registered version.
+    pub version: ModelVersion,
+    /// What training did.
+    pub report: TrainReport,
+    /// Rows skipped for a blank text or label.
+    pub skipped_rows: u64,
+}
+
+/// Trains a classifier on `rows` and registers it as the next version of `name`.
+pub fn train_model(
+    registry: &Registry,
+    name: &str,
+    rows: &LabelledRows,
+    columns: &Columns,
+    source: &str,
+    config: &TrainConfig,
+    now: DateTime<Utc>,
+) -> Result<Trained> {
+    if rows.texts.is_empty() {
+        return Err(Error::Model {
+            message: format!(
+                "no training rows in {source}{}",
+                if rows.skipped > 0 {
+                    format!(" ({} rows had a blank text or label)", rows.skipped)
+                } else {
+                    String::new()
+                }
+            ),
+            hint: Some(format!(
+                "check the data and the column names (--text-column {}, --label-column {})",
+                columns.text, columns.label
+            )),
+        });
+    }
+    let extra_pairs: Vec<Vec<(&str, &str)>> = rows
+        .extras
+        .iter()
+        .map(|values| {
+            columns
+                .extras
+                .iter()
+                .map(String::as_str)
+                .zip(values.iter().map(String::as_str))
+                .collect()
+        })
+        .collect();
+    let examples: Vec<Example<'_>> = (0..rows.texts.len())
+        .map(|i| Example {
+            text: &rows.texts[i],
+            label: &rows.labels[i],
+            parent: rows
+                .parents
+                .as_ref()
+                .map(|p| p[i].as_str())
+                .filter(|p| !p.is_empty()),
+            extras: &extra_pairs[i],
+        })
+        .collect();
+    let (classifier, report) =
+        nightshift_models::train(config, &examples).map_err(|e| Error::Model {
+            message: format!("training on {source} failed: {e}"),
+            hint: Some(
+                "a model needs at least two distinct labels and some non-empty texts".into(),
+            ),
+        })?;
+    let weights = classifier.to_bytes();
+    let new = NewModel {
+        name: name.to_string(),
+        kind: NATIVE_KIND.to_string(),
+        labels: classifier.labels().to_vec(),
+        parents: classifier.parents().map(|p| {
+            (0..classifier.labels().len() as u32)
+                .map(|c| {
+                    classifier
+                        .parent_of(c)
+                        .and_then(|i| p.get(i as usize))
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect()
+        }),
+        hyperparameters: classifier.hyperparameters(),
+        training_data: TrainingData {
+            source: source.to_string(),
+            rows: rows.texts.len() as u64,
+            fingerprint: fingerprint(rows),
+        },
+        metrics: serde_json::json!({ "training": report }),
+        input_schema: InputSchema {
+            text_column: columns.text.clone(),
+            parent_column: columns.parent.clone(),
+            label_column: columns.label.clone(),
+            extra_columns: columns.extras.clone(),
+        },
+        code_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let version = registry.register(new, &[(WEIGHTS_FILE, &weights)], now)?;
+    Ok(Trained {
+        version,
+        report,
+        skipped_rows: rows.skipped,
+    })
+}
+
+/// Quality of a model on labelled rows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvalReport {
+    /// Model name.
+    pub model: String,
+    /// Model version.
+    pub version: u32,
+    /// Rows evaluated (known labels only).
+    pub rows: u64,
+    /// Rows whose label the model does not know (counted, not scored).
+    pub unknown_labels: u64,
+    /// Rows skipped for a blank text or label.
+    pub skipped_rows: u64,
+    /// Share of rows whose label is predicted exactly.
+    pub accuracy: f64,
+    /// Unweighted mean of per-label F1.
+    pub macro_f1: f64,
+    /// Share of rows whose parent is predicted exactly (when parents are given and known).
+    pub parent_accuracy: Option<f64>,
+    /// Expected calibration error (15 bins) of the confidence.
+    pub ece: f64,
+    /// Mean confidence.
+    pub mean_confidence: f64,
+    /// Prediction throughput on these rows.
+    pub rows_per_second: f64,
+}
+
+/// Scores `model` on `rows`. Labels the model does not know are counted in `unknown_labels`.
+pub fn evaluate(model: &LoadedModel, rows: &LabelledRows) -> Result<EvalReport> {
+    let classifier = &model.classifier;
+    let index_of = |names: &[String], s: &str| names.iter().position(|n| n == s).map(|i| i as u32);
+    let extra_names = model.extra_columns();
+    let extra_pairs: Vec<Vec<(&str, &str)>> = rows
+        .extras
+        .iter()
+        .map(|values| {
+            extra_names
+                .iter()
+                .map(String::as_str)
+                .zip(values.iter().map(String::as_str))
+                .collect()
+        })
+        .collect();
+    let inputs: Vec<Input<'_>> = (0..rows.texts.len())
+        .map(|i| Input {
+            text: &rows.texts[i],
+            extras: &extra_pairs[i],
+        })
+        .collect();
+    let started = Instant::now();
+    let predictions = classifier.predict_batch(&inputs, 1);
+    let seconds = started.elapsed().as_secs_f64();
+
+    let (mut y_true, mut y_pred, mut confidence, mut correct) = (vec![], vec![], vec![], vec![]);
+    let (mut parent_total, mut parent_hits) = (0u64, 0u64);
+    let mut unknown = 0u64;
+    for (i, p) in predictions.iter().enumerate() {
+        let Some(truth) = index_of(classifier.labels(), &rows.labels[i]) else {
+            unknown += 1;
+            continue;
+        };
+        y_true.push(truth);
+        y_pred.push(p.label);
+        confidence.push(p.confidence);
+        correct.push(truth == p.label);
+        if let (Some(parents), Some(names), Some(pred)) =
+            (&rows.parents, classifier.parents(), p.parent)
+        {
+            if let Some(truth_parent) = index_of(names, &parents[i]) {
+                parent_total += 1;
+                parent_hits += u64::from(truth_parent == pred);
+            }
+        }
+    }
+    let n = y_true.len();
+    Ok(EvalReport {
+        model: model.name().to_string(),
+        version: model.version.version,
+        rows: n as u64,
+        unknown_labels: unknown,
+        skipped_rows: rows.skipped,
+        accuracy: if n == 0 {
+            0.0
+        } else {
+            nightshift_models::accuracy(&y_true, &y_pred)
+        },
+        macro_f1: if n == 0 {
+            0.0
+        } else {
+            nightshift_models::macro_f1(&y_true, &y_pred)
+        },
+        parent_accuracy: (parent_total > 0).then(|| parent_hits as f64 / parent_total as f64),
+        ece: if n == 0 {
+            0.0
+        } else {
+            nightshift_models::expected_calibration_error(&confidence, &correct, 15)
+        },
+        mean_confidence: if n == 0 {
+            0.0
+        } else {
+            confidence.iter().map(|c| f64::from(*c)).sum::<f64>() / n as f64
+        },
+        rows_per_second: if seconds > 0.0 {
+            predictions.len() as f64 / seconds
+        } else {
+            0.0
+        },
+    })
+}
+
+/// Reads a registry-relative path for display.
+pub fn display_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

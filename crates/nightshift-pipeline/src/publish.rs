@@ -1,0 +1,90 @@
+//! Task `publish`: predictions -> the small rollups table the dashboard reads.
+
+use std::time::Instant;
+
+use nightshift_lake::{TableRef, Warehouse, WriteMetrics};
+
+use crate::error::Result;
+use crate::plan::RunPlan;
+
+/// What `publish` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishReport {
+    /// The slice written.
+    pub ds: String,
+    /// Model version whose predictions were rolled up.
+    pub model_version: u32,
+    /// Rollup rows written.
+    pub rows: u64,
+    /// The rollups table write.
+    pub write: WriteMetrics,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Aggregates the `ds` slice of `model_version`'s predictions by category, subcategory and the
+/// pipeline's `dimensions` (columns of the features table): contacts, mean confidence and
+/// low-confidence count. Replaces `ds = X AND model_version = V` of
+/// `output.<pipeline>_rollups` in one commit.
+pub async fn publish(
+    warehouse: &Warehouse,
+    plan: &RunPlan,
+    model_version: u32,
+) -> Result<PublishReport> {
+    let started = Instant::now();
+    let spec = &plan.pipeline;
+    let quoted = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+    let dims: Vec<String> = spec
+        .dimensions
+        .iter()
+        .map(|d| format!("CAST(f.{} AS VARCHAR) AS {}", quoted(d), quoted(d)))
+        .collect();
+    let group: Vec<String> = spec
+        .dimensions
+        .iter()
+        .map(|d| format!("f.{}", quoted(d)))
+        .collect();
+    let select_dims = if dims.is_empty() {
+        String::new()
+    } else {
+        format!("{}, ", dims.join(", "))
+    };
+    let group_dims = if group.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", group.join(", "))
+    };
+    let query = format!(
+        "SELECT p.model_name, p.model_version, p.category, p.subcategory, {select_dims}\
+                count(*) AS contacts, \
+                avg(p.confidence) AS mean_confidence, \
+                sum(CASE WHEN p.confidence < 0.5 THEN 1 ELSE 0 END) AS low_confidence, \
+                p.ds \
+         FROM {predictions} p \
+         JOIN {features} f ON CAST(f.{id} AS VARCHAR) = p.id AND f.ds = p.ds \
+         WHERE p.ds = '{ds}' AND p.model_version = {version} AND f.ds = '{ds}' \
+         GROUP BY p.ds, p.model_name, p.model_version, p.category, p.subcategory{group_dims}",
+        predictions = spec.predictions_table(),
+        features = spec.features_table(),
+        id = quoted(&spec.id_column),
+        ds = plan.ds,
+        version = model_version,
+    );
+    let frame = warehouse.sql(&query).await?;
+    let rollups = TableRef::parse(&spec.rollups_table())?;
+    let write = warehouse
+        .write_query(&rollups, frame)
+        .replace_slice(&plan.ds)
+        .also_matching("model_version", model_version.to_string())
+        .with_commit_metadata("run_id", plan.run_id.clone().into())
+        .with_commit_metadata("task", "publish".into())
+        .execute()
+        .await?;
+    Ok(PublishReport {
+        ds: plan.ds.clone(),
+        model_version,
+        rows: write.rows,
+        write,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

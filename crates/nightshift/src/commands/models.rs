@@ -1,0 +1,400 @@
+//! `nightshift models ...`: train, eval, predict, list, show, alias, history.
+
+use std::str::FromStr;
+
+use nightshift_core::Project;
+use nightshift_lake::Warehouse;
+use nightshift_lake::arrow::array::RecordBatch;
+use nightshift_models::{Input, TrainConfig};
+use nightshift_pipeline::model::{self, Columns};
+use nightshift_registry::{ModelRef, Registry};
+
+use crate::cli::{
+    AliasArgs, DataArgs, EvalArgs, GlobalArgs, ModelsCommand, NameArg, PredictArgs, TrainArgs,
+};
+use crate::failure::Failure;
+
+pub(crate) async fn models(global: &GlobalArgs, command: &ModelsCommand) -> Result<(), Failure> {
+    let project = super::load_project(&global.project)?;
+    let registry = model::open_registry(&project)?;
+    match command {
+        ModelsCommand::Train(args) => train(global, &project, &registry, args).await,
+        ModelsCommand::Eval(args) => eval(global, &project, &registry, args).await,
+        ModelsCommand::Predict(args) => predict(global, &registry, args),
+        ModelsCommand::List => list(global, &registry),
+        ModelsCommand::Show(args) => show(global, &registry, args),
+        ModelsCommand::Alias(args) => alias(global, &registry, args),
+        ModelsCommand::History(args) => history(global, &registry, args),
+    }
+}
+
+/// Reads the rows of `--data FILE` or `--sql QUERY`, and says where they came from.
+pub(crate) async fn load_rows(
+    project: &Project,
+    data: &DataArgs,
+) -> Result<(Vec<RecordBatch>, String), Failure> {
+    match (&data.data, &data.sql) {
+        (Some(file), _) => {
+            let batches = nightshift_lake::files::read_data_file(file).await?;
+            Ok((batches, file.display().to_string()))
+        }
+        (None, Some(sql)) => {
+            let warehouse = Warehouse::open(project).await?;
+            Ok((warehouse.query(sql).await?, sql.clone()))
+        }
+        (None, None) => Err(Failure::usage("give --data FILE or --sql QUERY", None)),
+    }
+}
+
+fn columns(data: &DataArgs, extras: &[String]) -> Columns {
+    Columns {
+        text: data.text_column.clone(),
+        label: data.label_column.clone(),
+        parent: data.parent_column.clone(),
+        extras: extras.to_vec(),
+    }
+}
+
+fn parse_ref(s: &str) -> Result<ModelRef, Failure> {
+    ModelRef::from_str(s).map_err(|e| {
+        let hint = e.hint();
+        Failure::usage(e, hint)
+    })
+}
+
+fn actor() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[allow(clippy::print_stdout)]
+async fn train(
+    global: &GlobalArgs,
+    project: &Project,
+    registry: &Registry,
+    args: &TrainArgs,
+) -> Result<(), Failure> {
+    nightshift_registry::validate_model_name(&args.name).map_err(|e| {
+        let hint = e.hint();
+        Failure::usage(e, hint)
+    })?;
+    if let Some(alias) = &args.alias {
+        nightshift_registry::validate_alias(alias).map_err(|e| {
+            let hint = e.hint();
+            Failure::usage(e, hint)
+        })?;
+    }
+    let (batches, source) = load_rows(project, &args.data).await?;
+    let columns = columns(&args.data, &args.extra_columns);
+    let rows = model::labelled_rows(&batches, &columns, &source)?;
+    tracing::info!(
+        rows = rows.texts.len(),
+        skipped = rows.skipped,
+        "training {}",
+        args.name
+    );
+    let config = TrainConfig {
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    let now = chrono::Utc::now();
+    let trained = tokio::task::block_in_place(|| {
+        model::train_model(registry, &args.name, &rows, &columns, &source, &config, now)
+    })?;
+    let moved = match &args.alias {
+        Some(alias) => Some(
+            registry
+                .set_alias(
+                    &args.name,
+                    alias,
+                    trained.version.version,
+                    &actor(),
+                    Some("set by models train --alias"),
+                    now,
+                )
+                .map_err(nightshift_pipeline::Error::from)?,
+        ),
+        None => None,
+    };
+    if global.json {
+        return super::print_json(&serde_json::json!({
+            "ok": true,
+            "name": trained.version.name,
+            "version": trained.version.version,
+            "dir": trained.version.dir,
+            "alias": moved,
+            "report": trained.report,
+            "skipped_rows": trained.skipped_rows,
+        }));
+    }
+    let r = &trained.report;
+    println!("{}@{}", trained.version.name, trained.version.version);
+    eprintln_summary(&format!(
+        "trained {}@{} on {} rows ({} skipped), {} labels{} in {:.1} s; holdout accuracy {}, ECE {} -> {} (temperature {:.2}); bundle {}",
+        trained.version.name,
+        trained.version.version,
+        r.rows,
+        trained.skipped_rows,
+        r.classes,
+        r.parents
+            .map(|p| format!(" under {p} parents"))
+            .unwrap_or_default(),
+        r.seconds,
+        r.holdout_accuracy
+            .map(|a| format!("{:.1}%", a * 100.0))
+            .unwrap_or_else(|| "-".into()),
+        r.ece_before
+            .map(|e| format!("{e:.3}"))
+            .unwrap_or_else(|| "-".into()),
+        r.ece_after
+            .map(|e| format!("{e:.3}"))
+            .unwrap_or_else(|| "-".into()),
+        r.temperature,
+        trained.version.dir.display(),
+    ));
+    if let Some(m) = moved {
+        eprintln_summary(&format!("alias {} -> {}", m.alias, m.to_version));
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stderr)]
+fn eprintln_summary(line: &str) {
+    eprintln!("{line}");
+}
+
+#[allow(clippy::print_stdout)]
+async fn eval(
+    global: &GlobalArgs,
+    project: &Project,
+    registry: &Registry,
+    args: &EvalArgs,
+) -> Result<(), Failure> {
+    let reference = parse_ref(&args.model)?;
+    let loaded = model::load_model(registry, &reference)?;
+    let (batches, source) = load_rows(project, &args.data).await?;
+    let columns = columns(&args.data, loaded.extra_columns());
+    let rows = model::labelled_rows(&batches, &columns, &source)?;
+    if rows.texts.is_empty() {
+        return Err(
+            Failure::work(anyhow::anyhow!("no labelled rows in {source}"))
+                .hinted("check the file and --text-column / --label-column"),
+        );
+    }
+    let report = tokio::task::block_in_place(|| model::evaluate(&loaded, &rows))?;
+    registry
+        .update_metrics(
+            &report.model,
+            report.version,
+            "last_eval",
+            serde_json::json!({ "source": source, "report": report }),
+            chrono::Utc::now(),
+        )
+        .map_err(nightshift_pipeline::Error::from)?;
+    if global.json {
+        return super::print_json(&report);
+    }
+    println!("model            {}@{}", report.model, report.version);
+    println!(
+        "rows             {} (unknown labels {}, skipped {})",
+        report.rows, report.unknown_labels, report.skipped_rows
+    );
+    println!("accuracy         {:.2}%", report.accuracy * 100.0);
+    println!("macro F1         {:.2}%", report.macro_f1 * 100.0);
+    if let Some(p) = report.parent_accuracy {
+        println!("parent accuracy  {:.2}%", p * 100.0);
+    }
+    println!("ECE              {:.4}", report.ece);
+    println!("rows/second      {:.0}", report.rows_per_second);
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Result<(), Failure> {
+    let reference = parse_ref(&args.model)?;
+    let loaded = model::load_model(registry, &reference)?;
+    let mut extras: Vec<(&str, &str)> = Vec::new();
+    for e in &args.extras {
+        let (k, v) = e
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(format!("--extra {e}: expected COLUMN=VALUE"), None))?;
+        extras.push((k, v));
+    }
+    let input = Input {
+        text: &args.text,
+        extras: &extras,
+    };
+    let prediction = loaded.classifier.predict(&input, args.top_k.max(1));
+    let labels = loaded.classifier.labels();
+    let name = |i: u32| labels.get(i as usize).cloned().unwrap_or_default();
+    let parent = prediction.parent.and_then(|p| {
+        loaded
+            .classifier
+            .parents()
+            .and_then(|ps| ps.get(p as usize).cloned())
+    });
+    let top: Vec<serde_json::Value> = prediction
+        .top_k
+        .iter()
+        .map(|(l, c)| serde_json::json!({ "label": name(*l), "confidence": c }))
+        .collect();
+    if global.json {
+        return super::print_json(&serde_json::json!({
+            "model": loaded.name(),
+            "version": loaded.version.version,
+            "label": name(prediction.label),
+            "confidence": prediction.confidence,
+            "parent": parent,
+            "parent_confidence": prediction.parent_confidence,
+            "top_k": top,
+        }));
+    }
+    match parent {
+        Some(p) => println!(
+            "{p} / {}  ({:.1}%)",
+            name(prediction.label),
+            prediction.confidence * 100.0
+        ),
+        None => println!(
+            "{}  ({:.1}%)",
+            name(prediction.label),
+            prediction.confidence * 100.0
+        ),
+    }
+    for (l, c) in &prediction.top_k {
+        println!("  {:<28} {:>5.1}%", name(*l), c * 100.0);
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn list(global: &GlobalArgs, registry: &Registry) -> Result<(), Failure> {
+    let models = registry.list().map_err(nightshift_pipeline::Error::from)?;
+    if global.json {
+        return super::print_json(&models);
+    }
+    if models.is_empty() {
+        println!("no models yet: train one with `nightshift models train NAME --data FILE ...`");
+        return Ok(());
+    }
+    println!("{:<24} {:>7} {:>9}  aliases", "model", "latest", "versions");
+    for m in models {
+        let aliases: Vec<String> = m.aliases.iter().map(|(a, v)| format!("{a}->{v}")).collect();
+        println!(
+            "{:<24} {:>7} {:>9}  {}",
+            m.name,
+            m.latest.version,
+            m.versions,
+            aliases.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), Failure> {
+    let versions = registry
+        .versions(&args.name)
+        .map_err(nightshift_pipeline::Error::from)?;
+    let aliases = registry
+        .aliases(&args.name)
+        .map_err(nightshift_pipeline::Error::from)?;
+    if versions.is_empty() {
+        return Err(Failure::usage(
+            format!("no model named `{}`", args.name),
+            Some("`nightshift models list` shows the models".into()),
+        ));
+    }
+    if global.json {
+        return super::print_json(
+            &serde_json::json!({ "name": args.name, "aliases": aliases, "versions": versions }),
+        );
+    }
+    println!("model {}", args.name);
+    for (alias, v) in &aliases {
+        println!("  alias {alias} -> {v}");
+    }
+    for v in &versions {
+        let acc = v
+            .metrics
+            .pointer("/training/holdout_accuracy")
+            .and_then(|a| a.as_f64())
+            .map(|a| format!("holdout accuracy {:.1}%", a * 100.0))
+            .unwrap_or_default();
+        println!(
+            "  version {:<4} {}  {} rows  {}  {}",
+            v.version,
+            v.created_at.format("%Y-%m-%d %H:%M:%S"),
+            v.training_rows,
+            acc,
+            v.dir.display()
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn alias(global: &GlobalArgs, registry: &Registry, args: &AliasArgs) -> Result<(), Failure> {
+    let moved = registry
+        .set_alias(
+            &args.name,
+            &args.alias,
+            args.version,
+            &actor(),
+            args.reason.as_deref(),
+            chrono::Utc::now(),
+        )
+        .map_err(|e| {
+            let hint = e.hint();
+            Failure::usage(e, hint)
+        })?;
+    if global.json {
+        return super::print_json(&moved);
+    }
+    if moved.changed {
+        println!(
+            "{} {}: {} -> {}",
+            args.name,
+            moved.alias,
+            moved
+                .from_version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            moved.to_version
+        );
+    } else {
+        println!(
+            "{} {} already points at {}; nothing recorded",
+            args.name, moved.alias, moved.to_version
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn history(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), Failure> {
+    let moves = registry
+        .alias_history(&args.name)
+        .map_err(nightshift_pipeline::Error::from)?;
+    if global.json {
+        return super::print_json(&moves);
+    }
+    if moves.is_empty() {
+        println!("no alias of `{}` has been set", args.name);
+    }
+    for m in moves {
+        println!(
+            "{}  {:<12} {} -> {}  by {}{}",
+            m.at.format("%Y-%m-%d %H:%M:%S"),
+            m.alias,
+            m.from_version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            m.to_version,
+            m.actor,
+            m.reason.map(|r| format!("  ({r})")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
