@@ -50,7 +50,7 @@ pub(crate) enum Command {
         after_help = "Writes raw.support_contacts, raw.trips, raw.orders and raw.agent_labels for the\n--days days ending on --end-date. Deterministic for a given --seed.\n\nExample:\n  nightshift generate --days 14 --rows-per-day 20000 --end-date 2026-11-20"
     )]
     Generate(GenerateArgs),
-    /// Run a pipeline for one logical date: check, then features (or only one task).
+    /// Run a pipeline for one logical date: check, features, infer, publish (or some of them).
     #[command(
         after_help = "The date is the logical date D: the pipeline reads the window\n[floor(D - max_sla) - window, floor(D - max_sla)). Re-running a date replaces its slice.\n\nExamples:\n  nightshift run root_cause --date 2026-11-22\n  nightshift run root_cause --date 2026-11-22 --only check"
     )]
@@ -105,9 +105,9 @@ pub(crate) struct RunArgs {
     /// Logical date: YYYY-MM-DD (midnight UTC) or an RFC 3339 time.
     #[arg(long)]
     pub(crate) date: String,
-    /// Run only this task.
-    #[arg(long, value_enum)]
-    pub(crate) only: Option<TaskArg>,
+    /// Run only these tasks (comma-separated, run in pipeline order), e.g. `check,features`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub(crate) only: Vec<TaskArg>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

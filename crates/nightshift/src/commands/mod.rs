@@ -59,9 +59,15 @@ pub(crate) fn resolve_pipeline_model(
         Failure::usage(format!("{} (pipeline `{}`)", e, pipeline.name), hint)
     })?;
     let registry = nightshift_pipeline::model::open_registry(project)?;
-    Ok(nightshift_pipeline::model::load_model(
-        &registry, &reference,
-    )?)
+    nightshift_pipeline::model::load_model(&registry, &reference).map_err(|e| {
+        let mut failure = Failure::from(e);
+        if let Some(hint) = failure.hint.take() {
+            failure.hint = Some(format!(
+                "{hint}; or run only the tasks before the model: --only check,features"
+            ));
+        }
+        failure
+    })
 }
 
 /// Prints a serializable document as JSON on stdout.

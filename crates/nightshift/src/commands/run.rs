@@ -16,14 +16,29 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
         )
     })?;
     let plan = RunPlan::new(&project, &args.pipeline, logical_date, chrono::Utc::now())?;
-    let tasks: Vec<Task> = match args.only {
-        Some(TaskArg::Check) => vec![Task::Check],
-        Some(TaskArg::Features) => vec![Task::Features],
-        Some(TaskArg::Infer) => vec![Task::Infer],
-        Some(TaskArg::Publish) => vec![Task::Publish],
+    let tasks: Vec<Task> = if args.only.is_empty() {
         // Without a model the pipeline stops at features.
-        None if plan.pipeline.model.is_none() => vec![Task::Check, Task::Features],
-        None => Task::ALL.to_vec(),
+        if plan.pipeline.model.is_none() {
+            vec![Task::Check, Task::Features]
+        } else {
+            Task::ALL.to_vec()
+        }
+    } else {
+        Task::ALL
+            .iter()
+            .copied()
+            .filter(|t| {
+                args.only.iter().any(|o| {
+                    matches!(
+                        (o, t),
+                        (TaskArg::Check, Task::Check)
+                            | (TaskArg::Features, Task::Features)
+                            | (TaskArg::Infer, Task::Infer)
+                            | (TaskArg::Publish, Task::Publish)
+                    )
+                })
+            })
+            .collect()
     };
     // The model reference is resolved once, before any task runs, and recorded in every row.
     let model = if tasks

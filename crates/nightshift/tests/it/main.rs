@@ -1,6 +1,7 @@
 //! End-to-end tests of the `nightshift` binary: real processes, real files, real Delta tables.
 
 mod config_errors;
+mod models;
 mod pipeline;
 
 use std::path::Path;

@@ -21,7 +21,18 @@ fn init_generate_run_writes_exactly_the_window_and_reruns_are_idempotent() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("raw.support_contacts"));
 
-    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-22",
+            "--only",
+            "check,features",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(doc["ds"], "2026-11-19");
@@ -94,7 +105,17 @@ fn a_window_whose_data_is_not_complete_fails_the_check_with_exit_1() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     // D = 2026-11-23 reads ds 2026-11-20, which needs contacts up to 11-21: not there yet.
-    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-23"]);
+    let out = nightshift(
+        &p,
+        &[
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-23",
+            "--only",
+            "check",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("check failed"), "{err}");
@@ -104,6 +125,32 @@ fn a_window_whose_data_is_not_complete_fails_the_check_with_exit_1() {
             .exists(),
         "a failed check writes nothing"
     );
+}
+
+#[test]
+fn a_pipeline_whose_model_is_not_trained_fails_before_running_anything() {
+    let (_dir, p) = init();
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "4",
+            "--rows-per-day",
+            "200",
+            "--end-date",
+            "2026-11-20",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--only check,features"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.join("warehouse/intermediate").exists(), "nothing ran");
 }
 
 #[test]

@@ -1,0 +1,304 @@
+use std::fmt::Write as _;
+
+use crate::{init, nightshift, stderr, stdout};
+
+/// A small labelled TSV: two categories, four subcategories, distinct vocabularies.
+fn training_tsv(rows_per_label: usize) -> String {
+    let labels = [
+        (
+            "payments",
+            "double_charge",
+            ["charged twice", "two charges", "billed double"],
+        ),
+        (
+            "payments",
+            "refund_request",
+            ["want my money back", "refund please", "give me a refund"],
+        ),
+        (
+            "account",
+            "login_problem",
+            ["cannot log in", "password rejected", "login fails"],
+        ),
+        (
+            "account",
+            "delete_account",
+            ["delete my account", "close my profile", "remove my data"],
+        ),
+    ];
+    let mut out = String::from("text\tlabel\tcategory\n");
+    for i in 0..rows_per_label {
+        for (category, label, phrases) in &labels {
+            let phrase = phrases[i % phrases.len()];
+            let _ = writeln!(out, "hello, {phrase} order {i}\t{label}\t{category}");
+        }
+    }
+    out
+}
+
+#[test]
+fn train_eval_predict_alias_and_history() {
+    let (dir, p) = init();
+    let data = dir.path().join("train.tsv");
+    std::fs::write(&data, training_tsv(30)).expect("write");
+    let d = data.to_str().expect("utf8");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "models",
+            "train",
+            "rc",
+            "--data",
+            d,
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--parent-column",
+            "category",
+        ];
+        args.extend_from_slice(extra);
+        nightshift(&p, &args)
+    };
+    let out = train(&["--alias", "production"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "rc@1");
+    let out = train(&[]);
+    assert_eq!(stdout(&out).trim(), "rc@2");
+
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "models",
+            "eval",
+            "rc@production",
+            "--data",
+            d,
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--parent-column",
+            "category",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["rows"], 120);
+    assert!(
+        report["accuracy"].as_f64().expect("accuracy") > 0.95,
+        "{report}"
+    );
+    assert!(
+        report["parent_accuracy"].as_f64().expect("parent") > 0.95,
+        "{report}"
+    );
+    for key in ["macro_f1", "ece", "rows_per_second"] {
+        assert!(report[key].is_number(), "{key} in {report}");
+    }
+
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "models",
+            "predict",
+            "rc@2",
+            "--text",
+            "I was charged twice",
+        ],
+    );
+    let prediction: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(prediction["label"], "double_charge");
+    assert_eq!(prediction["parent"], "payments");
+
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "alias",
+            "rc",
+            "production",
+            "2",
+            "--reason",
+            "newer",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nightshift(&p, &["--json", "models", "history", "rc"]);
+    let moves: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(moves.as_array().expect("array").len(), 2);
+    assert_eq!(moves[1]["from_version"], 1);
+    assert_eq!(moves[1]["to_version"], 2);
+    assert_eq!(moves[1]["reason"], "newer");
+}
+
+#[test]
+fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
+    let (dir, p) = init();
+    let data = dir.path().join("train.tsv");
+    std::fs::write(&data, training_tsv(10)).expect("write");
+    let d = data.to_str().expect("utf8");
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "rc",
+            "--data",
+            d,
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = nightshift(&p, &["models", "predict", "rc@production", "--text", "hi"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("production"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    // Damage the weights: loading refuses with the file's name.
+    let weights = p.join("models/rc/1/weights.bin");
+    let mut bytes = std::fs::read(&weights).expect("weights");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&weights, &bytes).expect("write");
+    let out = nightshift(&p, &["models", "predict", "rc@1", "--text", "hi"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("weights.bin"), "{}", stderr(&out));
+
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "text,label\n").expect("write");
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "rc",
+            "--data",
+            empty.to_str().expect("utf8"),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no training rows"),
+        "{}",
+        stderr(&out)
+    );
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "rc",
+            "--data",
+            d,
+            "--text-column",
+            "body",
+            "--label-column",
+            "label",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("no column `body`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn demo_predicts_every_day_with_its_model_version_and_reruns_are_idempotent() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let demo = dir.path().join("demo");
+    let out = nightshift(
+        dir.path(),
+        &[
+            "--json",
+            "demo",
+            "--dir",
+            demo.to_str().expect("utf8"),
+            "--days",
+            "5",
+            "--rows-per-day",
+            "400",
+            "--no-serve",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let predicted = summary["predicted_rows"].as_i64().expect("predicted");
+    assert!(predicted > 0, "{summary}");
+    assert_eq!(summary["runs"], 4);
+
+    let count = |q: &str| crate::count(&demo, q);
+    assert_eq!(
+        count("SELECT count(*) FROM output.root_cause_predictions"),
+        predicted
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM output.root_cause_predictions WHERE model_version = 1"),
+        predicted
+    );
+    assert_eq!(
+        count("SELECT count(DISTINCT ds) FROM output.root_cause_predictions"),
+        4
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM output.root_cause_predictions p LEFT JOIN intermediate.root_cause_features f ON f.contact_id = p.id AND f.ds = p.ds WHERE f.contact_id IS NULL"
+        ),
+        0,
+        "every prediction belongs to a features row"
+    );
+    assert_eq!(
+        count("SELECT sum(contacts) FROM output.root_cause_rollups"),
+        predicted
+    );
+
+    // Re-run one date: the same rows, no duplicates.
+    let date = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    let out = nightshift(
+        &demo,
+        &[
+            "run",
+            "root_cause",
+            "--date",
+            &date.format("%Y-%m-%d").to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        count("SELECT count(*) FROM output.root_cause_predictions"),
+        predicted
+    );
+    assert_eq!(
+        count("SELECT count(DISTINCT id) FROM output.root_cause_predictions"),
+        predicted
+    );
+
+    // A second demo in the same directory replaces the first.
+    let out = nightshift(
+        dir.path(),
+        &[
+            "-q",
+            "demo",
+            "--dir",
+            demo.to_str().expect("utf8"),
+            "--days",
+            "4",
+            "--rows-per-day",
+            "200",
+            "--no-serve",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
