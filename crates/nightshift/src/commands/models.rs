@@ -130,6 +130,9 @@ async fn train(
     }
     let r = &trained.report;
     println!("{}@{}", trained.version.name, trained.version.version);
+    if global.quiet {
+        return Ok(());
+    }
     eprintln_summary(&format!(
         "trained {}@{} on {} rows ({} skipped), {} labels{} in {:.1} s; holdout accuracy {}, ECE {} -> {} (temperature {:.2}); bundle {}",
         trained.version.name,
