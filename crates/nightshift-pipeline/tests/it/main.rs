@@ -2,6 +2,7 @@
 
 mod check;
 mod features;
+mod infer;
 
 use std::path::Path;
 use std::sync::Arc;
