@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End to end, one date of ROWS contacts: Nightshift (features SQL with the trips and orders
+# join, inference, Delta write) against PySpark local[2] and a plain Python script doing the same
+# job with fastText, all in this run on this machine. Reports seconds, ratios and peak memory.
+#
+# Usage: bench/e2e.sh [ROWS]   (default 1000000; needs bench/.venv with pyspark, fasttext, pyarrow, pandas)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-1000000}
+py=bench/.venv/bin/python
+export PYSPARK_PYTHON=$(realpath $py)
+cargo build --release --locked --bin nightshift >&2
+bin=$(realpath target/release/nightshift)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+p=$work/p
+mkdir -p bench/results
+
+"$bin" -q init "$p" >/dev/null
+"$bin" -q --project "$p" generate --days 3 --rows-per-day "$rows" --end-date 2026-11-20 >/dev/null
+labels_sql="SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c ON c.contact_id = l.contact_id"
+"$bin" -q --project "$p" models train root_cause --alias production --sql "$labels_sql" \
+    --text-column text --label-column subcategory --parent-column category >/dev/null
+"$bin" -q --project "$p" run root_cause --date 2026-11-22 --only check >/dev/null
+
+measure() { # name, command... -> "seconds peak_mib"
+    local name=$1; shift
+    /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.out"
+    awk '{printf "%s %.0f", $1, $2/1024}' "$work/$name.time"
+}
+read ns_s ns_mib < <(measure nightshift "$bin" -q --project "$p" --json run root_cause --date 2026-11-22 --only features,infer)
+ns_rows=$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["tasks"][1]["rows"])' "$work/nightshift.out")
+
+# The peers get a fastText model trained on the same labels.
+"$bin" -q --project "$p" --csv sql "$labels_sql" > "$work/labels.csv"
+$py - "$work/labels.csv" "$work/model.bin" <<'PY'
+import csv, sys, fasttext
+with open(sys.argv[1], newline="") as f, open(sys.argv[2] + ".txt", "w") as out:
+    for r in csv.DictReader(f):
+        out.write("__label__%s %s\n" % (r["subcategory"], " ".join((r["text"] or "").split())))
+fasttext.train_supervised(sys.argv[2] + ".txt", epoch=25, wordNgrams=2, verbose=0, thread=2).save_model(sys.argv[2])
+PY
+read spark_s spark_mib < <(measure pyspark $py bench/e2e_peers.py pyspark "$p/warehouse" "$work/model.bin" "2026-11-19 00:00:00" "2026-11-20 00:00:00" "$work/spark-out")
+read py_s py_mib < <(measure python $py bench/e2e_peers.py python "$p/warehouse" "$work/model.bin" "2026-11-19T00:00:00" "2026-11-20T00:00:00" "$work/py-out")
+spark_rows=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$work/pyspark.out")
+py_rows=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$work/python.out")
+
+{
+echo "| job (one date, $rows contacts/day) | rows | seconds | vs Nightshift | peak RSS MiB |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| Nightshift: features SQL (LEFT JOIN trips, orders) + infer + Delta write | $ns_rows | $ns_s | 1.0x | $ns_mib |"
+echo "| PySpark local[2]: same join + fastText pandas_udf + Parquet write | $spark_rows | $spark_s | $(echo "scale=1; $spark_s / $ns_s" | bc)x slower | $spark_mib (driver) |"
+echo "| plain Python: pyarrow + fastText + Parquet (no join) | $py_rows | $py_s | $(echo "scale=1; $py_s / $ns_s" | bc)x slower | $py_mib |"
+} | tee bench/results/e2e.md
