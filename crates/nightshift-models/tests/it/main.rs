@@ -1,0 +1,250 @@
+//! Integration tests of the public API on small synthetic data generated with a fixed seed.
+
+use nightshift_models::metrics::{ECE_BINS, expected_calibration_error};
+use nightshift_models::{Error, Example, Input, TextClassifier, TrainConfig, train};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+struct Row {
+    text: String,
+    label: String,
+    parent: String,
+}
+
+const CLASSES: [(&str, &str, &[&str]); 4] = [
+    ("refund_late", "billing", &["refund", "late", "money", "back", "waiting"]),
+    ("charge_double", "billing", &["charged", "twice", "double", "payment", "card"]),
+    ("driver_rude", "trip", &["driver", "rude", "shouted", "unfriendly", "attitude"]),
+    ("driver_lost", "trip", &["route", "lost", "detour", "wrong", "map"]),
+];
+const NOISE: [&str; 8] = ["please", "help", "the", "my", "today", "hi", "thanks", "again"];
+
+/// Separable toy data: every text has two keywords of its class and some shared noise.
+fn toy(n: usize, seed: u64) -> Vec<Row> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let (label, parent, words) = CLASSES[i % CLASSES.len()];
+            let mut toks: Vec<&str> = (0..2).map(|_| words[rng.random_range(0..words.len())]).collect();
+            for _ in 0..rng.random_range(1..4) {
+                toks.insert(rng.random_range(0..=toks.len()), NOISE[rng.random_range(0..NOISE.len())]);
+            }
+            Row {
+                text: toks.join(" "),
+                label: label.into(),
+                parent: parent.into(),
+            }
+        })
+        .collect()
+}
+
+fn examples(rows: &[Row]) -> Vec<Example<'_>> {
+    rows.iter()
+        .map(|r| Example {
+            text: &r.text,
+            label: &r.label,
+            parent: Some(&r.parent),
+            extras: &[],
+        })
+        .collect()
+}
+
+fn small_config() -> TrainConfig {
+    let mut c = TrainConfig::default();
+    c.features.hash_bits = 16;
+    c.max_epochs = 10;
+    c
+}
+
+#[test]
+fn learns_separable_toy_problem() {
+    let rows = toy(400, 1);
+    let (model, report) = train(&small_config(), &examples(&rows)).unwrap();
+    assert_eq!(report.classes, 4);
+    assert_eq!(report.parents, Some(2));
+    assert_eq!(report.parent_conflicts, 0);
+    assert_eq!(report.train_accuracy, 1.0);
+    let test = toy(200, 2);
+    let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
+    let preds = model.predict_batch(&inputs, 2);
+    for (p, r) in preds.iter().zip(&test) {
+        assert_eq!(model.labels()[p.label as usize], r.label, "{}", r.text);
+        assert_eq!(p.top_k.len(), 2);
+        assert_eq!(p.top_k[0].0, p.label);
+        assert!(p.top_k[0].1 >= p.top_k[1].1);
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_regardless_of_threads() {
+    let rows = toy(600, 3);
+    let ex = examples(&rows);
+    let mut cfg = small_config();
+    cfg.threads = Some(1);
+    let (a, _) = train(&cfg, &ex).unwrap();
+    cfg.threads = Some(3);
+    let (b, _) = train(&cfg, &ex).unwrap();
+    let (c, _) = train(&cfg, &ex).unwrap();
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    assert_eq!(b.to_bytes(), c.to_bytes());
+    cfg.seed += 1;
+    let (d, _) = train(&cfg, &ex).unwrap();
+    assert_ne!(a.to_bytes(), d.to_bytes(), "seed should matter (split/shuffle)");
+
+    // Prediction does not depend on the pool either.
+    let inputs: Vec<Input<'_>> = rows.iter().map(|r| Input::text(&r.text)).collect();
+    let p1 = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| a.predict_batch(&inputs, 3));
+    let p4 = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap()
+        .install(|| a.predict_batch(&inputs, 3));
+    assert_eq!(p1, p4);
+}
+
+#[test]
+fn parent_is_always_parent_of_child() {
+    // Noisy labels so that probabilities spread across classes.
+    let mut rows = toy(400, 4);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for r in rows.iter_mut() {
+        if rng.random_bool(0.3) {
+            let (l, p, _) = CLASSES[rng.random_range(0..CLASSES.len())];
+            r.label = l.into();
+            r.parent = p.into();
+        }
+    }
+    // One conflicting parent for a child.
+    rows[0].parent = "trip".into();
+    rows[0].label = "refund_late".into();
+    let (model, report) = train(&small_config(), &examples(&rows)).unwrap();
+    assert_eq!(report.parent_conflicts, 1);
+    let parents = model.parents().unwrap();
+    let billing = parents.iter().position(|p| p == "billing").unwrap() as u32;
+    let refund = model.labels().iter().position(|l| l == "refund_late").unwrap() as u32;
+    assert_eq!(model.parent_of(refund), Some(billing));
+    let test = toy(300, 5);
+    let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
+    for (p, input) in model.predict_batch(&inputs, 0).iter().zip(&inputs) {
+        assert_eq!(p.parent, model.parent_of(p.label));
+        let probs = model.probabilities(input);
+        let mass: f32 = (0..model.n_classes() as u32)
+            .filter(|&c| model.parent_of(c) == p.parent)
+            .map(|c| probs[c as usize])
+            .sum();
+        let pc = p.parent_confidence.unwrap();
+        assert!((pc - mass).abs() < 1e-5);
+        assert!(pc >= p.confidence - 1e-6);
+        assert!(p.top_k.is_empty());
+    }
+}
+
+#[test]
+fn calibration_reports_sane_values() {
+    let mut rows = toy(800, 6);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for r in rows.iter_mut() {
+        if rng.random_bool(0.25) {
+            r.label = CLASSES[rng.random_range(0..CLASSES.len())].0.into();
+        }
+    }
+    let (model, report) = train(&small_config(), &examples(&rows)).unwrap();
+    assert!(model.temperature() > 0.0 && model.temperature().is_finite());
+    let (before, after) = (report.ece_before.unwrap(), report.ece_after.unwrap());
+    assert!((0.0..=1.0).contains(&before) && (0.0..=1.0).contains(&after));
+    // The fitted temperature minimises holdout NLL; on noisy labels it should not hurt ECE much.
+    assert!(after <= before + 0.05, "{before} -> {after}");
+    // Hand-made ECE example.
+    let e = expected_calibration_error(&[0.95, 0.95, 0.55, 0.55], &[true, true, true, false], ECE_BINS);
+    assert!((e - (0.5 * 0.05 + 0.5 * 0.05)).abs() < 1e-6, "{e}");
+}
+
+#[test]
+fn bytes_round_trip_gives_identical_predictions() {
+    let rows = toy(300, 7);
+    let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
+    let bytes = model.to_bytes();
+    let back = TextClassifier::from_bytes(&bytes).unwrap();
+    assert_eq!(back.to_bytes(), bytes);
+    assert_eq!(back.labels(), model.labels());
+    assert_eq!(back.parents(), model.parents());
+    assert_eq!(back.hyperparameters(), model.hyperparameters());
+    let test = toy(100, 8);
+    let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
+    assert_eq!(model.predict_batch(&inputs, 4), back.predict_batch(&inputs, 4));
+}
+
+#[test]
+fn corrupt_bytes_are_errors_not_panics() {
+    let rows = toy(200, 10);
+    let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
+    let bytes = model.to_bytes();
+    for len in [0, 3, 8, 12, 20, 40, bytes.len() / 2, bytes.len() - 9, bytes.len() - 1] {
+        assert!(TextClassifier::from_bytes(&bytes[..len]).is_err(), "len {len}");
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for _ in 0..300 {
+        let mut b = bytes.clone();
+        let i = rng.random_range(0..b.len());
+        b[i] ^= 1 << rng.random_range(0..8);
+        assert!(TextClassifier::from_bytes(&b).is_err(), "flip at {i}");
+    }
+    // Every single-bit flip in the header region.
+    for i in 0..64.min(bytes.len()) {
+        for bit in 0..8 {
+            let mut b = bytes.clone();
+            b[i] ^= 1 << bit;
+            assert!(TextClassifier::from_bytes(&b).is_err());
+        }
+    }
+    let mut extra = bytes.clone();
+    extra.push(0);
+    assert!(TextClassifier::from_bytes(&extra).is_err());
+    assert!(matches!(TextClassifier::from_bytes(b"NOTAMODEL...."), Err(Error::BadMagic)));
+}
+
+#[test]
+fn training_errors_are_clear() {
+    let cfg = small_config();
+    assert!(matches!(train(&cfg, &[]), Err(Error::EmptyTrainingData)));
+    let one = [
+        Example { text: "a b", label: "x", ..Default::default() },
+        Example { text: "c d", label: "x", ..Default::default() },
+    ];
+    assert!(matches!(train(&cfg, &one), Err(Error::SingleClass(l)) if l == "x"));
+    let empty = [
+        Example { text: "", label: "x", ..Default::default() },
+        Example { text: "  !! ", label: "y", ..Default::default() },
+    ];
+    assert!(matches!(train(&cfg, &empty), Err(Error::NoFeatures)));
+    let no_label = [Example { text: "a", label: "", ..Default::default() }];
+    assert!(matches!(train(&cfg, &no_label), Err(Error::EmptyLabel { index: 0 })));
+    let mut bad = cfg.clone();
+    bad.features.hash_bits = 40;
+    assert!(matches!(train(&bad, &one), Err(Error::InvalidConfig(_))));
+}
+
+#[test]
+fn extras_are_features() {
+    // Text is uninformative; the label is determined by the channel extra.
+    let chat = [("channel", "chat")];
+    let phone = [("channel", "phone")];
+    let rows: Vec<Example<'_>> = (0..200)
+        .map(|i| Example {
+            text: "hello there",
+            label: if i % 2 == 0 { "a" } else { "b" },
+            parent: None,
+            extras: if i % 2 == 0 { &chat } else { &phone },
+        })
+        .collect();
+    let (model, report) = train(&small_config(), &rows).unwrap();
+    assert_eq!(report.train_accuracy, 1.0);
+    assert!(model.parents().is_none());
+    let p = model.predict(&Input { text: "hello", extras: &phone }, 1);
+    assert_eq!(model.labels()[p.label as usize], "b");
+    assert_eq!(p.parent, None);
+}
