@@ -49,6 +49,9 @@ pub enum Error {
     /// The model registry failed (unknown model or alias, damaged bundle, database).
     #[error(transparent)]
     Registry(#[from] nightshift_registry::Error),
+    /// The run store failed.
+    #[error(transparent)]
+    Runs(#[from] nightshift_runs::Error),
     /// Rendering the SQL template failed.
     #[error(transparent)]
     Template(#[from] nightshift_core::Error),
@@ -72,6 +75,7 @@ impl Error {
             | Error::FeaturesShape { hint, .. }
             | Error::Model { hint, .. } => hint.clone(),
             Error::Registry(e) => e.hint(),
+            Error::Runs(e) => e.hint(),
             Error::Lake(e) => e.hint(),
             Error::Internal(_) => Some("please report this with the command you ran".into()),
             _ => None,

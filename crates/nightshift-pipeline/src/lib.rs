@@ -20,11 +20,14 @@
 //! [`model`] trains, loads and evaluates models through the registry. The model reference is
 //! resolved once per run, before the tasks start, and every output row carries its version.
 //!
+//! [`executor::execute_run`] runs a plan's tasks with retries (exponential backoff, jitter,
+//! transient errors only) and records every attempt in the run store (`nightshift-runs`).
 //! [`run_tasks`] runs a sequence of tasks and stops at the first failure. Every task returns a
 //! [`TaskReport`] with rows in / out and timings. [`Error`] is the crate's one error type.
 
 mod check;
 mod error;
+pub mod executor;
 mod features;
 mod infer;
 pub mod model;
@@ -34,6 +37,7 @@ mod rejects;
 
 pub use check::{CheckReport, TableFreshness, check};
 pub use error::{Error, Result};
+pub use executor::{RunOutcome, execute_run};
 pub use features::{FeaturesReport, RejectCounts, features};
 pub use infer::{InferReport, infer};
 pub use model::LoadedModel;
@@ -57,6 +61,27 @@ pub enum TaskReport {
     Publish(PublishReport),
 }
 
+/// Runs one task of a plan.
+pub async fn run_task(
+    warehouse: &Warehouse,
+    plan: &RunPlan,
+    task: Task,
+    model: Option<&LoadedModel>,
+) -> Result<TaskReport> {
+    match (task, model) {
+        (Task::Check, _) => check(warehouse, plan).await.map(TaskReport::Check),
+        (Task::Features, _) => features(warehouse, plan).await.map(TaskReport::Features),
+        (Task::Infer, Some(m)) => infer(warehouse, plan, m).await.map(TaskReport::Infer),
+        (Task::Publish, Some(m)) => publish(warehouse, plan, m.version.version)
+            .await
+            .map(TaskReport::Publish),
+        (Task::Infer | Task::Publish, None) => Err(Error::Config {
+            message: format!("pipeline `{}` has no model to run", plan.pipeline.name),
+            hint: Some("set `model = \"name@production\"` in its [pipelines] section".into()),
+        }),
+    }
+}
+
 /// Runs `tasks` in order for one plan; stops at (and returns) the first failure, with the
 /// reports of the tasks that succeeded before it.
 /// `model` is the version resolved at run start; the model tasks fail without one.
@@ -68,18 +93,7 @@ pub async fn run_tasks(
 ) -> (Vec<TaskReport>, Option<Error>) {
     let mut reports = Vec::new();
     for task in tasks {
-        let result = match (task, model) {
-            (Task::Check, _) => check(warehouse, plan).await.map(TaskReport::Check),
-            (Task::Features, _) => features(warehouse, plan).await.map(TaskReport::Features),
-            (Task::Infer, Some(m)) => infer(warehouse, plan, m).await.map(TaskReport::Infer),
-            (Task::Publish, Some(m)) => publish(warehouse, plan, m.version.version)
-                .await
-                .map(TaskReport::Publish),
-            (Task::Infer | Task::Publish, None) => Err(Error::Config {
-                message: format!("pipeline `{}` has no model to run", plan.pipeline.name),
-                hint: Some("set `model = \"name@production\"` in its [pipelines] section".into()),
-            }),
-        };
+        let result = run_task(warehouse, plan, *task, model).await;
         match result {
             Ok(report) => reports.push(report),
             Err(e) => return (reports, Some(e)),

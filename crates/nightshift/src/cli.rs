@@ -55,6 +55,9 @@ pub(crate) enum Command {
         after_help = "The date is the logical date D: the pipeline reads the window\n[floor(D - max_sla) - window, floor(D - max_sla)). Re-running a date replaces its slice.\n\nExamples:\n  nightshift run root_cause --date 2026-11-22\n  nightshift run root_cause --date 2026-11-22 --only check"
     )]
     Run(RunArgs),
+    /// The run history: list runs, show one, retry a failed one (only what failed is re-run).
+    #[command(subcommand)]
+    Runs(RunsCommand),
     /// Train, evaluate, inspect and promote models (the model registry).
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -120,6 +123,39 @@ pub(crate) enum TaskArg {
     Infer,
     /// Rollups of the predictions, for the dashboard.
     Publish,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// Runs, newest first.
+    #[command(
+        after_help = "Examples:\n  nightshift runs list\n  nightshift runs list --pipeline root_cause --status failed --json"
+    )]
+    List(RunsListArgs),
+    /// One run: its tasks, their state, rows, attempts and errors.
+    Show(RunIdArg),
+    /// Re-run a failed or abandoned run: only its first unfinished task and those after it.
+    #[command(after_help = "Example:\n  nightshift runs retry root_cause-2026-11-19-3")]
+    Retry(RunIdArg),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunsListArgs {
+    /// Only this pipeline's runs.
+    #[arg(long)]
+    pub(crate) pipeline: Option<String>,
+    /// Only runs with this status.
+    #[arg(long, value_parser = ["running", "succeeded", "failed", "abandoned"])]
+    pub(crate) status: Option<String>,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunIdArg {
+    /// Run id, as `runs list` prints it.
+    pub(crate) run_id: String,
 }
 
 #[derive(Debug, Subcommand)]

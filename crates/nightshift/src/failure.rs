@@ -9,6 +9,8 @@ pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) error: anyhow::Error,
     pub(crate) hint: Option<String>,
+    /// The command already printed its JSON document (which says it failed): print no second one.
+    pub(crate) json_printed: bool,
 }
 
 impl Failure {
@@ -18,6 +20,7 @@ impl Failure {
             code: 1,
             error,
             hint: None,
+            json_printed: false,
         }
     }
 
@@ -33,6 +36,7 @@ impl Failure {
             code: 2,
             error: anyhow::anyhow!("{error}"),
             hint,
+            json_printed: false,
         }
     }
 
@@ -53,7 +57,7 @@ impl Failure {
                 eprintln!("  hint: {hint}");
             }
         }
-        if json {
+        if json && !self.json_printed {
             let doc = serde_json::json!({
                 "ok": false,
                 "exit_code": self.code,
@@ -73,6 +77,7 @@ impl From<nightshift_core::ConfigErrors> for Failure {
             code: 2,
             error: anyhow::Error::new(e),
             hint: None,
+            json_printed: false,
         }
     }
 }
@@ -84,6 +89,7 @@ impl From<nightshift_lake::Error> for Failure {
             code: 1,
             error: anyhow::Error::new(e),
             hint,
+            json_printed: false,
         }
     }
 }
@@ -110,6 +116,7 @@ impl From<nightshift_pipeline::Error> for Failure {
             code,
             error: anyhow::Error::new(e),
             hint,
+            json_printed: false,
         }
     }
 }

@@ -12,12 +12,30 @@ struct Row {
 }
 
 const CLASSES: [(&str, &str, &[&str]); 4] = [
-    ("refund_late", "billing", &["refund", "late", "money", "back", "waiting"]),
-    ("charge_double", "billing", &["charged", "twice", "double", "payment", "card"]),
-    ("driver_rude", "trip", &["driver", "rude", "shouted", "unfriendly", "attitude"]),
-    ("driver_lost", "trip", &["route", "lost", "detour", "wrong", "map"]),
+    (
+        "refund_late",
+        "billing",
+        &["refund", "late", "money", "back", "waiting"],
+    ),
+    (
+        "charge_double",
+        "billing",
+        &["charged", "twice", "double", "payment", "card"],
+    ),
+    (
+        "driver_rude",
+        "trip",
+        &["driver", "rude", "shouted", "unfriendly", "attitude"],
+    ),
+    (
+        "driver_lost",
+        "trip",
+        &["route", "lost", "detour", "wrong", "map"],
+    ),
 ];
-const NOISE: [&str; 8] = ["please", "help", "the", "my", "today", "hi", "thanks", "again"];
+const NOISE: [&str; 8] = [
+    "please", "help", "the", "my", "today", "hi", "thanks", "again",
+];
 
 /// Separable toy data: every text has two keywords of its class and some shared noise.
 fn toy(n: usize, seed: u64) -> Vec<Row> {
@@ -25,9 +43,14 @@ fn toy(n: usize, seed: u64) -> Vec<Row> {
     (0..n)
         .map(|i| {
             let (label, parent, words) = CLASSES[i % CLASSES.len()];
-            let mut toks: Vec<&str> = (0..2).map(|_| words[rng.random_range(0..words.len())]).collect();
+            let mut toks: Vec<&str> = (0..2)
+                .map(|_| words[rng.random_range(0..words.len())])
+                .collect();
             for _ in 0..rng.random_range(1..4) {
-                toks.insert(rng.random_range(0..=toks.len()), NOISE[rng.random_range(0..NOISE.len())]);
+                toks.insert(
+                    rng.random_range(0..=toks.len()),
+                    NOISE[rng.random_range(0..NOISE.len())],
+                );
             }
             Row {
                 text: toks.join(" "),
@@ -89,7 +112,11 @@ fn same_seed_same_bytes_regardless_of_threads() {
     assert_eq!(b.to_bytes(), c.to_bytes());
     cfg.seed += 1;
     let (d, _) = train(&cfg, &ex).unwrap();
-    assert_ne!(a.to_bytes(), d.to_bytes(), "seed should matter (split/shuffle)");
+    assert_ne!(
+        a.to_bytes(),
+        d.to_bytes(),
+        "seed should matter (split/shuffle)"
+    );
 
     // Prediction does not depend on the pool either.
     let inputs: Vec<Input<'_>> = rows.iter().map(|r| Input::text(&r.text)).collect();
@@ -125,7 +152,11 @@ fn parent_is_always_parent_of_child() {
     assert_eq!(report.parent_conflicts, 1);
     let parents = model.parents().unwrap();
     let billing = parents.iter().position(|p| p == "billing").unwrap() as u32;
-    let refund = model.labels().iter().position(|l| l == "refund_late").unwrap() as u32;
+    let refund = model
+        .labels()
+        .iter()
+        .position(|l| l == "refund_late")
+        .unwrap() as u32;
     assert_eq!(model.parent_of(refund), Some(billing));
     let test = toy(300, 5);
     let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
@@ -159,7 +190,11 @@ fn calibration_reports_sane_values() {
     // The fitted temperature minimises holdout NLL; on noisy labels it should not hurt ECE much.
     assert!(after <= before + 0.05, "{before} -> {after}");
     // Hand-made ECE example.
-    let e = expected_calibration_error(&[0.95, 0.95, 0.55, 0.55], &[true, true, true, false], ECE_BINS);
+    let e = expected_calibration_error(
+        &[0.95, 0.95, 0.55, 0.55],
+        &[true, true, true, false],
+        ECE_BINS,
+    );
     assert!((e - (0.5 * 0.05 + 0.5 * 0.05)).abs() < 1e-6, "{e}");
 }
 
@@ -175,7 +210,10 @@ fn bytes_round_trip_gives_identical_predictions() {
     assert_eq!(back.hyperparameters(), model.hyperparameters());
     let test = toy(100, 8);
     let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
-    assert_eq!(model.predict_batch(&inputs, 4), back.predict_batch(&inputs, 4));
+    assert_eq!(
+        model.predict_batch(&inputs, 4),
+        back.predict_batch(&inputs, 4)
+    );
 }
 
 #[test]
@@ -183,8 +221,21 @@ fn corrupt_bytes_are_errors_not_panics() {
     let rows = toy(200, 10);
     let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
     let bytes = model.to_bytes();
-    for len in [0, 3, 8, 12, 20, 40, bytes.len() / 2, bytes.len() - 9, bytes.len() - 1] {
-        assert!(TextClassifier::from_bytes(&bytes[..len]).is_err(), "len {len}");
+    for len in [
+        0,
+        3,
+        8,
+        12,
+        20,
+        40,
+        bytes.len() / 2,
+        bytes.len() - 9,
+        bytes.len() - 1,
+    ] {
+        assert!(
+            TextClassifier::from_bytes(&bytes[..len]).is_err(),
+            "len {len}"
+        );
     }
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     for _ in 0..300 {
@@ -204,7 +255,10 @@ fn corrupt_bytes_are_errors_not_panics() {
     let mut extra = bytes.clone();
     extra.push(0);
     assert!(TextClassifier::from_bytes(&extra).is_err());
-    assert!(matches!(TextClassifier::from_bytes(b"NOTAMODEL...."), Err(Error::BadMagic)));
+    assert!(matches!(
+        TextClassifier::from_bytes(b"NOTAMODEL...."),
+        Err(Error::BadMagic)
+    ));
 }
 
 #[test]
@@ -212,17 +266,40 @@ fn training_errors_are_clear() {
     let cfg = small_config();
     assert!(matches!(train(&cfg, &[]), Err(Error::EmptyTrainingData)));
     let one = [
-        Example { text: "a b", label: "x", ..Default::default() },
-        Example { text: "c d", label: "x", ..Default::default() },
+        Example {
+            text: "a b",
+            label: "x",
+            ..Default::default()
+        },
+        Example {
+            text: "c d",
+            label: "x",
+            ..Default::default()
+        },
     ];
     assert!(matches!(train(&cfg, &one), Err(Error::SingleClass(l)) if l == "x"));
     let empty = [
-        Example { text: "", label: "x", ..Default::default() },
-        Example { text: "  !! ", label: "y", ..Default::default() },
+        Example {
+            text: "",
+            label: "x",
+            ..Default::default()
+        },
+        Example {
+            text: "  !! ",
+            label: "y",
+            ..Default::default()
+        },
     ];
     assert!(matches!(train(&cfg, &empty), Err(Error::NoFeatures)));
-    let no_label = [Example { text: "a", label: "", ..Default::default() }];
-    assert!(matches!(train(&cfg, &no_label), Err(Error::EmptyLabel { index: 0 })));
+    let no_label = [Example {
+        text: "a",
+        label: "",
+        ..Default::default()
+    }];
+    assert!(matches!(
+        train(&cfg, &no_label),
+        Err(Error::EmptyLabel { index: 0 })
+    ));
     let mut bad = cfg.clone();
     bad.features.hash_bits = 40;
     assert!(matches!(train(&bad, &one), Err(Error::InvalidConfig(_))));
@@ -244,7 +321,13 @@ fn extras_are_features() {
     let (model, report) = train(&small_config(), &rows).unwrap();
     assert_eq!(report.train_accuracy, 1.0);
     assert!(model.parents().is_none());
-    let p = model.predict(&Input { text: "hello", extras: &phone }, 1);
+    let p = model.predict(
+        &Input {
+            text: "hello",
+            extras: &phone,
+        },
+        1,
+    );
     assert_eq!(model.labels()[p.label as usize], "b");
     assert_eq!(p.parent, None);
 }

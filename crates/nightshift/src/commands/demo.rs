@@ -7,7 +7,8 @@ use chrono::{Days, NaiveDate, TimeZone, Utc};
 use nightshift_lake::Warehouse;
 use nightshift_models::TrainConfig;
 use nightshift_pipeline::model::{self, Columns};
-use nightshift_pipeline::{RunPlan, Task, TaskReport, run_tasks};
+use nightshift_pipeline::{RunPlan, Task, TaskReport, execute_run};
+use nightshift_runs::{SystemClock, Trigger};
 
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::failure::Failure;
@@ -111,14 +112,25 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
     let bar = crate::progress::bar(dates.len() as u64, "daily runs", global.quiet);
     let mut predicted = 0u64;
     let mut rejected = 0u64;
+    let store = super::open_run_store(&project)?;
     for date in &dates {
-        let plan = RunPlan::new(&project, PIPELINE, *date, Utc::now())?;
-        let (reports, error) = run_tasks(&warehouse, &plan, Task::ALL, Some(&loaded)).await;
-        if let Some(e) = error {
+        let mut plan = RunPlan::new(&project, PIPELINE, *date, Utc::now())?;
+        let outcome = execute_run(
+            &warehouse,
+            &store,
+            &mut plan,
+            Task::ALL,
+            Some(&loaded),
+            Trigger::Backfill,
+            &SystemClock,
+            &|d| Box::pin(tokio::time::sleep(d)),
+        )
+        .await?;
+        if let Some(e) = outcome.error {
             bar.abandon();
             return Err(Failure::from(e));
         }
-        for r in reports {
+        for r in outcome.reports {
             match r {
                 TaskReport::Infer(i) => predicted += i.rows,
                 TaskReport::Features(f) => rejected += f.rejected.values().sum::<u64>(),

@@ -5,6 +5,7 @@ mod generate;
 mod init;
 mod models;
 mod run;
+mod runs;
 mod sql;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run::run(global, args).await,
         Command::Sql(args) => sql::sql(global, args).await,
         Command::Models(command) => models::models(global, command).await,
+        Command::Runs(command) => runs::runs(global, command).await,
         Command::Demo(args) => demo::demo(global, args).await,
     }
 }
@@ -67,6 +69,22 @@ pub(crate) fn resolve_pipeline_model(
             ));
         }
         failure
+    })
+}
+
+/// Opens the project's run history (`.nightshift/runs.db`).
+pub(crate) fn open_run_store(project: &Project) -> Result<nightshift_runs::RunStore, Failure> {
+    let dir = project.root.join(".nightshift");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::work(anyhow::anyhow!("cannot create {}: {e}", dir.display())))?;
+    nightshift_runs::RunStore::open(&dir.join("runs.db")).map_err(|e| {
+        let hint = e.hint();
+        Failure {
+            code: 1,
+            error: anyhow::Error::new(e),
+            hint,
+            json_printed: false,
+        }
     })
 }
 

@@ -1,7 +1,8 @@
 //! `nightshift run PIPELINE --date D [--only TASK]`.
 
 use nightshift_lake::Warehouse;
-use nightshift_pipeline::{RunPlan, Task, TaskReport, run_tasks};
+use nightshift_pipeline::{RunPlan, Task, TaskReport, execute_run};
+use nightshift_runs::{SystemClock, Trigger};
 
 use crate::cli::{GlobalArgs, RunArgs, TaskArg};
 use crate::failure::Failure;
@@ -15,7 +16,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
             Some("give --date as YYYY-MM-DD or 2026-11-22T06:00:00Z".into()),
         )
     })?;
-    let plan = RunPlan::new(&project, &args.pipeline, logical_date, chrono::Utc::now())?;
+    let mut plan = RunPlan::new(&project, &args.pipeline, logical_date, chrono::Utc::now())?;
     let tasks: Vec<Task> = if args.only.is_empty() {
         // Without a model the pipeline stops at features.
         if plan.pipeline.model.is_none() {
@@ -59,7 +60,32 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
         tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(" -> ")
     );
     let warehouse = Warehouse::open(&project).await?;
-    let (reports, error) = run_tasks(&warehouse, &plan, &tasks, model.as_ref()).await;
+    let store = super::open_run_store(&project)?;
+    let outcome = execute_run(
+        &warehouse,
+        &store,
+        &mut plan,
+        &tasks,
+        model.as_ref(),
+        Trigger::Manual,
+        &SystemClock,
+        &|d| Box::pin(tokio::time::sleep(d)),
+    )
+    .await?;
+    report_outcome(global, &plan, &tasks, model.as_ref(), outcome)
+}
+
+/// Prints what a run did (text or JSON) and turns its failure into the exit code.
+#[allow(clippy::print_stdout)]
+pub(crate) fn report_outcome(
+    global: &GlobalArgs,
+    plan: &RunPlan,
+    tasks: &[Task],
+    model: Option<&nightshift_pipeline::LoadedModel>,
+    outcome: nightshift_pipeline::RunOutcome,
+) -> Result<(), Failure> {
+    let reports = outcome.reports;
+    let error = outcome.error;
 
     if global.json {
         super::print_json(&serde_json::json!({
@@ -68,7 +94,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
             "pipeline": plan.pipeline.name,
             "logical_date": plan.logical_date,
             "ds": plan.ds,
-            "model": model.as_ref().map(|m| format!("{}@{}", m.name(), m.version.version)),
+            "model": model.map(|m| format!("{}@{}", m.name(), m.version.version)),
+            "status": outcome.status.as_str(),
+            "attempts": outcome.attempts.iter().map(|(t, n)| serde_json::json!({"task": t.name(), "attempts": n})).collect::<Vec<_>>(),
             "window_start": plan.window.start,
             "window_end": plan.window.end,
             "tasks": reports,
@@ -83,19 +111,31 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
             plan.window.start.format("%Y-%m-%d %H:%M"),
             plan.window.end.format("%Y-%m-%d %H:%M"),
         );
-        for report in &reports {
-            println!("  {}", describe(report));
+        for (report, (_, attempts)) in reports.iter().zip(&outcome.attempts) {
+            let retried = if *attempts > 1 {
+                format!("  [{attempts} attempts]")
+            } else {
+                String::new()
+            };
+            println!("  {}{retried}", describe(report));
         }
-        if let Some(e) = &error {
+        if error.is_some() {
             let failed = tasks.get(reports.len()).map(|t| t.name()).unwrap_or("?");
-            println!("  {failed:<9} FAILED");
-            let _ = e;
+            let attempts = outcome.attempts.last().map(|(_, n)| *n).unwrap_or(1);
+            println!(
+                "  {failed:<9} FAILED after {attempts} attempt(s); `nightshift runs retry {}` re-runs it",
+                plan.run_id
+            );
         }
     }
     match error {
         None => Ok(()),
         // --json already printed the document; the failure still goes to stderr with its hint.
-        Some(e) => Err(Failure::from(e)),
+        Some(e) => {
+            let mut failure = Failure::from(e);
+            failure.json_printed = global.json;
+            Err(failure)
+        }
     }
 }
 

@@ -154,6 +154,120 @@ fn a_pipeline_whose_model_is_not_trained_fails_before_running_anything() {
 }
 
 #[test]
+fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
+    let (_dir, p) = init();
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "4",
+            "--rows-per-day",
+            "300",
+            "--end-date",
+            "2026-11-20",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "root_cause",
+            "--sql",
+            sql,
+            "--text-column",
+            "text",
+            "--label-column",
+            "subcategory",
+            "--parent-column",
+            "category",
+            "--alias",
+            "production",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Break publish: a rollup dimension that the features do not have (a permanent error).
+    let file = p.join("nightshift.toml");
+    let good = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        good.replace(
+            "dimensions = [\"channel\", \"city\"]",
+            "dimensions = [\"channel\", \"region\"]",
+        ),
+    )
+    .expect("write");
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let run_id = doc["run_id"].as_str().expect("run id").to_string();
+    assert_eq!(doc["status"], "failed");
+    assert_eq!(
+        doc["tasks"].as_array().expect("tasks").len(),
+        3,
+        "check, features, infer succeeded"
+    );
+    let predictions = crate::count(&p, "SELECT count(*) FROM output.root_cause_predictions");
+
+    let out = nightshift(&p, &["--json", "runs", "show", &run_id]);
+    let detail: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let states: Vec<&str> = detail["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| t["state"].as_str().expect("state"))
+        .collect();
+    assert_eq!(states, ["succeeded", "succeeded", "succeeded", "failed"]);
+    assert_eq!(
+        detail["tasks"][3]["attempts"], 1,
+        "a permanent error is not retried"
+    );
+
+    // Fix the file and retry: only publish runs again.
+    std::fs::write(&file, good).expect("write");
+    let out = nightshift(&p, &["--json", "runs", "retry", &run_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let tasks: Vec<&str> = doc["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| t["task"].as_str().expect("task"))
+        .collect();
+    assert_eq!(tasks, ["publish"]);
+    let retry_id = doc["run_id"].as_str().expect("run id").to_string();
+    assert_eq!(
+        crate::count(&p, "SELECT count(*) FROM output.root_cause_predictions"),
+        predictions
+    );
+    assert_eq!(
+        crate::count(&p, "SELECT sum(contacts) FROM output.root_cause_rollups"),
+        predictions
+    );
+
+    let out = nightshift(&p, &["--json", "runs", "list", "--pipeline", "root_cause"]);
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["succeeded", "failed"], "newest first");
+    let out = nightshift(&p, &["runs", "retry", &retry_id]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a succeeded run has nothing to retry: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn sql_prints_csv_and_json_and_bad_sql_exits_1_with_a_hint() {
     let (_dir, p) = init();
     let out = nightshift(

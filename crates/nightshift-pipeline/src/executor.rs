@@ -1,0 +1,179 @@
+//! Running a plan's tasks with per-task retries, recorded in the run store.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use nightshift_lake::Warehouse;
+use nightshift_runs::{
+    Clock, ErrorClass, NewRun, Owner, RetryPolicy, RunId, RunStatus, RunStore, TaskOutcome,
+    Trigger, classify_error, jitter_rng, seed_for,
+};
+
+use crate::error::{Error, Result};
+use crate::model::LoadedModel;
+use crate::plan::{RunPlan, Task};
+use crate::{TaskReport, run_task};
+
+/// How the executor waits between attempts (tokio's sleep in the CLI; instant in tests).
+pub type Sleep<'a> =
+    &'a (dyn Fn(std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Sync);
+
+/// What a recorded run did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run's id in the run store (also in every row it wrote).
+    pub run_id: String,
+    /// Reports of the tasks that succeeded, in order.
+    pub reports: Vec<TaskReport>,
+    /// Attempts per task that ran (1 = no retry).
+    pub attempts: Vec<(Task, u32)>,
+    /// The run's final status.
+    pub status: RunStatus,
+    /// Why it failed, if it did.
+    pub error: Option<Error>,
+}
+
+/// Records a run of `tasks` in `store`, runs them in order with the pipeline's retry policy
+/// (exponential backoff with jitter; transient errors such as I/O are retried, permanent ones
+/// such as bad SQL or a failed check are not) and stops at the first task that still fails. The
+/// plan's `run_id` becomes the store's run id. Tasks after a failure stay `pending`, so
+/// `nightshift runs retry` re-runs exactly the failed task and those after it.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute_run(
+    warehouse: &Warehouse,
+    store: &RunStore,
+    plan: &mut RunPlan,
+    tasks: &[Task],
+    model: Option<&LoadedModel>,
+    trigger: Trigger,
+    clock: &dyn Clock,
+    sleep: Sleep<'_>,
+) -> Result<RunOutcome> {
+    let names: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
+    let owner = Owner::current();
+    let run = store.start_run(
+        NewRun {
+            pipeline: &plan.pipeline.name,
+            logical_date: plan.logical_date,
+            ds: &plan.ds,
+            tasks: &names,
+            trigger,
+            owner: &owner,
+        },
+        clock.now(),
+    )?;
+    plan.run_id = run.id.to_string();
+    let policy = RetryPolicy::from_spec(&plan.pipeline);
+    let mut rng = jitter_rng(seed_for(&plan.run_id));
+    let mut reports = Vec::new();
+    let mut attempts = Vec::new();
+    let mut failure = None;
+    'tasks: for task in tasks {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            store.heartbeat(&run.id, clock.now())?;
+            store.task_started(&run.id, task.name(), clock.now())?;
+            match run_task(warehouse, plan, *task, model).await {
+                Ok(report) => {
+                    store.task_succeeded(
+                        &run.id,
+                        task.name(),
+                        outcome(&report, model),
+                        clock.now(),
+                    )?;
+                    attempts.push((*task, attempt));
+                    reports.push(report);
+                    break;
+                }
+                Err(e) => {
+                    let class = error_class(&e);
+                    let transient = class == ErrorClass::Transient;
+                    store.task_failed(
+                        &run.id,
+                        task.name(),
+                        &error_text(&e),
+                        transient,
+                        attempt,
+                        clock.now(),
+                    )?;
+                    if transient && attempt < policy.max_attempts() {
+                        let delay = policy.delay(attempt, &mut rng);
+                        tracing::warn!(
+                            task = task.name(),
+                            attempt,
+                            "transient failure, retrying in {:.1} s: {e}",
+                            delay.as_secs_f64()
+                        );
+                        sleep(delay).await;
+                        continue;
+                    }
+                    attempts.push((*task, attempt));
+                    failure = Some(e);
+                    break 'tasks;
+                }
+            }
+        }
+    }
+    let status = store.finish_run(&run.id, clock.now())?;
+    Ok(RunOutcome {
+        run_id: run.id.to_string(),
+        reports,
+        attempts,
+        status,
+        error: failure,
+    })
+}
+
+/// Whether retrying can help. A check that refused the window and a features query of the
+/// wrong shape are decisions about the data, not accidents: never retried.
+fn error_class(e: &Error) -> ErrorClass {
+    match e {
+        Error::CheckFailed { .. }
+        | Error::FeaturesShape { .. }
+        | Error::Config { .. }
+        | Error::Template(_)
+        | Error::Model { .. }
+        | Error::Registry(_) => ErrorClass::Permanent,
+        other => classify_error(other),
+    }
+}
+
+fn error_text(e: &Error) -> String {
+    match e.hint() {
+        Some(hint) => format!("{e}\nhint: {hint}"),
+        None => e.to_string(),
+    }
+}
+
+fn outcome(report: &TaskReport, model: Option<&LoadedModel>) -> TaskOutcome {
+    let (rows_in, rows_out, model_version) = match report {
+        TaskReport::Check(c) => (
+            c.tables.first().and_then(|t| t.rows_in_window).unwrap_or(0),
+            0,
+            None,
+        ),
+        TaskReport::Features(f) => (f.rows_in, f.rows_written, None),
+        TaskReport::Infer(i) => (
+            i.rows,
+            i.rows,
+            Some(format!("{}@{}", i.model_name, i.model_version)),
+        ),
+        TaskReport::Publish(p) => (
+            0,
+            p.rows,
+            model.map(|m| format!("{}@{}", m.name(), m.version.version)),
+        ),
+    };
+    TaskOutcome {
+        rows_in,
+        rows_out,
+        model_version,
+        detail: serde_json::to_value(report).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// Reads a run id given on the command line.
+pub fn run_id(s: &str) -> RunId {
+    RunId::new(s)
+}

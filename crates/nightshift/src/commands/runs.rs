@@ -1,0 +1,167 @@
+//! `nightshift runs list | show | retry`.
+
+use std::str::FromStr;
+
+use nightshift_lake::Warehouse;
+use nightshift_pipeline::{RunPlan, Task, execute_run};
+use nightshift_runs::{RunFilter, RunId, RunStatus, SystemClock, Trigger};
+
+use crate::cli::{GlobalArgs, RunIdArg, RunsCommand, RunsListArgs};
+use crate::failure::Failure;
+
+pub(crate) async fn runs(global: &GlobalArgs, command: &RunsCommand) -> Result<(), Failure> {
+    let project = super::load_project(&global.project)?;
+    let store = super::open_run_store(&project)?;
+    let fail = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
+    match command {
+        RunsCommand::List(args) => list(global, &store, args).map_err(fail),
+        RunsCommand::Show(args) => show(global, &store, args).map_err(fail),
+        RunsCommand::Retry(args) => retry(global, &project, &store, args).await,
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn list(
+    global: &GlobalArgs,
+    store: &nightshift_runs::RunStore,
+    args: &RunsListArgs,
+) -> Result<(), nightshift_runs::Error> {
+    let filter = RunFilter {
+        pipeline: args.pipeline.clone(),
+        status: args
+            .status
+            .as_deref()
+            .and_then(|s| RunStatus::from_str(s).ok()),
+        limit: Some(args.limit),
+    };
+    let runs = store.list(&filter, chrono::Utc::now())?;
+    if global.json {
+        let _ = super::print_json(&runs);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no runs yet");
+        return Ok(());
+    }
+    println!(
+        "{:<36} {:<12} {:<11} {:>7} {:<20} {}",
+        "run", "ds", "status", "attempt", "started", "failed task"
+    );
+    for r in runs {
+        println!(
+            "{:<36} {:<12} {:<11} {:>7} {:<20} {}",
+            r.id.as_str(),
+            r.ds,
+            r.status.as_str(),
+            r.attempt,
+            r.started_at.format("%Y-%m-%d %H:%M:%S"),
+            r.failed_task.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn show(
+    global: &GlobalArgs,
+    store: &nightshift_runs::RunStore,
+    args: &RunIdArg,
+) -> Result<(), nightshift_runs::Error> {
+    let detail = store.get(&RunId::new(args.run_id.as_str()), chrono::Utc::now())?;
+    if global.json {
+        let _ = super::print_json(&detail);
+        return Ok(());
+    }
+    let s = &detail.run;
+    println!("run       {}", s.id.as_str());
+    println!(
+        "pipeline  {}  logical date {}  ds {}",
+        s.pipeline,
+        s.logical_date.format("%Y-%m-%d %H:%M"),
+        s.ds
+    );
+    println!(
+        "status    {}  attempt {}  trigger {}",
+        s.status.as_str(),
+        s.attempt,
+        s.trigger.kind()
+    );
+    for t in &detail.tasks {
+        println!(
+            "  {:<9} {:<10} attempts {}  rows in {:>9}  out {:>9}  {}",
+            t.name,
+            t.state.as_str(),
+            t.attempts,
+            t.rows_in
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            t.rows_out
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            t.model_version.clone().unwrap_or_default()
+        );
+        if let Some(e) = &t.error {
+            for line in e.lines() {
+                println!("            {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn retry(
+    global: &GlobalArgs,
+    project: &nightshift_core::Project,
+    store: &nightshift_runs::RunStore,
+    args: &RunIdArg,
+) -> Result<(), Failure> {
+    let id = RunId::new(args.run_id.as_str());
+    let retry = store
+        .retry_plan(&id, chrono::Utc::now())
+        .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?;
+    let tasks: Vec<Task> = retry
+        .tasks
+        .iter()
+        .map(|t| {
+            Task::from_str(t)
+                .map_err(|e| Failure::work(anyhow::anyhow!("run {}: {e}", id.as_str())))
+        })
+        .collect::<Result<_, _>>()?;
+    tracing::info!(
+        "retrying {} ({}; reusing {})",
+        id.as_str(),
+        retry.tasks.join(" -> "),
+        if retry.reused.is_empty() {
+            "nothing".to_string()
+        } else {
+            retry.reused.join(", ")
+        }
+    );
+    let mut plan = RunPlan::new(
+        project,
+        &retry.pipeline,
+        retry.logical_date,
+        chrono::Utc::now(),
+    )?;
+    let model = if tasks
+        .iter()
+        .any(|t| matches!(t, Task::Infer | Task::Publish))
+    {
+        Some(super::resolve_pipeline_model(project, &plan.pipeline)?)
+    } else {
+        None
+    };
+    let warehouse = Warehouse::open(project).await?;
+    let outcome = execute_run(
+        &warehouse,
+        store,
+        &mut plan,
+        &tasks,
+        model.as_ref(),
+        Trigger::Retry { of: id },
+        &SystemClock,
+        &|d| Box::pin(tokio::time::sleep(d)),
+    )
+    .await?;
+    super::run::report_outcome(global, &plan, &tasks, model.as_ref(), outcome)
+}
