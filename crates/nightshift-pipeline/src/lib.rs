@@ -25,6 +25,7 @@
 //! [`run_tasks`] runs a sequence of tasks and stops at the first failure. Every task returns a
 //! [`TaskReport`] with rows in / out and timings. [`Error`] is the crate's one error type.
 
+pub mod alerts;
 mod check;
 mod error;
 pub mod executor;

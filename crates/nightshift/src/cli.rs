@@ -55,6 +55,12 @@ pub(crate) enum Command {
         after_help = "The date is the logical date D: the pipeline reads the window\n[floor(D - max_sla) - window, floor(D - max_sla)). Re-running a date replaces its slice.\n\nExamples:\n  nightshift run root_cause --date 2026-11-22\n  nightshift run root_cause --date 2026-11-22 --only check"
     )]
     Run(RunArgs),
+    /// Run every pipeline on its schedule: catch up missed dates, retry, alert on failures and
+    /// missed deadlines. Stops cleanly on Ctrl-C / SIGTERM.
+    #[command(
+        after_help = "Each tick: runs every due logical date (all missed ones after downtime when\n`catchup = true`, else the latest), oldest first, under a lease so two schedulers on the\nsame project never run the same date; alerts once per event to the pipeline's sinks.\n\nExamples:\n  nightshift scheduler\n  nightshift scheduler --once     # one tick, then exit (for cron or CI)"
+    )]
+    Scheduler(SchedulerArgs),
     /// The run history: list runs, show one, retry a failed one (only what failed is re-run).
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -123,6 +129,22 @@ pub(crate) enum TaskArg {
     Infer,
     /// Rollups of the predictions, for the dashboard.
     Publish,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchedulerArgs {
+    /// Run one tick and exit.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Most missed dates to catch up per pipeline and tick.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) max_catchup: usize,
+    /// Seconds between ticks at most (deadlines are checked every tick).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) poll_seconds: u64,
+    /// Pretend the time is this (RFC 3339); for tests and dry runs with --once.
+    #[arg(long, hide = true)]
+    pub(crate) now: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -108,8 +108,8 @@ fn same_seed_same_bytes_regardless_of_threads() {
     cfg.threads = Some(3);
     let (b, _) = train(&cfg, &ex).unwrap();
     let (c, _) = train(&cfg, &ex).unwrap();
-    assert_eq!(a.to_bytes(), b.to_bytes());
-    assert_eq!(b.to_bytes(), c.to_bytes());
+    assert!(a.to_bytes() == b.to_bytes(), "1 vs 3 threads differ");
+    assert!(b.to_bytes() == c.to_bytes(), "reruns differ");
     cfg.seed += 1;
     let (d, _) = train(&cfg, &ex).unwrap();
     assert_ne!(
@@ -204,7 +204,7 @@ fn bytes_round_trip_gives_identical_predictions() {
     let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
     let bytes = model.to_bytes();
     let back = TextClassifier::from_bytes(&bytes).unwrap();
-    assert_eq!(back.to_bytes(), bytes);
+    assert!(back.to_bytes() == bytes);
     assert_eq!(back.labels(), model.labels());
     assert_eq!(back.parents(), model.parents());
     assert_eq!(back.hyperparameters(), model.hyperparameters());

@@ -6,6 +6,7 @@ mod init;
 mod models;
 mod run;
 mod runs;
+mod scheduler;
 mod sql;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Sql(args) => sql::sql(global, args).await,
         Command::Models(command) => models::models(global, command).await,
         Command::Runs(command) => runs::runs(global, command).await,
+        Command::Scheduler(args) => scheduler::scheduler(global, args).await,
         Command::Demo(args) => demo::demo(global, args).await,
     }
 }

@@ -3,6 +3,7 @@
 mod config_errors;
 mod models;
 mod pipeline;
+mod scheduler;
 
 use std::path::Path;
 use std::process::{Command, Output};

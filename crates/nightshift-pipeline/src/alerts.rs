@@ -1,0 +1,106 @@
+//! Alerts: what happened, delivered to the sinks of the project file (webhook, command, log).
+//! Deduplication (one alert per event, not per retry) is the run store's `record_alert`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use nightshift_core::AlertSink;
+use tokio::io::AsyncWriteExt;
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertEvent {
+    /// A task still failed after its retries.
+    TaskFailed,
+    /// A date that had failed runs now succeeded.
+    RunRecovered,
+    /// The output of a date was not published by the pipeline's deadline (whether or not a run
+    /// ever started).
+    DeadlineMissed,
+    /// A quality gate stopped a run before its output was published.
+    QualityGateFailed,
+}
+
+/// One alert, as sent (JSON) to every sink.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Alert {
+    /// What happened.
+    pub event: AlertEvent,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The logical date concerned.
+    pub logical_date: DateTime<Utc>,
+    /// The run concerned, if one exists.
+    pub run_id: Option<String>,
+    /// The task concerned, if any.
+    pub task: Option<String>,
+    /// In words.
+    pub message: String,
+    /// When the alert was raised.
+    pub at: DateTime<Utc>,
+    /// The key it is deduplicated by.
+    pub key: String,
+}
+
+/// Longest a sink may take.
+const SINK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Delivers `alert` to `sink`. A webhook gets a JSON `POST` (any 2xx is success); a command gets
+/// the JSON on its standard input (exit 0 is success); a log sink writes a warning line.
+pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), String> {
+    let body = serde_json::to_vec(alert).map_err(|e| e.to_string())?;
+    match sink {
+        AlertSink::Log => {
+            tracing::warn!(target: "nightshift::alert", "{}", String::from_utf8_lossy(&body));
+            Ok(())
+        }
+        AlertSink::Webhook { url } => {
+            let client = reqwest::Client::builder()
+                .timeout(SINK_TIMEOUT)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let response = client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("POST {url}: {e}"))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("POST {url}: HTTP {}", response.status()))
+            }
+        }
+        AlertSink::Command { program, args } => {
+            let mut child = tokio::process::Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| format!("{program}: {e}"))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin
+                    .write_all(&body)
+                    .await
+                    .map_err(|e| format!("{program}: {e}"))?;
+            }
+            let status = tokio::time::timeout(SINK_TIMEOUT, child.wait())
+                .await
+                .map_err(|_| {
+                    format!(
+                        "{program}: still running after {} s",
+                        SINK_TIMEOUT.as_secs()
+                    )
+                })?
+                .map_err(|e| format!("{program}: {e}"))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("{program}: {status}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! `nightshift scheduler`: cadence, catch-up, leases, alerts.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use nightshift_core::{PipelineSpec, Project};
+use nightshift_lake::Warehouse;
+use nightshift_pipeline::alerts::{Alert, AlertEvent, deliver};
+use nightshift_pipeline::{RunPlan, Task, execute_run};
+use nightshift_runs::{Clock, Owner, RunStatus, RunStore, SystemClock, Trigger};
+
+use crate::cli::{GlobalArgs, SchedulerArgs};
+use crate::failure::Failure;
+
+/// How long a scheduler holds a date before another may take it over (renewed by finishing).
+const LEASE_TTL_SECONDS: i64 = 6 * 3600;
+
+/// A clock fixed at `--now`.
+struct FixedClock(DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Result<(), Failure> {
+    let project = super::load_project(&global.project)?;
+    let clock: Box<dyn Clock + Send + Sync> = match &args.now {
+        Some(s) => Box::new(FixedClock(
+            nightshift_core::parse_logical_date(s).map_err(|e| Failure::usage(e, None))?,
+        )),
+        None => Box::new(SystemClock),
+    };
+    if project.pipelines.is_empty() {
+        return Err(Failure::usage(
+            "the project has no pipelines to schedule",
+            Some("add a [pipelines.NAME] section".into()),
+        ));
+    }
+    let store = super::open_run_store(&project)?;
+    let warehouse = Warehouse::open(&project).await?;
+    let mut shutdown = Box::pin(shutdown_signal());
+    loop {
+        let failures = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
+        if args.once {
+            return if failures == 0 {
+                Ok(())
+            } else {
+                Err(
+                    Failure::work(anyhow::anyhow!("{failures} run(s) failed in this tick"))
+                        .hinted("`nightshift runs list --status failed` shows them"),
+                )
+            };
+        }
+        let now = clock.now();
+        let next = project
+            .pipelines
+            .values()
+            .map(|p| p.next_run_after(now))
+            .min()
+            .unwrap_or(now + TimeDelta::seconds(args.poll_seconds as i64));
+        let wait = (next - now)
+            .to_std()
+            .unwrap_or_default()
+            .min(std::time::Duration::from_secs(args.poll_seconds.max(1)));
+        tracing::info!(
+            "next scheduled run at {next}; next check in {:.0} s",
+            wait.as_secs_f64()
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = &mut shutdown => {
+                tracing::info!("shutting down: no run is in progress");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One pass over every pipeline: reap dead runs, run the due dates, send deadline alerts.
+/// Returns how many runs failed.
+async fn tick(
+    project: &Project,
+    warehouse: &Warehouse,
+    store: &RunStore,
+    clock: &(dyn Clock + Send + Sync),
+    args: &SchedulerArgs,
+) -> Result<usize, Failure> {
+    let runs_err = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
+    for reaped in store.reap_abandoned(clock.now()).map_err(runs_err)? {
+        tracing::warn!(
+            "run {} was abandoned ({})",
+            reaped.id.as_str(),
+            reaped.reason
+        );
+    }
+    let owner = Owner::current();
+    let mut failures = 0;
+    for spec in project.pipelines.values() {
+        let now = clock.now();
+        let last = store.last_succeeded(&spec.name).map_err(runs_err)?;
+        let due = nightshift_runs::due_dates_for(spec, last, now, args.max_catchup);
+        if due.is_empty() {
+            tracing::debug!(pipeline = %spec.name, "nothing due");
+        }
+        for date in due {
+            if store.succeeded(&spec.name, date).map_err(runs_err)? {
+                continue;
+            }
+            let ttl = nightshift_core::Duration::from_seconds(LEASE_TTL_SECONDS);
+            let Some(lease) = store
+                .acquire(&spec.name, date, &owner, ttl, clock.now())
+                .map_err(runs_err)?
+            else {
+                tracing::info!(pipeline = %spec.name, %date, "another scheduler is running this date");
+                continue;
+            };
+            let had_failed = !store
+                .list(
+                    &nightshift_runs::RunFilter {
+                        pipeline: Some(spec.name.clone()),
+                        status: Some(RunStatus::Failed),
+                        limit: Some(1000),
+                    },
+                    clock.now(),
+                )
+                .map_err(runs_err)?
+                .iter()
+                .filter(|r| r.logical_date == date)
+                .collect::<Vec<_>>()
+                .is_empty();
+            let result = run_date(project, warehouse, store, spec, date, clock).await;
+            let _ = store.release(&lease);
+            match result {
+                Ok((run_id, None)) => {
+                    tracing::info!(pipeline = %spec.name, %date, "run {run_id} succeeded");
+                    if had_failed {
+                        alert(
+                            project,
+                            store,
+                            spec,
+                            AlertEvent::RunRecovered,
+                            date,
+                            Some(run_id),
+                            None,
+                            format!(
+                                "{} for {} succeeded after earlier failures",
+                                spec.name,
+                                date.format("%Y-%m-%d %H:%M")
+                            ),
+                            format!("recovered:{}:{}", spec.name, date.to_rfc3339()),
+                            clock,
+                        )
+                        .await;
+                    }
+                }
+                Ok((run_id, Some((task, message)))) => {
+                    failures += 1;
+                    tracing::error!(pipeline = %spec.name, %date, "run {run_id} failed in {task}: {message}");
+                    let key = format!("failed:{}:{}:{task}", spec.name, date.to_rfc3339());
+                    alert(
+                        project,
+                        store,
+                        spec,
+                        AlertEvent::TaskFailed,
+                        date,
+                        Some(run_id),
+                        Some(task.clone()),
+                        format!(
+                            "{} for {}: task {task} failed after its retries: {message}",
+                            spec.name,
+                            date.format("%Y-%m-%d %H:%M")
+                        ),
+                        key,
+                        clock,
+                    )
+                    .await;
+                }
+                Err(f) => {
+                    failures += 1;
+                    let message = format!("{:#}", f.error);
+                    tracing::error!(pipeline = %spec.name, %date, "cannot run: {message}");
+                    alert(
+                        project,
+                        store,
+                        spec,
+                        AlertEvent::TaskFailed,
+                        date,
+                        None,
+                        None,
+                        format!(
+                            "{} for {} could not start: {message}",
+                            spec.name,
+                            date.format("%Y-%m-%d %H:%M")
+                        ),
+                        format!("failed:{}:{}:start", spec.name, date.to_rfc3339()),
+                        clock,
+                    )
+                    .await;
+                }
+            }
+        }
+        deadline_alerts(project, store, spec, clock).await?;
+    }
+    Ok(failures)
+}
+
+/// Runs every task of one date. `Ok((run_id, Some((task, error))))` when a task failed.
+async fn run_date(
+    project: &Project,
+    warehouse: &Warehouse,
+    store: &RunStore,
+    spec: &PipelineSpec,
+    date: DateTime<Utc>,
+    clock: &(dyn Clock + Send + Sync),
+) -> Result<(String, Option<(String, String)>), Failure> {
+    let mut plan = RunPlan::new(project, &spec.name, date, clock.now())?;
+    let (tasks, model) = if spec.model.is_some() {
+        (
+            Task::ALL.to_vec(),
+            Some(super::resolve_pipeline_model(project, spec)?),
+        )
+    } else {
+        (vec![Task::Check, Task::Features], None)
+    };
+    warehouse.refresh().await?;
+    let outcome = execute_run(
+        warehouse,
+        store,
+        &mut plan,
+        &tasks,
+        model.as_ref(),
+        Trigger::Schedule,
+        clock,
+        &|d| Box::pin(tokio::time::sleep(d)),
+    )
+    .await?;
+    let failed = outcome.error.map(|e| {
+        let task = tasks
+            .get(outcome.reports.len())
+            .map(|t| t.name())
+            .unwrap_or("?")
+            .to_string();
+        (task, e.to_string())
+    });
+    Ok((outcome.run_id, failed))
+}
+
+/// Alerts once for every recent logical date whose output was not published by the deadline,
+/// including dates for which no run ever started.
+async fn deadline_alerts(
+    project: &Project,
+    store: &RunStore,
+    spec: &PipelineSpec,
+    clock: &(dyn Clock + Send + Sync),
+) -> Result<(), Failure> {
+    let Some(deadline) = spec.deadline else {
+        return Ok(());
+    };
+    let now = clock.now();
+    let mut published = |d: DateTime<Utc>| store.succeeded(&spec.name, d).unwrap_or(false);
+    let missed = nightshift_runs::missed_deadlines(
+        &spec.schedule,
+        spec.utc_offset(),
+        deadline,
+        now - TimeDelta::days(3),
+        now,
+        &mut published,
+        100,
+    );
+    for date in missed {
+        let key = nightshift_runs::deadline_alert_key(&spec.name, date);
+        let at = nightshift_runs::deadline_at(date, deadline, spec.utc_offset());
+        alert(
+            project,
+            store,
+            spec,
+            AlertEvent::DeadlineMissed,
+            date,
+            None,
+            None,
+            format!(
+                "{} for {}: output not published by its deadline {}",
+                spec.name,
+                date.format("%Y-%m-%d %H:%M"),
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            key,
+            clock,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Sends an alert to the pipeline's sinks, once per key (retries and later ticks do not repeat it).
+#[allow(clippy::too_many_arguments)]
+async fn alert(
+    project: &Project,
+    store: &RunStore,
+    spec: &PipelineSpec,
+    event: AlertEvent,
+    date: DateTime<Utc>,
+    run_id: Option<String>,
+    task: Option<String>,
+    message: String,
+    key: String,
+    clock: &(dyn Clock + Send + Sync),
+) {
+    match store.record_alert(&key, clock.now()) {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!("cannot record alert {key}: {e}");
+            return;
+        }
+    }
+    let alert = Alert {
+        event,
+        pipeline: spec.name.clone(),
+        logical_date: date,
+        run_id,
+        task,
+        message,
+        at: clock.now(),
+        key,
+    };
+    if spec.alerts.is_empty() {
+        tracing::warn!(
+            "{} (no alert sinks configured for {})",
+            alert.message,
+            spec.name
+        );
+    }
+    for name in &spec.alerts {
+        let Some(sink) = project.alerts.get(name) else {
+            continue;
+        };
+        if let Err(e) = deliver(sink, &alert).await {
+            tracing::error!("alert sink `{name}` failed: {e}");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,179 @@
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+
+use crate::{init, nightshift, stderr, stdout};
+
+fn runs(p: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = nightshift(p, &["--json", "runs", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str::<serde_json::Value>(&stdout(&out))
+        .expect("json")
+        .as_array()
+        .expect("array")
+        .clone()
+}
+
+#[test]
+fn the_scheduler_catches_up_missed_days_once_each() {
+    let (_dir, p) = init();
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "6",
+            "--rows-per-day",
+            "300",
+            "--end-date",
+            "2026-11-23",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "root_cause",
+            "--sql",
+            sql,
+            "--text-column",
+            "text",
+            "--label-column",
+            "subcategory",
+            "--parent-column",
+            "category",
+            "--alias",
+            "production",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-21T07:00:00Z"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(runs(&p).len(), 1, "a first start runs only the latest date");
+
+    // Down for three days: the next tick runs the three missed dates, oldest first.
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-24T07:00:00Z"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = runs(&p);
+    let mut dates: Vec<&str> = all
+        .iter()
+        .map(|r| r["logical_date"].as_str().expect("date"))
+        .collect();
+    dates.sort();
+    assert_eq!(dates.len(), 4, "{all:?}");
+    assert!(dates[0].starts_with("2026-11-21T06:00"), "{dates:?}");
+    assert!(dates[3].starts_with("2026-11-24T06:00"), "{dates:?}");
+    assert!(all.iter().all(|r| r["status"] == "succeeded"), "{all:?}");
+    assert!(
+        all.iter().all(|r| r["trigger"]["kind"] == "schedule"),
+        "{all:?}"
+    );
+
+    // Nothing is due any more: no duplicate runs.
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-24T08:00:00Z"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(runs(&p).len(), 4);
+    assert_eq!(
+        crate::count(
+            &p,
+            "SELECT count(*) - count(DISTINCT id) FROM output.root_cause_predictions"
+        ),
+        0
+    );
+}
+
+/// A one-thread HTTP server that answers 200 to every request and hands over the bodies.
+fn webhook_server() -> (String, mpsc::Receiver<serde_json::Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/hooks/nightshift",
+        listener.local_addr().expect("addr")
+    );
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                if let Ok(json) = serde_json::from_slice(&body) {
+                    let _ = tx.send(json);
+                }
+            }
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
+    let (_dir, p) = init();
+    let (url, alerts) = webhook_server();
+    let file = p.join("nightshift.toml");
+    let text = std::fs::read_to_string(&file).expect("read").replace(
+        "[alerts.ops]\nlog = true",
+        &format!("[alerts.ops]\nwebhook = \"{url}\""),
+    );
+    std::fs::write(&file, text).expect("write");
+
+    // The scheduler was down until 2026-11-22 10:00: the 11-21 run never started and its
+    // 09:00 deadline has passed. (The 11-22 run is attempted and fails: there is no data.)
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let received: Vec<serde_json::Value> = alerts.try_iter().collect();
+    let deadline: Vec<&serde_json::Value> = received
+        .iter()
+        .filter(|a| a["event"] == "deadline_missed")
+        .collect();
+    assert!(
+        deadline.iter().any(|a| a["logical_date"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2026-11-21T06:00"))),
+        "{received:?}"
+    );
+    assert!(
+        received.iter().any(|a| a["event"] == "task_failed"),
+        "{received:?}"
+    );
+    let first_count = received.len();
+
+    // The next tick sends nothing new for the same events.
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-22T10:05:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let again: Vec<serde_json::Value> = alerts.try_iter().collect();
+    assert!(
+        again.is_empty(),
+        "deduplicated, got {again:?} after {first_count}"
+    );
+}
