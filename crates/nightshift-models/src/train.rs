@@ -169,6 +169,9 @@ impl Csr {
     }
 }
 
+/// Row lengths and entries of a chunk of documents.
+type CsrChunk = (Vec<usize>, Vec<(u32, f32)>);
+
 /// Documents per parallel work unit when featurising.
 const DOC_CHUNK: usize = 512;
 /// Weight rows per parallel work unit when applying updates.
@@ -376,7 +379,7 @@ fn build_vocabulary(
 }
 
 fn vectorize_all(fc: &FeatureConfig, vocab: &Vocabulary, examples: &[Example<'_>]) -> Csr {
-    let chunks: Vec<(Vec<usize>, Vec<(u32, f32)>)> = examples
+    let chunks: Vec<CsrChunk> = examples
         .par_chunks(DOC_CHUNK)
         .map_init(Scratch::default, |s, chunk| {
             let mut lens = Vec::with_capacity(chunk.len());
