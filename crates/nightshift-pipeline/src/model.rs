@@ -393,11 +393,10 @@ pub fn evaluate(model: &LoadedModel, rows: &LabelledRows) -> Result<EvalReport> 
         correct.push(truth == p.label);
         if let (Some(parents), Some(names), Some(pred)) =
             (&rows.parents, classifier.parents(), p.parent)
+            && let Some(truth_parent) = index_of(names, &parents[i])
         {
-            if let Some(truth_parent) = index_of(names, &parents[i]) {
-                parent_total += 1;
-                parent_hits += u64::from(truth_parent == pred);
-            }
+            parent_total += 1;
+            parent_hits += u64::from(truth_parent == pred);
         }
     }
     let n = y_true.len();

@@ -44,8 +44,8 @@ fn list(
         return Ok(());
     }
     println!(
-        "{:<36} {:<12} {:<11} {:>7} {:<20} {}",
-        "run", "ds", "status", "attempt", "started", "failed task"
+        "{:<36} {:<12} {:<11} {:>7} {:<20} failed task",
+        "run", "ds", "status", "attempt", "started"
     );
     for r in runs {
         println!(

@@ -117,10 +117,10 @@ fn webhook_server() -> (String, mpsc::Receiver<serde_json::Value>) {
                 }
             }
             let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_ok() {
-                if let Ok(json) = serde_json::from_slice(&body) {
-                    let _ = tx.send(json);
-                }
+            if reader.read_exact(&mut body).is_ok()
+                && let Ok(json) = serde_json::from_slice(&body)
+            {
+                let _ = tx.send(json);
             }
             let mut stream = stream;
             let _ = stream
