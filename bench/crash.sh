@@ -8,8 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 shift || true
-delays=("${@:-0.5 1 2 3 4 6}")
-[ $# -gt 0 ] && delays=("$@") || delays=(0.5 1 2 3 4 6)
+if [ $# -gt 0 ]; then delays=("$@"); else delays=(0.5 1 2 3 4 6); fi
 cargo build --release --locked --bin nightshift >&2
 bin=$(realpath target/release/nightshift)
 work=$(mktemp -d)

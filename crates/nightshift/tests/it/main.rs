@@ -52,3 +52,43 @@ pub(crate) fn init() -> (tempfile::TempDir, std::path::PathBuf) {
     assert!(out.status.success(), "{}", stderr(&out));
     (dir, project)
 }
+
+/// `generate` 300 contacts a day for `days` days ending on `end_date`, then train `root_cause`
+/// version 1 on the agent labels and point `production` at it.
+pub(crate) fn generate_and_train(project: &Path, days: u32, end_date: &str) {
+    let days = days.to_string();
+    let out = nightshift(
+        project,
+        &[
+            "generate",
+            "--days",
+            &days,
+            "--rows-per-day",
+            "300",
+            "--end-date",
+            end_date,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \
+               JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
+    let out = nightshift(
+        project,
+        &[
+            "models",
+            "train",
+            "root_cause",
+            "--sql",
+            sql,
+            "--text-column",
+            "text",
+            "--label-column",
+            "subcategory",
+            "--parent-column",
+            "category",
+            "--alias",
+            "production",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -156,39 +156,7 @@ fn a_pipeline_whose_model_is_not_trained_fails_before_running_anything() {
 #[test]
 fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
     let (_dir, p) = init();
-    let out = nightshift(
-        &p,
-        &[
-            "generate",
-            "--days",
-            "4",
-            "--rows-per-day",
-            "300",
-            "--end-date",
-            "2026-11-20",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
-    let out = nightshift(
-        &p,
-        &[
-            "models",
-            "train",
-            "root_cause",
-            "--sql",
-            sql,
-            "--text-column",
-            "text",
-            "--label-column",
-            "subcategory",
-            "--parent-column",
-            "category",
-            "--alias",
-            "production",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    crate::generate_and_train(&p, 4, "2026-11-20");
 
     // Break publish: a rollup dimension that the features do not have (a permanent error).
     let file = p.join("nightshift.toml");

@@ -17,39 +17,7 @@ fn runs(p: &std::path::Path) -> Vec<serde_json::Value> {
 #[test]
 fn the_scheduler_catches_up_missed_days_once_each() {
     let (_dir, p) = init();
-    let out = nightshift(
-        &p,
-        &[
-            "generate",
-            "--days",
-            "6",
-            "--rows-per-day",
-            "300",
-            "--end-date",
-            "2026-11-23",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
-    let out = nightshift(
-        &p,
-        &[
-            "models",
-            "train",
-            "root_cause",
-            "--sql",
-            sql,
-            "--text-column",
-            "text",
-            "--label-column",
-            "subcategory",
-            "--parent-column",
-            "category",
-            "--alias",
-            "production",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    crate::generate_and_train(&p, 6, "2026-11-23");
 
     let out = nightshift(
         &p,
