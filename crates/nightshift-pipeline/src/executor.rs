@@ -74,7 +74,12 @@ pub async fn execute_run(
             attempt += 1;
             store.heartbeat(&run.id, clock.now())?;
             store.task_started(&run.id, task.name(), clock.now())?;
-            match run_task(warehouse, plan, *task, model).await {
+            let result = if *task == Task::Check {
+                check_waiting_for_data(warehouse, store, plan, &run.id, clock, sleep).await
+            } else {
+                run_task(warehouse, plan, *task, model).await
+            };
+            match result {
                 Ok(report) => {
                     store.task_succeeded(
                         &run.id,
@@ -123,6 +128,54 @@ pub async fn execute_run(
         status,
         error: failure,
     })
+}
+
+/// The `check` task as a sensor: while the upstream data is not there yet and the pipeline's
+/// `wait_for_data` has not passed, wait and look again (re-reading the tables' latest versions)
+/// instead of failing at once. Without `wait_for_data`, a single check.
+async fn check_waiting_for_data(
+    warehouse: &Warehouse,
+    store: &RunStore,
+    plan: &RunPlan,
+    run: &RunId,
+    clock: &dyn Clock,
+    sleep: Sleep<'_>,
+) -> Result<TaskReport> {
+    let Some(wait) = plan.pipeline.wait_for_data else {
+        return run_task(warehouse, plan, Task::Check, None).await;
+    };
+    let give_up_at = clock.now() + wait.as_chrono();
+    // Look again every twelfth of the wait, between 10 s and 5 min.
+    let interval = std::time::Duration::from_secs((wait.seconds() as u64 / 12).clamp(10, 300));
+    loop {
+        match run_task(warehouse, plan, Task::Check, None).await {
+            Err(Error::CheckFailed { reason, .. }) if clock.now() < give_up_at => {
+                tracing::info!(
+                    pipeline = %plan.pipeline.name,
+                    ds = %plan.ds,
+                    "waiting for upstream data ({reason}); next look in {} s, giving up at {give_up_at}",
+                    interval.as_secs()
+                );
+                store.heartbeat(run, clock.now())?;
+                sleep(interval).await;
+                warehouse.refresh().await?;
+            }
+            Err(Error::CheckFailed {
+                pipeline,
+                ds,
+                reason,
+                hint,
+            }) => {
+                return Err(Error::CheckFailed {
+                    pipeline,
+                    ds,
+                    reason: format!("{reason} (after waiting {wait} for it)"),
+                    hint,
+                });
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Whether retrying can help. A check that refused the window and a features query of the

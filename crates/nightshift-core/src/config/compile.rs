@@ -584,6 +584,11 @@ fn compile_pipeline(
         None => Duration::MINUTE,
     };
 
+    let wait_for_data = p
+        .wait_for_data
+        .as_ref()
+        .and_then(|d| c.duration(&label, "wait_for_data", d));
+
     let deadline = p.deadline.as_ref().and_then(|d| {
         let parsed = parse_time_of_day(d.get_ref());
         if parsed.is_none() {
@@ -638,6 +643,7 @@ fn compile_pipeline(
         catchup: p.catchup.unwrap_or(true),
         dimensions: p.dimensions.clone().unwrap_or_default(),
         top_k,
+        wait_for_data,
     })
 }
 

@@ -105,6 +105,9 @@ pub struct PipelineSpec {
     pub dimensions: Vec<String>,
     /// How many most probable labels each prediction keeps in `top_k`; default 3.
     pub top_k: usize,
+    /// How long a run waits for upstream data (the `check` task is re-tried while its tables
+    /// are not fresh enough) before it fails; `None` (default): fail at once.
+    pub wait_for_data: Option<Duration>,
 }
 
 impl PipelineSpec {

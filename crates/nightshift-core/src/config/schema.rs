@@ -76,6 +76,7 @@ pub(crate) struct PipelineSection {
     pub(crate) catchup: Option<bool>,
     pub(crate) dimensions: Option<Vec<String>>,
     pub(crate) top_k: Option<Spanned<usize>>,
+    pub(crate) wait_for_data: Option<Spanned<String>>,
 }
 
 /// `[alerts.NAME]`: exactly one of the three keys.
@@ -178,7 +179,7 @@ mod tests {
             ["project", "engine", "tables", "pipelines", "alerts"]
         );
         assert_eq!(fields_of::<AlertSection>(), ["webhook", "command", "log"]);
-        assert_eq!(fields_of::<PipelineSection>().len(), 17);
+        assert_eq!(fields_of::<PipelineSection>().len(), 18);
     }
 
     /// A document using every key of every section deserialises with
@@ -217,6 +218,7 @@ mod tests {
             catchup = false
             dimensions = ["channel", "city"]
             top_k = 3
+            wait_for_data = "6h"
             [alerts.a]
             webhook = "https://example.com/hook"
             command = ["notify", "--loud"]
