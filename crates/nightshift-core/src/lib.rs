@@ -38,7 +38,7 @@ pub mod timezone;
 pub mod window;
 
 pub use config::{
-    AlertSink, ConfigErrors, Diagnostic, EngineSpec, PROJECT_FILE, PipelineSpec, Project,
+    AlertSink, ConfigErrors, Diagnostic, EngineSpec, Gates, PROJECT_FILE, PipelineSpec, Project,
     TableSpec, compile_project, load_project,
 };
 pub use cron::CronExpr;

@@ -26,6 +26,18 @@ pub enum Error {
         /// What to do.
         hint: Option<String>,
     },
+    /// A data-quality gate stopped the run before its output was published.
+    #[error("quality gate `{gate}` of {pipeline}: {message}")]
+    QualityGate {
+        /// The pipeline.
+        pipeline: String,
+        /// Which gate.
+        gate: String,
+        /// What it saw.
+        message: String,
+        /// What to do.
+        hint: Option<String>,
+    },
     /// The features query ran but its result cannot be used.
     #[error("features query of {pipeline} (file {file}): {message}")]
     FeaturesShape {
@@ -73,7 +85,8 @@ impl Error {
             Error::Config { hint, .. }
             | Error::CheckFailed { hint, .. }
             | Error::FeaturesShape { hint, .. }
-            | Error::Model { hint, .. } => hint.clone(),
+            | Error::Model { hint, .. }
+            | Error::QualityGate { hint, .. } => hint.clone(),
             Error::Registry(e) => e.hint(),
             Error::Runs(e) => e.hint(),
             Error::Lake(e) => e.hint(),

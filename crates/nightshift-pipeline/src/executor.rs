@@ -183,6 +183,7 @@ async fn check_waiting_for_data(
 fn error_class(e: &Error) -> ErrorClass {
     match e {
         Error::CheckFailed { .. }
+        | Error::QualityGate { .. }
         | Error::FeaturesShape { .. }
         | Error::Config { .. }
         | Error::Template(_)

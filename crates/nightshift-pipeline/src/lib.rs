@@ -17,6 +17,10 @@
 //!    into `output.<pipeline>_predictions`, replacing exactly `ds = X AND model_version = V`.
 //! 4. [`publish`] — aggregates that slice into `output.<pipeline>_rollups` for the dashboard.
 //!
+//! [`gates`] stop a run between tasks before bad output is published: before `infer`, the
+//! slice's row count against recent days and the null rate of its dimensions; before
+//! `publish`, the number of distinct labels predicted.
+//!
 //! [`model`] trains, loads and evaluates models through the registry. The model reference is
 //! resolved once per run, before the tasks start, and every output row carries its version.
 //!
@@ -30,6 +34,7 @@ mod check;
 mod error;
 pub mod executor;
 mod features;
+pub mod gates;
 mod infer;
 pub mod model;
 mod plan;
@@ -72,10 +77,16 @@ pub async fn run_task(
     match (task, model) {
         (Task::Check, _) => check(warehouse, plan).await.map(TaskReport::Check),
         (Task::Features, _) => features(warehouse, plan).await.map(TaskReport::Features),
-        (Task::Infer, Some(m)) => infer(warehouse, plan, m).await.map(TaskReport::Infer),
-        (Task::Publish, Some(m)) => publish(warehouse, plan, m.version.version)
-            .await
-            .map(TaskReport::Publish),
+        (Task::Infer, Some(m)) => {
+            gates::gate_features(warehouse, plan).await?;
+            infer(warehouse, plan, m).await.map(TaskReport::Infer)
+        }
+        (Task::Publish, Some(m)) => {
+            gates::gate_predictions(warehouse, plan, m.version.version).await?;
+            publish(warehouse, plan, m.version.version)
+                .await
+                .map(TaskReport::Publish)
+        }
         (Task::Infer | Task::Publish, None) => Err(Error::Config {
             message: format!("pipeline `{}` has no model to run", plan.pipeline.name),
             hint: Some("set `model = \"name@production\"` in its [pipelines] section".into()),

@@ -644,6 +644,12 @@ fn compile_pipeline(
         dimensions: p.dimensions.clone().unwrap_or_default(),
         top_k,
         wait_for_data,
+        gates: crate::config::project::Gates {
+            min_row_ratio: p.min_row_ratio,
+            max_row_ratio: p.max_row_ratio,
+            max_null_rate: p.max_null_rate,
+            min_distinct_labels: p.min_distinct_labels,
+        },
     })
 }
 

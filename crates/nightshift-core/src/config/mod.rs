@@ -12,7 +12,7 @@ mod schema;
 use std::path::Path;
 
 pub use diagnostic::{ConfigErrors, Diagnostic};
-pub use project::{AlertSink, EngineSpec, PipelineSpec, Project, TableSpec};
+pub use project::{AlertSink, EngineSpec, Gates, PipelineSpec, Project, TableSpec};
 
 /// Name of the project file in a project's root directory.
 pub const PROJECT_FILE: &str = "nightshift.toml";

@@ -108,7 +108,25 @@ pub struct PipelineSpec {
     /// How long a run waits for upstream data (the `check` task is re-tried while its tables
     /// are not fresh enough) before it fails; `None` (default): fail at once.
     pub wait_for_data: Option<Duration>,
+    /// Quality gates between tasks; all off by default.
+    pub gates: Gates,
 }
+
+/// Data-quality gates that stop a run before bad output is published.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Gates {
+    /// Before `infer`: the slice must hold at least this share of the median row count of the
+    /// last 7 slices (checked once 3 earlier slices exist).
+    pub min_row_ratio: Option<f64>,
+    /// Before `infer`: at most this multiple of that median.
+    pub max_row_ratio: Option<f64>,
+    /// Before `infer`: largest share of nulls allowed in each of the pipeline's `dimensions`.
+    pub max_null_rate: Option<f64>,
+    /// Before `publish`: the slice's predictions must use at least this many distinct labels.
+    pub min_distinct_labels: Option<u64>,
+}
+
+impl Eq for Gates {}
 
 impl PipelineSpec {
     /// The window a run with logical date `logical` processes (`max_sla` `None` = 0).

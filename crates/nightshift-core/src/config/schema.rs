@@ -77,6 +77,10 @@ pub(crate) struct PipelineSection {
     pub(crate) dimensions: Option<Vec<String>>,
     pub(crate) top_k: Option<Spanned<usize>>,
     pub(crate) wait_for_data: Option<Spanned<String>>,
+    pub(crate) min_row_ratio: Option<f64>,
+    pub(crate) max_row_ratio: Option<f64>,
+    pub(crate) max_null_rate: Option<f64>,
+    pub(crate) min_distinct_labels: Option<u64>,
 }
 
 /// `[alerts.NAME]`: exactly one of the three keys.
@@ -179,7 +183,7 @@ mod tests {
             ["project", "engine", "tables", "pipelines", "alerts"]
         );
         assert_eq!(fields_of::<AlertSection>(), ["webhook", "command", "log"]);
-        assert_eq!(fields_of::<PipelineSection>().len(), 18);
+        assert_eq!(fields_of::<PipelineSection>().len(), 22);
     }
 
     /// A document using every key of every section deserialises with
@@ -219,6 +223,10 @@ mod tests {
             dimensions = ["channel", "city"]
             top_k = 3
             wait_for_data = "6h"
+            min_row_ratio = 0.5
+            max_row_ratio = 2.0
+            max_null_rate = 0.1
+            min_distinct_labels = 3
             [alerts.a]
             webhook = "https://example.com/hook"
             command = ["notify", "--loud"]

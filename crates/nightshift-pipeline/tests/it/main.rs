@@ -2,6 +2,7 @@
 
 mod check;
 mod features;
+mod gates;
 mod infer;
 
 use std::path::Path;

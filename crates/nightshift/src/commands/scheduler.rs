@@ -204,7 +204,7 @@ async fn tick(
     Ok(failures)
 }
 
-/// Runs every task of one date. `Ok((run_id, Some((task, error))))` when a task failed.
+/// Runs every task of one date. `Ok((run_id, Some((task, error, quality_gate))))` when a task failed.
 async fn run_date(
     project: &Project,
     warehouse: &Warehouse,
@@ -212,7 +212,7 @@ async fn run_date(
     spec: &PipelineSpec,
     date: DateTime<Utc>,
     clock: &(dyn Clock + Send + Sync),
-) -> Result<(String, Option<(String, String)>), Failure> {
+) -> Result<(String, Option<(String, String, bool)>), Failure> {
     let mut plan = RunPlan::new(project, &spec.name, date, clock.now())?;
     let (tasks, model) = if spec.model.is_some() {
         (
