@@ -153,15 +153,20 @@ async fn tick(
                         .await;
                     }
                 }
-                Ok((run_id, Some((task, message)))) => {
+                Ok((run_id, Some((task, message, gate)))) => {
                     failures += 1;
                     tracing::error!(pipeline = %spec.name, %date, "run {run_id} failed in {task}: {message}");
                     let key = format!("failed:{}:{}:{task}", spec.name, date.to_rfc3339());
+                    let event = if gate {
+                        AlertEvent::QualityGateFailed
+                    } else {
+                        AlertEvent::TaskFailed
+                    };
                     alert(
                         project,
                         store,
                         spec,
-                        AlertEvent::TaskFailed,
+                        event,
                         date,
                         Some(run_id),
                         Some(task.clone()),
