@@ -245,7 +245,8 @@ async fn run_date(
             .map(|t| t.name())
             .unwrap_or("?")
             .to_string();
-        (task, e.to_string())
+        let gate = matches!(e, nightshift_pipeline::Error::QualityGate { .. });
+        (task, e.to_string(), gate)
     });
     Ok((outcome.run_id, failed))
 }
