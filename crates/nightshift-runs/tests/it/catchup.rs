@@ -31,6 +31,8 @@ pub(crate) fn spec(schedule: &str, catchup: bool) -> PipelineSpec {
         catchup,
         dimensions: vec![],
         top_k: 3,
+        wait_for_data: None,
+        gates: Default::default(),
     }
 }
 
