@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Times `nightshift generate` and the `features` task at 1M contacts/day (release build), and the
-# same features query in PySpark local[2] over the same Parquet files when pyspark is available.
+# Times `nightshift generate` and the `features` task at 1M contacts/day (release build).
+# (The same join in PySpark, with inference, is in bench/e2e.sh.)
 #
 # Usage: bench/features.sh [ROWS_PER_DAY] [DAYS]      (defaults: 1000000 6)
 # Output: a small table on stdout; details in bench/results/features-*.json.
@@ -32,13 +32,7 @@ peak_kb=$(grep "Maximum resident" "$results/features-2.time" | awk '{print $NF}'
 written=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["tasks"][0]["rows_written"])' "$results/features-2.json")
 count=$("$bin" -q "${proj[@]}" --json sql "SELECT count(*) AS n FROM raw.support_contacts WHERE created_at >= TIMESTAMP '2026-11-19 00:00:00' AND created_at < TIMESTAMP '2026-11-20 00:00:00'" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["n"])')
 
-spark_s="n/a"
-if python3 -c 'import pyspark' 2>/dev/null; then
-    spark_s=$(python3 bench/features_pyspark.py "$work/p/warehouse" 2026-11-19 2026-11-20)
-fi
-
 echo "| step | rows | seconds | peak RSS MiB |"
 echo "| --- | ---: | ---: | ---: |"
 echo "| generate ($days days x $rows contacts + trips, orders, labels) | $((rows * days)) | $gen_s | |"
 echo "| features (1 day, contacts LEFT JOIN trips, orders; re-run) | $written (raw count in window: $count) | $feat_s | $((peak_kb / 1024)) |"
-echo "| PySpark local[2], same query over the same Parquet | | $spark_s | |"

@@ -55,7 +55,11 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
         });
     }
     let format = FileFormat::of(path)?;
-    let ctx = SessionContext::new();
+    // One partition: batches come back in file order (several partitions would interleave them,
+    // and training on the same file would then not be reproducible).
+    let ctx = SessionContext::new_with_config(
+        deltalake::datafusion::prelude::SessionConfig::new().with_target_partitions(1),
+    );
     let name = path.to_string_lossy().to_string();
     let sql_err = |e| Error::sql(e, vec![]);
     let frame = match format {

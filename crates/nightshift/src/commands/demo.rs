@@ -64,7 +64,8 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
          JOIN raw.support_contacts c ON c.contact_id = l.contact_id \
          LEFT JOIN raw.trips t ON t.trip_id = c.trip_id \
          LEFT JOIN raw.orders o ON o.order_id = c.order_id \
-         WHERE c.created_at < TIMESTAMP '{cutoff} 00:00:00'"
+         WHERE c.created_at < TIMESTAMP '{cutoff} 00:00:00' \
+         ORDER BY l.contact_id"
     );
     let columns = Columns {
         text: "text".into(),

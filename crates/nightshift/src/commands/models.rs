@@ -40,7 +40,17 @@ pub(crate) async fn load_rows(
         }
         (None, Some(sql)) => {
             let warehouse = Warehouse::open(project).await?;
-            Ok((warehouse.query(sql).await?, sql.clone()))
+            // A query's rows come back in no fixed order (partitions run in parallel); sort them
+            // by content so that the same data always trains the same model.
+            let quoted = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+            let mut keys = vec![quoted(&data.text_column), quoted(&data.label_column)];
+            keys.extend(data.parent_column.as_deref().map(quoted));
+            let ordered = format!(
+                "SELECT * FROM ({}) AS rows ORDER BY {}",
+                sql.trim().trim_end_matches(';'),
+                keys.join(", ")
+            );
+            Ok((warehouse.query(&ordered).await?, sql.clone()))
         }
         (None, None) => Err(Failure::usage("give --data FILE or --sql QUERY", None)),
     }

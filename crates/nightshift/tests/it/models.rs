@@ -64,6 +64,12 @@ fn train_eval_predict_alias_and_history() {
     assert_eq!(stdout(&out).trim(), "rc@1");
     let out = train(&[]);
     assert_eq!(stdout(&out).trim(), "rc@2");
+    let weights =
+        |v: u32| std::fs::read(p.join(format!("models/rc/{v}/weights.bin"))).expect("weights");
+    assert!(
+        weights(1) == weights(2),
+        "the same file and seed train the same model"
+    );
 
     let out = nightshift(
         &p,
