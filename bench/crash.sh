@@ -19,7 +19,7 @@ p=$work/p
 "$bin" -q --project "$p" models train root_cause --alias production \
     --sql "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c ON c.contact_id = l.contact_id" \
     --text-column text --label-column subcategory --parent-column category >/dev/null
-q() { "$bin" -q --project "$p" --csv sql "$1" | tail -n 1; }
+q() { "$bin" -q --project "$p" sql --csv "$1" | tail -n 1; }
 
 echo "| kill after s | killed during | features rows / distinct | predictions rows / distinct | rollup sum | abandoned runs | ok |"
 echo "| ---: | --- | --- | --- | ---: | ---: | --- |"

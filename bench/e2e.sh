@@ -26,13 +26,13 @@ labels_sql="SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOI
 measure() { # name, command... -> "seconds peak_mib"
     local name=$1; shift
     /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.out"
-    awk '{printf "%s %.0f", $1, $2/1024}' "$work/$name.time"
+    awk '{printf "%s %.0f\n", $1, $2/1024}' "$work/$name.time"
 }
 read ns_s ns_mib < <(measure nightshift "$bin" -q --project "$p" --json run root_cause --date 2026-11-22 --only features,infer)
 ns_rows=$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["tasks"][1]["rows"])' "$work/nightshift.out")
 
 # The peers get a fastText model trained on the same labels.
-"$bin" -q --project "$p" --csv sql "$labels_sql" > "$work/labels.csv"
+"$bin" -q --project "$p" sql --csv "$labels_sql" > "$work/labels.csv"
 $py - "$work/labels.csv" "$work/model.bin" <<'PY'
 import csv, sys, fasttext
 with open(sys.argv[1], newline="") as f, open(sys.argv[2] + ".txt", "w") as out:
