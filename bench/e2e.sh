@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 py=bench/.venv/bin/python
-export PYSPARK_PYTHON=$(realpath $py)
+export PYSPARK_PYTHON="$PWD/$py"   # the venv path itself: realpath would leave the venv
 cargo build --release --locked --bin nightshift >&2
 bin=$(realpath target/release/nightshift)
 work=$(mktemp -d)

@@ -58,7 +58,7 @@ def pyspark_job(warehouse, model_path, start, end, out):
             _model
         except NameError:
             _model = fasttext.load_model(model_path)
-        labels, _ = _model.predict([" ".join((t or "").split()) for t in texts])
+        labels, _ = _model.predict([" ".join(t.split()) if isinstance(t, str) else "" for t in texts])
         return pd.Series([l[0].replace("__label__", "") for l in labels])
 
     read = lambda name: spark.read.parquet(os.path.join(warehouse, "raw", name))
