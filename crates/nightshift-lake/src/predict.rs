@@ -55,6 +55,18 @@ pub struct PredictUdf {
     extra_fields: Vec<String>,
     top_k: usize,
     signature: Signature,
+    /// Recent results by input arrays. A query reads several fields of the prediction struct
+    /// (`p['category']`, `p['subcategory']`, ...), and DataFusion may evaluate the call once per
+    /// field on the same batch: the cache makes that one model call. Each entry holds the input
+    /// arrays themselves, so their addresses cannot be reused by other arrays while cached.
+    recent: std::sync::Mutex<std::collections::VecDeque<(Vec<ArrayRef>, ArrayRef)>>,
+}
+
+/// Batches remembered by [`PredictUdf`] (a few per partition running at once).
+const RECENT_BATCHES: usize = 8;
+
+fn same_arrays(a: &[ArrayRef], b: &[ArrayRef]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
 }
 
 impl PredictUdf {
@@ -65,6 +77,7 @@ impl PredictUdf {
             model,
             extra_fields,
             top_k: top_k.max(1),
+            recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -118,12 +131,20 @@ impl ScalarUDFImpl for PredictUdf {
             )));
         }
         let n = args.number_rows;
-        let columns: Vec<StringArray> = args
+        let inputs: Vec<ArrayRef> = args
             .args
             .iter()
-            .map(|a| {
-                let array = a.to_array(n)?;
-                let utf8 = cast(&array, &DataType::Utf8)?;
+            .map(|a| a.to_array(n))
+            .collect::<DfResult<_>>()?;
+        if let Ok(recent) = self.recent.lock()
+            && let Some((_, result)) = recent.iter().find(|(key, _)| same_arrays(key, &inputs))
+        {
+            return Ok(ColumnarValue::Array(result.clone()));
+        }
+        let columns: Vec<StringArray> = inputs
+            .iter()
+            .map(|array| {
+                let utf8 = cast(array, &DataType::Utf8)?;
                 utf8.as_any()
                     .downcast_ref::<StringArray>()
                     .cloned()
@@ -131,6 +152,12 @@ impl ScalarUDFImpl for PredictUdf {
             })
             .collect::<DfResult<_>>()?;
         let array = predict_columns(&self.model, &self.extra_fields, &columns, self.top_k)?;
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.push_back((inputs, array.clone()));
+            while recent.len() > RECENT_BATCHES {
+                recent.pop_front();
+            }
+        }
         Ok(ColumnarValue::Array(array))
     }
 }
