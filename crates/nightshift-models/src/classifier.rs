@@ -54,8 +54,9 @@ pub struct TextClassifier {
     pub(crate) vocab: Vocabulary,
     pub(crate) labels: Vec<String>,
     pub(crate) hierarchy: Option<Hierarchy>,
-    /// `vocab.len() × labels.len()`, row-major.
-    pub(crate) weights: Vec<f32>,
+    /// `vocab.len() × labels.len()`, row-major, as bfloat16 bits ([`bf16_from_f32`]): half
+    /// the memory traffic of `f32`, which is what bounds prediction speed.
+    pub(crate) weights: Vec<u16>,
     pub(crate) bias: Vec<f32>,
     pub(crate) temperature: f32,
     pub(crate) hyperparameters: serde_json::Value,
@@ -64,7 +65,22 @@ pub struct TextClassifier {
 /// Rows per parallel work unit in [`TextClassifier::predict_batch`].
 const PREDICT_CHUNK: usize = 256;
 
-/// `out = bias + Σ v · W[row]` for sparse features.
+/// Rounds `x` to the nearest bfloat16 (ties to even) and returns its bits: the upper half of
+/// an IEEE `f32`. Weights are finite and far from the `f32` range limits.
+#[inline]
+pub(crate) fn bf16_from_f32(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let lsb = (bits >> 16) & 1;
+    (bits.wrapping_add(0x7FFF + lsb) >> 16) as u16
+}
+
+/// The `f32` value of bfloat16 bits (exact).
+#[inline(always)]
+pub(crate) fn f32_from_bf16(b: u16) -> f32 {
+    f32::from_bits(u32::from(b) << 16)
+}
+
+/// `out = bias + Σ v · W[row]` for sparse features (training, `f32` weights).
 #[inline]
 pub(crate) fn linear_scores(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
     let c = bias.len();
@@ -74,6 +90,85 @@ pub(crate) fn linear_scores(weights: &[f32], bias: &[f32], feats: &[(u32, f32)],
         let row = &weights[start..start + c];
         for (o, &w) in out.iter_mut().zip(row) {
             *o += v * w;
+        }
+    }
+}
+
+/// `out = bias + Σ v · W[row]` with bfloat16 weights (prediction).
+///
+/// Each class accumulates its features in input order with separate multiply and add (never
+/// fused) and the bf16 → f32 widening is exact, so the result is bit-for-bit the same on
+/// every CPU whether or not the AVX2 path is taken: AVX2 only widens the lanes across classes.
+#[inline]
+pub(crate) fn linear_scores_bf16(
+    weights: &[u16],
+    bias: &[f32],
+    feats: &[(u32, f32)],
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { linear_scores_bf16_avx2(weights, bias, feats, out) };
+            return;
+        }
+    }
+    linear_scores_bf16_portable(weights, bias, feats, out);
+}
+
+/// How many features ahead [`linear_scores_bf16_avx2`] prefetches weight rows: rows are
+/// scattered over megabytes, so without it every feature waits for memory.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_AHEAD: usize = 8;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn linear_scores_bf16_avx2(weights: &[u16], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let c = bias.len();
+    let prefetch = |r: u32| {
+        let start = r as usize * c;
+        if let Some(row) = weights.get(start..start + c) {
+            let bytes = row.as_ptr().cast::<i8>();
+            let mut off = 0;
+            while off < 2 * c {
+                // SAFETY: `off < 2c` keeps the address inside `row`; prefetch never faults.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(bytes.add(off)) };
+                off += 64;
+            }
+        }
+    };
+    for &(r, _) in feats.iter().take(PREFETCH_AHEAD) {
+        prefetch(r);
+    }
+    out.copy_from_slice(bias);
+    for (i, &(r, v)) in feats.iter().enumerate() {
+        if let Some(&(next, _)) = feats.get(i + PREFETCH_AHEAD) {
+            prefetch(next);
+        }
+        let start = r as usize * c;
+        let row = &weights[start..start + c];
+        for (o, &w) in out.iter_mut().zip(row) {
+            *o += v * f32_from_bf16(w);
+        }
+    }
+}
+
+#[inline(always)]
+fn linear_scores_bf16_portable(
+    weights: &[u16],
+    bias: &[f32],
+    feats: &[(u32, f32)],
+    out: &mut [f32],
+) {
+    let c = bias.len();
+    out.copy_from_slice(bias);
+    for &(r, v) in feats {
+        let start = r as usize * c;
+        let row = &weights[start..start + c];
+        for (o, &w) in out.iter_mut().zip(row) {
+            *o += v * f32_from_bf16(w);
         }
     }
 }
@@ -173,7 +268,7 @@ impl TextClassifier {
     pub(crate) fn raw_scores(&self, input: &Input<'_>, scratch: &mut Scratch, out: &mut [f32]) {
         self.vocab
             .vectorize(&self.features, input.text, input.extras, scratch);
-        linear_scores(&self.weights, &self.bias, &scratch.feats, out);
+        linear_scores_bf16(&self.weights, &self.bias, &scratch.feats, out);
     }
 
     fn predict_with(
@@ -220,5 +315,48 @@ impl TextClassifier {
             parent,
             parent_confidence,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bf16_rounds_to_nearest_even() {
+        assert_eq!(bf16_from_f32(1.0), 0x3F80);
+        assert_eq!(f32_from_bf16(0x3F80), 1.0);
+        assert_eq!(bf16_from_f32(-2.5), 0xC020);
+        // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
+        assert_eq!(bf16_from_f32(1.0 + 1.0 / 256.0), 0x3F80);
+        // 1 + 3·2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6: rounds up to even.
+        assert_eq!(bf16_from_f32(1.0 + 3.0 / 256.0), 0x3F82);
+        for x in [0.0f32, 0.123, -7.75e-3, 42.0] {
+            let back = f32_from_bf16(bf16_from_f32(x));
+            assert!((back - x).abs() <= x.abs() / 256.0, "{x} -> {back}");
+        }
+    }
+
+    #[test]
+    fn every_code_path_gives_the_same_bits() {
+        let (rows, c) = (300usize, 77usize);
+        let weights: Vec<u16> = (0..rows * c)
+            .map(|i| bf16_from_f32(((i * 7919) % 1000) as f32 / 997.0 - 0.5))
+            .collect();
+        let bias: Vec<f32> = (0..c).map(|k| k as f32 * 0.01).collect();
+        let feats: Vec<(u32, f32)> = (0..40u32)
+            .map(|i| ((i * 37) % 300, 0.1 + i as f32 * 0.013))
+            .collect();
+        let mut portable = vec![0f32; c];
+        linear_scores_bf16_portable(&weights, &bias, &feats, &mut portable);
+        let mut dispatched = vec![0f32; c];
+        linear_scores_bf16(&weights, &bias, &feats, &mut dispatched);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&portable), bits(&dispatched));
+        // And bf16 weights widened to f32 through the training kernel agree too.
+        let wide: Vec<f32> = weights.iter().map(|&w| f32_from_bf16(w)).collect();
+        let mut train_path = vec![0f32; c];
+        linear_scores(&wide, &bias, &feats, &mut train_path);
+        assert_eq!(bits(&portable), bits(&train_path));
     }
 }

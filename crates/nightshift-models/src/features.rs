@@ -26,6 +26,9 @@
 //! L2-normalised and scaled by `1/sqrt(2)` when both are present, so the whole vector has unit
 //! norm (with `split_norm = false` the whole vector is normalised at once).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -84,7 +87,7 @@ impl Default for FeatureConfig {
         Self {
             hash_bits: 20,
             word_ngrams: 2,
-            char_ngram_min: 1,
+            char_ngram_min: 2,
             char_ngram_max: 4,
             split_norm: true,
         }
@@ -136,9 +139,24 @@ pub(crate) struct Scratch {
     /// Raw buckets of the character group, with repeats.
     pub(crate) chars: Vec<u32>,
     rows: Vec<u32>,
+    /// Per weight row: the `generation` that last saw it (dedup without sorting).
+    stamp: Vec<u32>,
+    /// Per weight row: its position in `feats` during the current generation.
+    slot: Vec<u32>,
+    generation: u32,
+    /// Kept character n-gram rows per token, for the vocabulary `cache_owner`.
+    token_rows: FxHashMap<Box<[u8]>, (u32, u32)>,
+    token_rows_data: Vec<u32>,
+    cache_owner: u64,
     /// Weighted features `(row, value)` of the last vectorised text.
     pub(crate) feats: Vec<(u32, f32)>,
 }
+
+/// Distinct tokens remembered per thread before the token cache starts over.
+const TOKEN_CACHE_LIMIT: usize = 200_000;
+
+/// Identity of a [`Vocabulary`] for the per-thread caches (0 = none).
+static NEXT_VOCAB_ID: AtomicU64 = AtomicU64::new(1);
 
 fn tokenize(text: &str, lower: &mut String, spans: &mut Vec<(usize, usize)>) {
     lower.clear();
@@ -171,13 +189,38 @@ pub(crate) fn raw_buckets(
     extras: &[(&str, &str)],
     s: &mut Scratch,
 ) {
-    let mask = cfg.mask();
-    let bucket = |h: u64| (fmix64(h) & mask) as u32;
     tokenize(text, &mut s.lower, &mut s.spans);
     s.word.clear();
     s.chars.clear();
-    let lower = s.lower.as_bytes();
-    let n_tok = s.spans.len();
+    word_buckets(cfg, s.lower.as_bytes(), &s.spans, extras, &mut s.word);
+    if cfg.char_ngram_min > 0 {
+        let lower = s.lower.as_bytes();
+        for &(a, b) in &s.spans {
+            token_char_buckets(
+                cfg,
+                &lower[a..b],
+                &mut s.wrapped,
+                &mut s.offsets,
+                &mut s.chars,
+            );
+        }
+    }
+}
+
+#[inline]
+fn bucket_of(cfg: &FeatureConfig, h: u64) -> u32 {
+    (fmix64(h) & cfg.mask()) as u32
+}
+
+/// Appends the buckets of the word n-grams of the tokens `spans` of `lower`, then of `extras`.
+fn word_buckets(
+    cfg: &FeatureConfig,
+    lower: &[u8],
+    spans: &[(usize, usize)],
+    extras: &[(&str, &str)],
+    out: &mut Vec<u32>,
+) {
+    let n_tok = spans.len();
     for i in 0..n_tok {
         let mut h = fnv1a_extend(FNV_OFFSET, &[1]);
         for n in 1..=usize::from(cfg.word_ngrams) {
@@ -188,51 +231,17 @@ pub(crate) fn raw_buckets(
             if n > 1 {
                 // Re-tag: the tag byte is the n-gram length, so restart the hash.
                 h = fnv1a_extend(FNV_OFFSET, &[n as u8]);
-                for (k, &(a, b)) in s.spans[i..=j].iter().enumerate() {
+                for (k, &(a, b)) in spans[i..=j].iter().enumerate() {
                     if k > 0 {
                         h = fnv1a_extend(h, &[SEP]);
                     }
                     h = fnv1a_extend(h, &lower[a..b]);
                 }
             } else {
-                let (a, b) = s.spans[i];
+                let (a, b) = spans[i];
                 h = fnv1a_extend(h, &lower[a..b]);
             }
-            s.word.push(bucket(h));
-        }
-    }
-    if cfg.char_ngram_min > 0 {
-        let (lo, hi) = (
-            usize::from(cfg.char_ngram_min),
-            usize::from(cfg.char_ngram_max),
-        );
-        for &(a, b) in &s.spans {
-            s.wrapped.clear();
-            s.wrapped.push(b'<');
-            s.wrapped.extend_from_slice(&lower[a..b]);
-            s.wrapped.push(b'>');
-            s.offsets.clear();
-            // Character start offsets within `wrapped` (it is valid UTF-8), plus the end.
-            for (k, &byte) in s.wrapped.iter().enumerate() {
-                if (byte & 0xC0) != 0x80 {
-                    s.offsets.push(k);
-                }
-            }
-            let n_chars = s.offsets.len();
-            s.offsets.push(s.wrapped.len());
-            for start in 0..n_chars {
-                let mut h = fnv1a_extend(FNV_OFFSET, &[TAG_CHAR]);
-                for n in 1..=hi {
-                    let end = start + n;
-                    if end > n_chars {
-                        break;
-                    }
-                    h = fnv1a_extend(h, &s.wrapped[s.offsets[end - 1]..s.offsets[end]]);
-                    if n >= lo {
-                        s.chars.push(bucket(h));
-                    }
-                }
-            }
+            out.push(bucket_of(cfg, h));
         }
     }
     for &(field, value) in extras {
@@ -240,7 +249,47 @@ pub(crate) fn raw_buckets(
         h = fnv1a_extend(h, field.as_bytes());
         h = fnv1a_extend(h, &[SEP]);
         h = fnv1a_extend(h, value.as_bytes());
-        s.word.push(bucket(h));
+        out.push(bucket_of(cfg, h));
+    }
+}
+
+/// Appends the buckets of the character n-grams of one (lowercased) token.
+fn token_char_buckets(
+    cfg: &FeatureConfig,
+    token: &[u8],
+    wrapped: &mut Vec<u8>,
+    offsets: &mut Vec<usize>,
+    out: &mut Vec<u32>,
+) {
+    let (lo, hi) = (
+        usize::from(cfg.char_ngram_min),
+        usize::from(cfg.char_ngram_max),
+    );
+    wrapped.clear();
+    wrapped.push(b'<');
+    wrapped.extend_from_slice(token);
+    wrapped.push(b'>');
+    offsets.clear();
+    // Character start offsets within `wrapped` (it is valid UTF-8), plus the end.
+    for (k, &byte) in wrapped.iter().enumerate() {
+        if (byte & 0xC0) != 0x80 {
+            offsets.push(k);
+        }
+    }
+    let n_chars = offsets.len();
+    offsets.push(wrapped.len());
+    for start in 0..n_chars {
+        let mut h = fnv1a_extend(FNV_OFFSET, &[TAG_CHAR]);
+        for n in 1..=hi {
+            let end = start + n;
+            if end > n_chars {
+                break;
+            }
+            h = fnv1a_extend(h, &wrapped[offsets[end - 1]..offsets[end]]);
+            if n >= lo {
+                out.push(bucket_of(cfg, h));
+            }
+        }
     }
 }
 
@@ -251,8 +300,10 @@ pub(crate) struct Vocabulary {
     pub(crate) buckets: Vec<u32>,
     /// IDF per row.
     pub(crate) idf: Vec<f32>,
-    /// Dense bucket → row map (`u32::MAX` = not kept), `2^hash_bits` entries. Not serialised.
-    map: Vec<u32>,
+    /// Bucket → row lookup. Not serialised.
+    map: RowMap,
+    /// Process-unique identity, so per-thread caches never mix vocabularies.
+    id: u64,
 }
 
 impl Vocabulary {
@@ -262,7 +313,7 @@ impl Vocabulary {
         if buckets.len() != idf.len() {
             return Err(Error::Corrupt("bucket and idf counts differ".into()));
         }
-        let mut map = vec![u32::MAX; size];
+        let mut map = RowMap::with_capacity(buckets.len());
         let mut prev: Option<u32> = None;
         for (row, &b) in buckets.iter().enumerate() {
             if (b as usize) >= size || prev.is_some_and(|p| p >= b) {
@@ -271,9 +322,15 @@ impl Vocabulary {
                 )));
             }
             prev = Some(b);
-            map[b as usize] = row as u32;
+            map.insert(b, row as u32);
         }
-        Ok(Self { buckets, idf, map })
+        let id = NEXT_VOCAB_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(Self {
+            buckets,
+            idf,
+            map,
+            id,
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -281,6 +338,10 @@ impl Vocabulary {
     }
 
     /// Weighted, normalised features of one input into `s.feats`; allocation-free once warm.
+    ///
+    /// Same features as [`raw_buckets`] followed by the bucket → row lookup, but the kept
+    /// character n-gram rows of each distinct token are computed once per thread and reused:
+    /// most tokens of a corpus repeat, and hashing their n-grams dominated the cost.
     pub(crate) fn vectorize(
         &self,
         cfg: &FeatureConfig,
@@ -288,12 +349,59 @@ impl Vocabulary {
         extras: &[(&str, &str)],
         s: &mut Scratch,
     ) {
-        raw_buckets(cfg, text, extras, s);
+        if s.cache_owner != self.id || s.token_rows.len() >= TOKEN_CACHE_LIMIT {
+            s.token_rows.clear();
+            s.token_rows_data.clear();
+            s.cache_owner = self.id;
+        }
+        tokenize(text, &mut s.lower, &mut s.spans);
+        s.word.clear();
+        word_buckets(cfg, s.lower.as_bytes(), &s.spans, extras, &mut s.word);
+        s.chars.clear();
+        if cfg.char_ngram_min > 0 {
+            let lower = s.lower.as_bytes();
+            for &(a, b) in &s.spans {
+                let token = &lower[a..b];
+                let (start, len) = match s.token_rows.get(token) {
+                    Some(&range) => range,
+                    None => {
+                        s.rows.clear();
+                        token_char_buckets(cfg, token, &mut s.wrapped, &mut s.offsets, &mut s.rows);
+                        let start = s.token_rows_data.len() as u32;
+                        s.token_rows_data.extend(
+                            s.rows
+                                .iter()
+                                .map(|&b| self.map.get(b))
+                                .filter(|&r| r != u32::MAX),
+                        );
+                        let range = (start, s.token_rows_data.len() as u32 - start);
+                        s.token_rows.insert(token.into(), range);
+                        range
+                    }
+                };
+                s.chars
+                    .extend_from_slice(&s.token_rows_data[start as usize..(start + len) as usize]);
+            }
+        }
+        // `word` holds buckets, `chars` holds rows.
+        s.rows.clear();
+        s.rows.extend(
+            s.word
+                .iter()
+                .map(|&b| self.map.get(b))
+                .filter(|&r| r != u32::MAX),
+        );
         s.feats.clear();
+        let mut g = GroupScratch {
+            stamp: &mut s.stamp,
+            slot: &mut s.slot,
+            generation: &mut s.generation,
+            out: &mut s.feats,
+        };
         if cfg.split_norm {
-            let n_w = self.weigh_group(&s.word, &mut s.rows, &mut s.feats);
-            let start = s.feats.len();
-            let n_c = self.weigh_group(&s.chars, &mut s.rows, &mut s.feats);
+            let n_w = self.weigh_group(&s.rows, &mut g);
+            let start = g.out.len();
+            let n_c = self.weigh_group(&s.chars, &mut g);
             let both = n_w > 0.0 && n_c > 0.0;
             let extra = if both {
                 std::f32::consts::FRAC_1_SQRT_2
@@ -303,35 +411,112 @@ impl Vocabulary {
             normalise(&mut s.feats[..start], n_w, extra);
             normalise(&mut s.feats[start..], n_c, extra);
         } else {
-            s.word.extend_from_slice(&s.chars);
-            let n = self.weigh_group(&s.word, &mut s.rows, &mut s.feats);
+            s.rows.extend_from_slice(&s.chars);
+            let n = self.weigh_group(&s.rows, &mut g);
             normalise(&mut s.feats, n, 1.0);
         }
     }
 
-    /// Appends `(row, (1 + ln tf) * idf)` for the kept buckets of `raw`; returns the squared norm.
-    fn weigh_group(&self, raw: &[u32], rows: &mut Vec<u32>, out: &mut Vec<(u32, f32)>) -> f32 {
-        rows.clear();
-        rows.extend(raw.iter().filter_map(|&b| {
-            let r = self.map[b as usize];
-            (r != u32::MAX).then_some(r)
-        }));
-        rows.sort_unstable();
-        let mut sq = 0.0f32;
-        let mut i = 0;
-        while i < rows.len() {
-            let r = rows[i];
-            let mut j = i + 1;
-            while j < rows.len() && rows[j] == r {
-                j += 1;
+    /// Appends `(row, (1 + ln tf) * idf)` for the weight rows `rows` (with repeats), in order
+    /// of first occurrence; returns the squared norm. Repeats are counted with per-row
+    /// generation stamps, so this is linear in `rows.len()` (no sort).
+    fn weigh_group(&self, rows: &[u32], s: &mut GroupScratch<'_>) -> f32 {
+        if s.stamp.len() != self.len() {
+            s.stamp.clear();
+            s.stamp.resize(self.len(), 0);
+            s.slot.resize(self.len(), 0);
+            *s.generation = 0;
+        }
+        if *s.generation == u32::MAX {
+            s.stamp.fill(0);
+            *s.generation = 0;
+        }
+        *s.generation += 1;
+        let generation = *s.generation;
+        let start = s.out.len();
+        for &r in rows {
+            let ri = r as usize;
+            if s.stamp[ri] == generation {
+                s.out[s.slot[ri] as usize].1 += 1.0;
+            } else {
+                s.stamp[ri] = generation;
+                s.slot[ri] = s.out.len() as u32;
+                s.out.push((r, 1.0));
             }
-            let tf = (j - i) as f32;
-            let v = (1.0 + tf.ln()) * self.idf[r as usize];
+        }
+        let mut sq = 0.0f32;
+        for f in &mut s.out[start..] {
+            let idf = self.idf[f.0 as usize];
+            let v = if f.1 == 1.0 {
+                idf
+            } else {
+                (1.0 + f.1.ln()) * idf
+            };
+            f.1 = v;
             sq += v * v;
-            out.push((r, v));
-            i = j;
         }
         sq
+    }
+}
+
+/// Borrowed parts of [`Scratch`] used by [`Vocabulary::weigh_group`].
+struct GroupScratch<'a> {
+    stamp: &'a mut Vec<u32>,
+    slot: &'a mut Vec<u32>,
+    generation: &'a mut u32,
+    out: &'a mut Vec<(u32, f32)>,
+}
+
+/// Open-addressing hash map from kept bucket to weight row, at most half full.
+///
+/// A dense `2^hash_bits` array would be simpler, but at 20 bits it is 4 MiB of mostly empty
+/// slots that evict the weight rows from the CPU caches; this table is 16 bytes per kept
+/// bucket (about 0.5 MiB for 30 000 buckets) and prediction is bound by memory latency.
+#[derive(Clone, Debug)]
+struct RowMap {
+    /// `(bucket, row)`; `bucket == u32::MAX` marks an empty slot (buckets are < 2^26).
+    slots: Vec<(u32, u32)>,
+    shift: u32,
+}
+
+impl RowMap {
+    fn with_capacity(n: usize) -> Self {
+        let bits = (2 * n.max(8)).next_power_of_two().trailing_zeros();
+        Self {
+            slots: vec![(u32::MAX, u32::MAX); 1 << bits],
+            shift: 32 - bits,
+        }
+    }
+
+    #[inline]
+    fn home(&self, bucket: u32) -> usize {
+        (bucket.wrapping_mul(0x9E37_79B1) >> self.shift) as usize
+    }
+
+    fn insert(&mut self, bucket: u32, row: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(bucket);
+        while self.slots[i].0 != u32::MAX {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (bucket, row);
+    }
+
+    /// The row of `bucket`, or `u32::MAX` when the bucket is not kept.
+    #[inline]
+    fn get(&self, bucket: u32) -> u32 {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(bucket);
+        loop {
+            let (b, r) = self.slots[i];
+            if b == bucket {
+                return r;
+            }
+            if b == u32::MAX {
+                return u32::MAX;
+            }
+            i = (i + 1) & mask;
+        }
     }
 }
 
@@ -403,5 +588,87 @@ mod tests {
         assert!((norm - 1.0).abs() < 1e-4, "{norm}");
         vocab.vectorize(&cfg, "", &[], &mut s);
         assert!(s.feats.is_empty());
+    }
+
+    /// The reference computation: raw buckets → rows, counted by sorting, weighted and
+    /// normalised per group. `vectorize` (token cache, stamps) must give the same multiset.
+    fn reference(vocab: &Vocabulary, cfg: &FeatureConfig, text: &str) -> Vec<(u32, f32)> {
+        let mut s = Scratch::default();
+        raw_buckets(cfg, text, &[("channel", "chat")], &mut s);
+        let group = |raw: &[u32]| {
+            let mut rows: Vec<u32> = raw
+                .iter()
+                .map(|&b| vocab.map.get(b))
+                .filter(|&r| r != u32::MAX)
+                .collect();
+            rows.sort_unstable();
+            let mut out: Vec<(u32, f32)> = Vec::new();
+            for r in rows {
+                match out.last_mut() {
+                    Some(last) if last.0 == r => last.1 += 1.0,
+                    _ => out.push((r, 1.0)),
+                }
+            }
+            for f in &mut out {
+                f.1 = (1.0 + f.1.ln()) * vocab.idf[f.0 as usize];
+            }
+            out
+        };
+        let (mut w, mut c) = (group(&s.word), group(&s.chars));
+        let norm = |g: &[(u32, f32)]| g.iter().map(|f| f.1 * f.1).sum::<f32>().sqrt();
+        let k = if w.is_empty() || c.is_empty() {
+            1.0
+        } else {
+            std::f32::consts::FRAC_1_SQRT_2
+        };
+        let (nw, nc) = (norm(&w), norm(&c));
+        w.iter_mut().for_each(|f| f.1 *= k / nw);
+        c.iter_mut().for_each(|f| f.1 *= k / nc);
+        w.extend(c);
+        w.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        w
+    }
+
+    #[test]
+    fn cached_vectorize_matches_the_reference() {
+        let cfg = FeatureConfig::default();
+        let texts = [
+            "my card was declined twice, card declined!",
+            "Declined card; refund my card",
+            "ça va? çà et là",
+            "",
+            "card card card card",
+        ];
+        // Keep every second bucket seen, so some n-grams are missing from the vocabulary.
+        let mut s = Scratch::default();
+        let mut all = Vec::new();
+        for t in texts {
+            raw_buckets(&cfg, t, &[("channel", "chat")], &mut s);
+            all.extend(s.word.iter().chain(&s.chars).copied());
+        }
+        all.sort_unstable();
+        all.dedup();
+        let kept: Vec<u32> = all.iter().copied().step_by(2).collect();
+        let idf: Vec<f32> = (0..kept.len())
+            .map(|i| 1.0 + (i % 7) as f32 / 3.0)
+            .collect();
+        let vocab = Vocabulary::new(cfg.hash_bits, kept, idf.clone()).unwrap();
+        let other = Vocabulary::new(cfg.hash_bits, all.clone(), vec![2.0; all.len()]).unwrap();
+        // One scratch across texts and vocabularies: the cache must follow the vocabulary.
+        for round in 0..2 {
+            for v in [&vocab, &other] {
+                for t in texts {
+                    v.vectorize(&cfg, t, &[("channel", "chat")], &mut s);
+                    let mut got = s.feats.clone();
+                    got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                    let want = reference(v, &cfg, t);
+                    assert_eq!(got.len(), want.len(), "round {round} {t:?}");
+                    for (g, w) in got.iter().zip(&want) {
+                        assert_eq!(g.0, w.0, "{t:?}");
+                        assert!((g.1 - w.1).abs() < 1e-6, "{t:?}: {g:?} vs {w:?}");
+                    }
+                }
+            }
+        }
     }
 }

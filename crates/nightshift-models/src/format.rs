@@ -1,12 +1,13 @@
 //! The model's binary format (`to_bytes` / `from_bytes`).
 //!
 //! All integers and floats are little-endian; strings are a `u32` byte length followed by
-//! UTF-8 bytes. Version 1:
+//! UTF-8 bytes. Version 2 (this build writes it; it also reads version 1, which stored the
+//! weights as `f32` and is rounded to bf16 on load):
 //!
 //! | Field | Type |
 //! |---|---|
 //! | magic | 8 bytes `NSTXTCLF` |
-//! | format version | `u32` = 1 |
+//! | format version | `u32` = 2 |
 //! | hash_bits, word_ngrams, char_ngram_min, char_ngram_max, split_norm (0/1) | 5 × `u8` |
 //! | reserved | 3 × `u8` = 0 |
 //! | temperature | `f32` (> 0) |
@@ -16,7 +17,7 @@
 //! | feature row count `R`, then the kept buckets, strictly increasing, `< 2^hash_bits` | `u32`, `R` × `u32` |
 //! | IDF per row | `R` × `f32` |
 //! | bias per class | `C` × `f32` |
-//! | weights, row-major (`R` rows of `C`) | `R·C` × `f32` |
+//! | weights, row-major (`R` rows of `C`), as bfloat16: the upper 16 bits of an IEEE `f32` | `R·C` × `u16` |
 //! | hyper-parameters as a JSON document | string |
 //! | checksum: 64-bit FNV-1a of every preceding byte | `u64` |
 //!
@@ -24,15 +25,17 @@
 //! part of this format. Readers validate every size against the remaining bytes before
 //! allocating, so truncated or corrupted input yields an [`Error`], never a panic.
 
-use crate::classifier::TextClassifier;
+use crate::classifier::{TextClassifier, bf16_from_f32};
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, Vocabulary, fnv1a};
 use crate::hierarchy::{Hierarchy, NO_PARENT};
 
 /// First eight bytes of every model.
 pub const MAGIC: &[u8; 8] = b"NSTXTCLF";
-/// Format version written by this build (and the only one it reads).
-pub const FORMAT_VERSION: u32 = 1;
+/// Format version written by this build.
+pub const FORMAT_VERSION: u32 = 2;
+/// Oldest format version this build reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 struct Writer(Vec<u8>);
 
@@ -42,6 +45,12 @@ impl Writer {
     }
     fn f32s(&mut self, v: &[f32]) {
         self.0.reserve(v.len() * 4);
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    fn u16s(&mut self, v: &[u16]) {
+        self.0.reserve(v.len() * 2);
         for x in v {
             self.0.extend_from_slice(&x.to_le_bytes());
         }
@@ -99,6 +108,13 @@ impl<'a> Reader<'a> {
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
         Ok(self.u32s(n)?.into_iter().map(f32::from_bits).collect())
     }
+    fn u16s(&mut self, n: usize) -> Result<Vec<u16>> {
+        Ok(self
+            .take(n.saturating_mul(2))?
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect())
+    }
     fn string(&mut self) -> Result<String> {
         let n = self.count(1, "string byte")?;
         let at = self.pos;
@@ -119,7 +135,7 @@ impl TextClassifier {
     pub fn to_bytes(&self) -> Vec<u8> {
         let c = self.labels.len();
         let mut w = Writer(Vec::with_capacity(
-            64 + 4 * (self.weights.len() + 2 * self.vocab.len()),
+            64 + 2 * self.weights.len() + 8 * self.vocab.len(),
         ));
         w.0.extend_from_slice(MAGIC);
         w.u32(FORMAT_VERSION);
@@ -157,7 +173,7 @@ impl TextClassifier {
         }
         w.f32s(&self.vocab.idf);
         w.f32s(&self.bias);
-        w.f32s(&self.weights);
+        w.u16s(&self.weights);
         w.str(&self.hyperparameters.to_string());
         let sum = fnv1a(&w.0);
         w.0.extend_from_slice(&sum.to_le_bytes());
@@ -173,7 +189,7 @@ impl TextClassifier {
             return Err(Error::BadMagic);
         }
         let version = r.u32()?;
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
@@ -228,7 +244,11 @@ impl TextClassifier {
         let n_weights = rows
             .checked_mul(c)
             .ok_or_else(|| Error::Corrupt("weight matrix size overflows".into()))?;
-        let weights = r.f32s(n_weights)?;
+        let weights = if version == 1 {
+            r.f32s(n_weights)?.into_iter().map(bf16_from_f32).collect()
+        } else {
+            r.u16s(n_weights)?
+        };
         let hp = r.string()?;
         let hyperparameters: serde_json::Value = serde_json::from_str(&hp)
             .map_err(|e| Error::Corrupt(format!("hyper-parameters are not JSON: {e}")))?;

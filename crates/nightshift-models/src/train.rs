@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::{ece_at_temperature, fit_temperature};
-use crate::classifier::{TextClassifier, linear_scores, softmax_in_place};
+use crate::classifier::{TextClassifier, bf16_from_f32, linear_scores, softmax_in_place};
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, Scratch, Vocabulary, raw_buckets};
 use crate::hierarchy::{Hierarchy, HierarchyReport};
@@ -326,7 +326,7 @@ fn train_inner(
         vocab,
         labels,
         hierarchy,
-        weights,
+        weights: weights.into_iter().map(bf16_from_f32).collect(),
         bias,
         temperature,
         hyperparameters,

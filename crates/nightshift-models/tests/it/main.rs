@@ -216,6 +216,37 @@ fn bytes_round_trip_gives_identical_predictions() {
     );
 }
 
+/// Format version 1 stored the weights as `f32`; this build writes bfloat16 (version 2) and
+/// must still read version 1 bundles, with the same predictions.
+#[test]
+fn version_1_bytes_still_load() {
+    let rows = toy(300, 7);
+    let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
+    let v2 = model.to_bytes();
+    let n_weights = model.n_features() * model.n_classes();
+    let hp = model.hyperparameters().to_string();
+    let tail = 4 + hp.len() + 8; // hyper-parameter string and checksum
+    let w_end = v2.len() - tail;
+    let w_start = w_end - 2 * n_weights;
+    let mut v1 = v2[..w_start].to_vec();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    for pair in v2[w_start..w_end].chunks_exact(2) {
+        let bits = u32::from(u16::from_le_bytes([pair[0], pair[1]])) << 16;
+        v1.extend_from_slice(&bits.to_le_bytes());
+    }
+    v1.extend_from_slice(&v2[w_end..v2.len() - 8]);
+    let sum = nightshift_models::fnv1a(&v1);
+    v1.extend_from_slice(&sum.to_le_bytes());
+    let old = TextClassifier::from_bytes(&v1).expect("version 1 loads");
+    assert!(old.to_bytes() == v2, "re-saved as version 2, bit for bit");
+    let test = toy(100, 8);
+    let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
+    assert_eq!(
+        model.predict_batch(&inputs, 3),
+        old.predict_batch(&inputs, 3)
+    );
+}
+
 #[test]
 fn corrupt_bytes_are_errors_not_panics() {
     let rows = toy(200, 10);
