@@ -31,7 +31,7 @@ pub mod write;
 
 pub use error::{Error, Result};
 pub use warehouse::{TableRef, Warehouse};
-pub use write::{TableWrite, WriteMetrics, WriteMode};
+pub use write::{BatchMap, BoxError, TableWrite, WriteMetrics, WriteMode};
 
 /// Re-exports so that crates above use exactly the Arrow / DataFusion / Delta versions of this one.
 pub use deltalake::arrow;

@@ -6,8 +6,13 @@ use std::time::Instant;
 use deltalake::DeltaTable;
 use deltalake::arrow::array::{Array, ArrayRef, StringArray};
 use deltalake::arrow::compute::cast;
-use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::catalog::streaming::StreamingTable;
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use deltalake::datafusion::physical_plan::streaming::PartitionStream;
 use deltalake::datafusion::prelude::{DataFrame, Expr, col, lit};
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
@@ -90,6 +95,78 @@ impl Warehouse {
         let mut write = self.write(table, Vec::new());
         write.frame = Some(frame);
         write
+    }
+}
+
+/// A per-batch transformation for [`Warehouse::write_query_mapped`]: it may drop rows or
+/// columns and must return batches of the declared output schema.
+pub type BatchMap =
+    Box<dyn FnMut(RecordBatch) -> std::result::Result<RecordBatch, BoxError> + Send + 'static>;
+
+/// The error a [`BatchMap`] may return; it fails the write (nothing is committed).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl Warehouse {
+    /// Like [`Warehouse::write_query`], but every batch of `frame` goes through `map` on its
+    /// way to the table (e.g. to refuse bad rows), still streaming: memory stays bounded by
+    /// what `map` keeps. `map` sees the query's batches one at a time, partitions merged, and
+    /// must return batches of `output_schema`. If `map` fails, nothing is committed.
+    pub async fn write_query_mapped(
+        &self,
+        table: &TableRef,
+        frame: DataFrame,
+        output_schema: SchemaRef,
+        map: BatchMap,
+    ) -> Result<TableWrite<'_>> {
+        let source = OneShotStream {
+            schema: output_schema.clone(),
+            input: std::sync::Mutex::new(Some((frame, map))),
+        };
+        let provider = StreamingTable::try_new(output_schema, vec![Arc::new(source)])
+            .map_err(|e| Error::Internal(format!("streaming source: {e}")))?;
+        let mapped = self
+            .context()
+            .read_table(Arc::new(provider))
+            .map_err(|e| Error::Internal(format!("streaming source: {e}")))?;
+        Ok(self.write_query(table, mapped))
+    }
+}
+
+/// A [`PartitionStream`] that runs a query once and maps its batches.
+struct OneShotStream {
+    schema: SchemaRef,
+    input: std::sync::Mutex<Option<(DataFrame, BatchMap)>>,
+}
+
+impl std::fmt::Debug for OneShotStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShotStream").finish_non_exhaustive()
+    }
+}
+
+impl PartitionStream for OneShotStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        use futures::StreamExt;
+        let taken = self.input.lock().map(|mut g| g.take()).unwrap_or(None);
+        let schema = self.schema.clone();
+        let stream = futures::stream::once(async move {
+            let Some((frame, mut map)) = taken else {
+                let e = DataFusionError::Internal("the mapped query can only run once".into());
+                return futures::stream::once(async move { Err(e) }).boxed();
+            };
+            match frame.execute_stream().await {
+                Ok(input) => input
+                    .map(move |batch| batch.and_then(|b| map(b).map_err(DataFusionError::External)))
+                    .boxed(),
+                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+            }
+        })
+        .flatten();
+        Box::pin(RecordBatchStreamAdapter::new(schema, stream))
     }
 }
 

@@ -62,6 +62,11 @@ pub struct TextClassifier {
     pub(crate) hyperparameters: serde_json::Value,
 }
 
+thread_local! {
+    /// Per-thread feature buffers and token cache for [`TextClassifier::predict_batch`].
+    static THREAD_SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// Rows per parallel work unit in [`TextClassifier::predict_batch`].
 const PREDICT_CHUNK: usize = 256;
 
@@ -232,20 +237,33 @@ impl TextClassifier {
     }
 
     /// Classifies `inputs` in parallel on the current rayon pool; output order matches input
-    /// order. `top_k` may be 0 (then `Prediction::top_k` is empty). Feature buffers are reused
-    /// per work chunk: the only per-row allocation is the `top_k` vector of the output.
+    /// order. `top_k` may be 0 (then `Prediction::top_k` is empty). Feature buffers (and the
+    /// token cache) live per thread and outlast the call, so a stream of batches stays warm:
+    /// the only per-row allocation is the `top_k` vector of the output.
     pub fn predict_batch(&self, inputs: &[Input<'_>], top_k: usize) -> Vec<Prediction> {
         let mut out = vec![Prediction::default(); inputs.len()];
         out.par_chunks_mut(PREDICT_CHUNK)
             .zip(inputs.par_chunks(PREDICT_CHUNK))
-            .for_each_init(
-                || (Scratch::default(), vec![0f32; self.n_classes()]),
-                |(scratch, probs), (outs, ins)| {
+            .for_each(|(outs, ins)| {
+                THREAD_SCRATCH.with(|cell| {
+                    let mut fresh;
+                    let mut guard = cell.try_borrow_mut();
+                    // Re-entered on this thread (not expected): use a private scratch.
+                    let scratch = match guard.as_deref_mut() {
+                        Ok(s) => s,
+                        Err(_) => {
+                            fresh = Scratch::default();
+                            &mut fresh
+                        }
+                    };
+                    let mut probs = std::mem::take(&mut scratch.probs);
+                    probs.resize(self.n_classes(), 0.0);
                     for (o, input) in outs.iter_mut().zip(ins) {
-                        *o = self.predict_with(input, top_k, scratch, probs);
+                        *o = self.predict_with(input, top_k, scratch, &mut probs);
                     }
-                },
-            );
+                    scratch.probs = probs;
+                });
+            });
         out
     }
 

@@ -150,6 +150,8 @@ pub(crate) struct Scratch {
     cache_owner: u64,
     /// Weighted features `(row, value)` of the last vectorised text.
     pub(crate) feats: Vec<(u32, f32)>,
+    /// Class scores buffer for prediction.
+    pub(crate) probs: Vec<f32>,
 }
 
 /// Distinct tokens remembered per thread before the token cache starts over.

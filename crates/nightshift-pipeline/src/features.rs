@@ -1,12 +1,12 @@
 //! Task `features`: the windowed features SQL -> the intermediate slice (+ rejects).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use nightshift_lake::arrow::array::{Array, BooleanBuilder, RecordBatch, StringArray};
+use nightshift_lake::arrow::array::{Array, ArrayRef, BooleanBuilder, RecordBatch, StringArray};
 use nightshift_lake::arrow::compute::{cast, filter_record_batch};
-use nightshift_lake::arrow::datatypes::{DataType, Schema};
+use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
 use nightshift_lake::arrow::json::LineDelimitedWriter;
 use nightshift_lake::{DS_COLUMN, TableRef, Warehouse, WriteMetrics};
 
@@ -32,7 +32,8 @@ pub struct FeaturesReport {
     pub features_write: WriteMetrics,
     /// The rejects table write (`None` when there was nothing to reject and no earlier rejects).
     pub rejects_write: Option<WriteMetrics>,
-    /// Seconds spent running the query.
+    /// Seconds until the query produced its first batch (planning and first scan; the rest
+    /// of the query streams into the write).
     pub query_seconds: f64,
     /// Wall time, seconds.
     pub seconds: f64,
@@ -55,14 +56,6 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
     tracing::debug!(pipeline = %spec.name, ds = %plan.ds, "features SQL:\n{sql}");
     let frame = warehouse.sql(&sql).await?;
     let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame
-        .collect()
-        .await
-        .map_err(|e| nightshift_lake::Error::Sql {
-            source: Box::new(e),
-            available_tables: warehouse.table_names(),
-        })?;
-    let query_seconds = started.elapsed().as_secs_f64();
 
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let find = |name: &str, key: &str| {
@@ -92,31 +85,151 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
         ));
     }
 
-    let mut rejects = RejectsBuilder::new("features", &plan.run_id, &plan.ds, plan.started_at);
-    let mut counts = RejectCounts::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut good = Vec::with_capacity(batches.len());
-    let mut rows_in = 0u64;
-    let max_chars = spec.max_text_chars;
-    for batch in &batches {
-        let batch = without_column(batch, DS_COLUMN)?;
-        let (id_index, text_index) = if batch.num_columns() < schema.fields().len() {
-            (
-                index_after_drop(&schema, id_index),
-                index_after_drop(&schema, text_index),
-            )
-        } else {
-            (id_index, text_index)
-        };
-        rows_in += batch.num_rows() as u64;
-        let ids = as_strings(batch.column(id_index))?;
-        let texts = as_strings(batch.column(text_index))?;
+    // The query's columns without its own `ds`, then the window's `ds`.
+    let mut fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != DS_COLUMN)
+        .cloned()
+        .collect();
+    fields.push(Arc::new(Field::new(DS_COLUMN, DataType::Utf8, false)));
+    let output_schema = Arc::new(Schema::new(fields));
+    let (id_index, text_index) = (
+        index_after_drop(&schema, id_index),
+        index_after_drop(&schema, text_index),
+    );
+
+    // Streams: each batch of the query is checked, its bad rows go to `state` (rejects are
+    // few and kept in memory), its good rows straight to Parquet.
+    let state = Arc::new(Mutex::new(RefuseState {
+        rejects: RejectsBuilder::new("features", &plan.run_id, &plan.ds, plan.started_at),
+        counts: RejectCounts::new(),
+        seen: HashSet::new(),
+        rows_in: 0,
+        first_batch_at: None,
+    }));
+    let refuse = Refuser {
+        state: state.clone(),
+        output_schema: output_schema.clone(),
+        ds: plan.ds.clone(),
+        id_index,
+        text_index,
+        max_chars: spec.max_text_chars,
+    };
+    let features_table = TableRef::parse(&spec.features_table())?;
+    let features_write = warehouse
+        .write_query_mapped(
+            &features_table,
+            frame,
+            output_schema,
+            Box::new(move |batch| refuse.apply(batch).map_err(Into::into)),
+        )
+        .await?
+        .replace_slice(&plan.ds)
+        .with_commit_metadata("run_id", plan.run_id.clone().into())
+        .with_commit_metadata("task", "features".into())
+        .execute()
+        .await?;
+    // The write has consumed the stream; take what it recorded (the closure may still be
+    // referenced by the dropped plan, so take rather than unwrap).
+    let (rejects, counts, rows_in, first_batch_at) = {
+        let mut guard = state
+            .lock()
+            .map_err(|_| Error::Internal("reject state poisoned".into()))?;
+        guard.seen = HashSet::new();
+        (
+            std::mem::replace(
+                &mut guard.rejects,
+                RejectsBuilder::new("features", &plan.run_id, &plan.ds, plan.started_at),
+            ),
+            std::mem::take(&mut guard.counts),
+            guard.rows_in,
+            guard.first_batch_at,
+        )
+    };
+    let query_seconds = first_batch_at.map_or(0.0, |t| (t - started).as_secs_f64());
+    let rows_written = features_write.rows;
+
+    // The rejects of the same slice, replaced too: if we crash between the two commits, the
+    // re-run rewrites both.
+    let rejects_table = TableRef::parse(&spec.rejects_table())?;
+    let rejects_write = if counts.is_empty() && !warehouse.has_table(&rejects_table) {
+        None
+    } else {
+        Some(
+            warehouse
+                .write(&rejects_table, vec![rejects.finish()?])
+                .replace_slice(&plan.ds)
+                .also_matching("task", "features")
+                .with_commit_metadata("run_id", plan.run_id.clone().into())
+                .with_commit_metadata("task", "features".into())
+                .execute()
+                .await?,
+        )
+    };
+    if rejects_write.is_some() && !counts.is_empty() {
+        tracing::warn!(
+            pipeline = %spec.name,
+            ds = %plan.ds,
+            rejected = counts.values().sum::<u64>(),
+            "rows refused into {}",
+            spec.rejects_table()
+        );
+    }
+    Ok(FeaturesReport {
+        ds: plan.ds.clone(),
+        rows_in,
+        rows_written,
+        rejected: counts,
+        features_write,
+        rejects_write,
+        query_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What the streaming refusal keeps between batches.
+struct RefuseState {
+    rejects: RejectsBuilder,
+    counts: RejectCounts,
+    /// Ids seen in this window (duplicates are refused): the one thing that grows with the
+    /// slice, about 50 bytes per row.
+    seen: HashSet<String>,
+    rows_in: u64,
+    /// When the query produced its first batch (its planning and first scan).
+    first_batch_at: Option<Instant>,
+}
+
+/// Splits each batch of the features query into kept rows (returned, with the window's
+/// `ds`) and refused rows (recorded in the shared [`RefuseState`]).
+struct Refuser {
+    state: Arc<Mutex<RefuseState>>,
+    output_schema: Arc<Schema>,
+    ds: String,
+    id_index: usize,
+    text_index: usize,
+    max_chars: usize,
+}
+
+impl Refuser {
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let mut guard = self
+            .state
+            .lock()
+            .map_err(|_| Error::Internal("reject state poisoned".into()))?;
+        let state = &mut *guard;
+        state.first_batch_at.get_or_insert_with(Instant::now);
+        let batch = without_column(&batch, DS_COLUMN)?;
+        state.rows_in += batch.num_rows() as u64;
+        let ids = as_strings(batch.column(self.id_index))?;
+        let texts = as_strings(batch.column(self.text_index))?;
+        let max_chars = self.max_chars;
         let mut keep = BooleanBuilder::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
             let id = (!ids.is_null(i)).then(|| ids.value(i));
             let reason = match id {
                 None => Some((RejectReason::NullId, "id is null".to_string())),
-                Some(id) if !seen.insert(id.to_string()) => Some((
+                Some(id) if !state.seen.insert(id.to_string()) => Some((
                     RejectReason::DuplicateId,
                     format!("id {id} appears more than once in the window; the first row was kept"),
                 )),
@@ -144,58 +257,21 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
                 None => keep.append_value(true),
                 Some((reason, detail)) => {
                     keep.append_value(false);
-                    *counts.entry(reason).or_default() += 1;
-                    rejects.push(id, reason, &detail, &row_json(&batch, i)?);
+                    *state.counts.entry(reason).or_default() += 1;
+                    state
+                        .rejects
+                        .push(id, reason, &detail, &row_json(&batch, i)?);
                 }
             }
         }
-        good.push(filter_record_batch(&batch, &keep.finish())?);
+        let kept = filter_record_batch(&batch, &keep.finish())?;
+        let mut columns: Vec<ArrayRef> = kept.columns().to_vec();
+        columns.push(Arc::new(StringArray::from(vec![
+            self.ds.as_str();
+            kept.num_rows()
+        ])));
+        Ok(RecordBatch::try_new(self.output_schema.clone(), columns)?)
     }
-    let rows_written: u64 = good.iter().map(|b| b.num_rows() as u64).sum();
-
-    // Rejects first: if we crash between the two commits, the re-run rewrites both.
-    let rejects_table = TableRef::parse(&spec.rejects_table())?;
-    let rejects_write = if counts.is_empty() && !warehouse.has_table(&rejects_table) {
-        None
-    } else {
-        Some(
-            warehouse
-                .write(&rejects_table, vec![rejects.finish()?])
-                .replace_slice(&plan.ds)
-                .also_matching("task", "features")
-                .with_commit_metadata("run_id", plan.run_id.clone().into())
-                .with_commit_metadata("task", "features".into())
-                .execute()
-                .await?,
-        )
-    };
-    let features_table = TableRef::parse(&spec.features_table())?;
-    let features_write = warehouse
-        .write(&features_table, good)
-        .replace_slice(&plan.ds)
-        .with_commit_metadata("run_id", plan.run_id.clone().into())
-        .with_commit_metadata("task", "features".into())
-        .execute()
-        .await?;
-    if rejects_write.is_some() && !counts.is_empty() {
-        tracing::warn!(
-            pipeline = %spec.name,
-            ds = %plan.ds,
-            rejected = counts.values().sum::<u64>(),
-            "rows refused into {}",
-            spec.rejects_table()
-        );
-    }
-    Ok(FeaturesReport {
-        ds: plan.ds.clone(),
-        rows_in,
-        rows_written,
-        rejected: counts,
-        features_write,
-        rejects_write,
-        query_seconds,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
 fn as_strings(array: &Arc<dyn Array>) -> Result<StringArray> {
