@@ -88,13 +88,40 @@ pub(crate) fn f32_from_bf16(b: u16) -> f32 {
 /// `out = bias + Σ v · W[row]` for sparse features (training, `f32` weights).
 #[inline]
 pub(crate) fn linear_scores(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    accumulate(weights, bias, feats, out, |w| w, |_| {});
+}
+
+/// The shared kernel: `out = bias + Σ v · widen(W[row])`, features taken four at a time as
+/// `out += (v0·w0 + v1·w1) + (v2·w2 + v3·w3)` (a fixed order, so results are deterministic;
+/// four rows per pass over `out` quarter its loads and stores), then the rest one by one.
+/// `before_group(i)` runs before the group starting at feature `i` (used for prefetching).
+#[inline(always)]
+fn accumulate<W: Copy>(
+    weights: &[W],
+    bias: &[f32],
+    feats: &[(u32, f32)],
+    out: &mut [f32],
+    widen: impl Fn(W) -> f32 + Copy,
+    mut before_group: impl FnMut(usize),
+) {
     let c = bias.len();
     out.copy_from_slice(bias);
-    for &(r, v) in feats {
+    let row = |r: u32| {
         let start = r as usize * c;
-        let row = &weights[start..start + c];
-        for (o, &w) in out.iter_mut().zip(row) {
-            *o += v * w;
+        &weights[start..start + c]
+    };
+    let mut groups = feats.chunks_exact(4);
+    for (g, q) in groups.by_ref().enumerate() {
+        before_group(4 * g);
+        let (w0, w1, w2, w3) = (row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0));
+        let (v0, v1, v2, v3) = (q[0].1, q[1].1, q[2].1, q[3].1);
+        for ((((o, &a), &b), &x), &y) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+            *o += (v0 * widen(a) + v1 * widen(b)) + (v2 * widen(x) + v3 * widen(y));
+        }
+    }
+    for &(r, v) in groups.remainder() {
+        for (o, &w) in out.iter_mut().zip(row(r)) {
+            *o += v * widen(w);
         }
     }
 }
@@ -147,17 +174,11 @@ fn linear_scores_bf16_avx2(weights: &[u16], bias: &[f32], feats: &[(u32, f32)], 
     for &(r, _) in feats.iter().take(PREFETCH_AHEAD) {
         prefetch(r);
     }
-    out.copy_from_slice(bias);
-    for (i, &(r, v)) in feats.iter().enumerate() {
-        if let Some(&(next, _)) = feats.get(i + PREFETCH_AHEAD) {
+    accumulate(weights, bias, feats, out, f32_from_bf16, |i| {
+        for &(next, _) in feats.iter().skip(i + PREFETCH_AHEAD).take(4) {
             prefetch(next);
         }
-        let start = r as usize * c;
-        let row = &weights[start..start + c];
-        for (o, &w) in out.iter_mut().zip(row) {
-            *o += v * f32_from_bf16(w);
-        }
-    }
+    });
 }
 
 #[inline(always)]
@@ -167,15 +188,7 @@ fn linear_scores_bf16_portable(
     feats: &[(u32, f32)],
     out: &mut [f32],
 ) {
-    let c = bias.len();
-    out.copy_from_slice(bias);
-    for &(r, v) in feats {
-        let start = r as usize * c;
-        let row = &weights[start..start + c];
-        for (o, &w) in out.iter_mut().zip(row) {
-            *o += v * f32_from_bf16(w);
-        }
-    }
+    accumulate(weights, bias, feats, out, f32_from_bf16, |_| {});
 }
 
 /// In-place softmax of `x / t`; returns nothing, `x` sums to 1 afterwards.
