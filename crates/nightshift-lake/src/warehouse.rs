@@ -307,6 +307,12 @@ fn new_session(engine: &EngineSpec) -> Result<SessionContext> {
         .set_usize(
             "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
             0,
+        )
+        // Streamed writes use the session's Parquet settings: row groups of 128k rows (not
+        // 1M) let the next task scan one file on all cores.
+        .set_usize(
+            "datafusion.execution.parquet.max_row_group_size",
+            128 * 1024,
         );
     if let Some(partitions) = engine.target_partitions {
         config = config.with_target_partitions(partitions.max(1));

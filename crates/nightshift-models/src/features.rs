@@ -139,11 +139,8 @@ pub(crate) struct Scratch {
     /// Raw buckets of the character group, with repeats.
     pub(crate) chars: Vec<u32>,
     rows: Vec<u32>,
-    /// Per weight row: the `generation` that last saw it (dedup without sorting).
-    stamp: Vec<u32>,
-    /// Per weight row: its position in `feats` during the current generation.
-    slot: Vec<u32>,
-    generation: u32,
+    /// Counts repeated rows of one group without sorting.
+    dedup: Dedup,
     /// Kept character n-gram rows per token, for the vocabulary `cache_owner`.
     token_rows: FxHashMap<Box<[u8]>, (u32, u32)>,
     token_rows_data: Vec<u32>,
@@ -395,9 +392,7 @@ impl Vocabulary {
         );
         s.feats.clear();
         let mut g = GroupScratch {
-            stamp: &mut s.stamp,
-            slot: &mut s.slot,
-            generation: &mut s.generation,
+            dedup: &mut s.dedup,
             out: &mut s.feats,
         };
         if cfg.split_norm {
@@ -421,31 +416,10 @@ impl Vocabulary {
 
     /// Appends `(row, (1 + ln tf) * idf)` for the weight rows `rows` (with repeats), in order
     /// of first occurrence; returns the squared norm. Repeats are counted with per-row
-    /// generation stamps, so this is linear in `rows.len()` (no sort).
+    /// a small hash table ([`Dedup`]), so this is linear in `rows.len()` (no sort).
     fn weigh_group(&self, rows: &[u32], s: &mut GroupScratch<'_>) -> f32 {
-        if s.stamp.len() != self.len() {
-            s.stamp.clear();
-            s.stamp.resize(self.len(), 0);
-            s.slot.resize(self.len(), 0);
-            *s.generation = 0;
-        }
-        if *s.generation == u32::MAX {
-            s.stamp.fill(0);
-            *s.generation = 0;
-        }
-        *s.generation += 1;
-        let generation = *s.generation;
         let start = s.out.len();
-        for &r in rows {
-            let ri = r as usize;
-            if s.stamp[ri] == generation {
-                s.out[s.slot[ri] as usize].1 += 1.0;
-            } else {
-                s.stamp[ri] = generation;
-                s.slot[ri] = s.out.len() as u32;
-                s.out.push((r, 1.0));
-            }
-        }
+        s.dedup.count(rows, s.out);
         let mut sq = 0.0f32;
         for f in &mut s.out[start..] {
             let idf = self.idf[f.0 as usize];
@@ -463,10 +437,55 @@ impl Vocabulary {
 
 /// Borrowed parts of [`Scratch`] used by [`Vocabulary::weigh_group`].
 struct GroupScratch<'a> {
-    stamp: &'a mut Vec<u32>,
-    slot: &'a mut Vec<u32>,
-    generation: &'a mut u32,
+    dedup: &'a mut Dedup,
     out: &'a mut Vec<(u32, f32)>,
+}
+
+/// Counts repeats among a text's weight rows: a small open-addressing table sized to the
+/// text (so it stays in L1/L2 whatever the vocabulary size), whose slots are marked with a
+/// generation number instead of being cleared for every text.
+#[derive(Debug, Default)]
+struct Dedup {
+    /// `(row, generation, position in out)`.
+    slots: Vec<(u32, u32, u32)>,
+    shift: u32,
+    generation: u32,
+}
+
+impl Dedup {
+    /// Appends `(row, count)` to `out` for each distinct row of `rows`, in order of first
+    /// occurrence.
+    fn count(&mut self, rows: &[u32], out: &mut Vec<(u32, f32)>) {
+        let need = (2 * rows.len()).max(16).next_power_of_two();
+        if self.slots.len() < need {
+            self.slots = vec![(0, 0, 0); need];
+            self.shift = 32 - need.trailing_zeros();
+            self.generation = 0;
+        }
+        if self.generation == u32::MAX {
+            self.slots.fill((0, 0, 0));
+            self.generation = 0;
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        let mask = self.slots.len() - 1;
+        for &r in rows {
+            let mut i = (r.wrapping_mul(0x9E37_79B1) >> self.shift) as usize;
+            loop {
+                let slot = &mut self.slots[i];
+                if slot.1 != generation {
+                    *slot = (r, generation, out.len() as u32);
+                    out.push((r, 1.0));
+                    break;
+                }
+                if slot.0 == r {
+                    out[slot.2 as usize].1 += 1.0;
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+    }
 }
 
 /// Open-addressing hash map from kept bucket to weight row, at most half full.

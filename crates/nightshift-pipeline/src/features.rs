@@ -1,6 +1,6 @@
 //! Task `features`: the windowed features SQL -> the intermediate slice (+ rejects).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ use nightshift_lake::arrow::compute::{cast, filter_record_batch};
 use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
 use nightshift_lake::arrow::json::LineDelimitedWriter;
 use nightshift_lake::{DS_COLUMN, TableRef, Warehouse, WriteMetrics};
+use rustc_hash::FxHashSet;
 
 use crate::error::{Error, Result};
 use crate::plan::RunPlan;
@@ -104,7 +105,7 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
     let state = Arc::new(Mutex::new(RefuseState {
         rejects: RejectsBuilder::new("features", &plan.run_id, &plan.ds, plan.started_at),
         counts: RejectCounts::new(),
-        seen: HashSet::new(),
+        seen: FxHashSet::default(),
         rows_in: 0,
         first_batch_at: None,
     }));
@@ -136,7 +137,7 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
         let mut guard = state
             .lock()
             .map_err(|_| Error::Internal("reject state poisoned".into()))?;
-        guard.seen = HashSet::new();
+        guard.seen = FxHashSet::default();
         (
             std::mem::replace(
                 &mut guard.rejects,
@@ -194,7 +195,7 @@ struct RefuseState {
     counts: RejectCounts,
     /// Ids seen in this window (duplicates are refused): the one thing that grows with the
     /// slice, about 50 bytes per row.
-    seen: HashSet<String>,
+    seen: FxHashSet<Box<str>>,
     rows_in: u64,
     /// When the query produced its first batch (its planning and first scan).
     first_batch_at: Option<Instant>,
@@ -229,7 +230,7 @@ impl Refuser {
             let id = (!ids.is_null(i)).then(|| ids.value(i));
             let reason = match id {
                 None => Some((RejectReason::NullId, "id is null".to_string())),
-                Some(id) if !state.seen.insert(id.to_string()) => Some((
+                Some(id) if !state.seen.insert(id.into()) => Some((
                     RejectReason::DuplicateId,
                     format!("id {id} appears more than once in the window; the first row was kept"),
                 )),
