@@ -97,6 +97,12 @@ impl Error {
     /// A next step for the user, printed as a `hint:` line.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Sql { source, .. } if is_out_of_memory(&source.to_string()) => {
+                Some(MEMORY_HINT.into())
+            }
+            Error::Delta { source, .. } if is_out_of_memory(&source.to_string()) => {
+                Some(MEMORY_HINT.into())
+            }
             Error::Sql {
                 source,
                 available_tables,
@@ -129,11 +135,45 @@ impl Error {
     }
 }
 
+const MEMORY_HINT: &str = "the query needs more memory than `[engine] memory_limit_mb` allows: raise it, or narrow the query (fewer columns, a pre-aggregated join side)";
+
+fn is_out_of_memory(message: &str) -> bool {
+    message.contains("Resources exhausted")
+}
+
 fn tables_hint(available: &[String]) -> String {
     if available.is_empty() {
         "the warehouse has no tables yet: run `nightshift generate` (demo data) or a pipeline first"
             .into()
     } else {
         format!("tables in the warehouse: {}", available.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_the_memory_limit_hints_at_the_setting() {
+        let exhausted = || {
+            DataFusionError::ResourcesExhausted(
+                "Failed to allocate additional 974.2 KB for HashJoinInput[0]".into(),
+            )
+        };
+        let sql = Error::sql(exhausted(), vec!["raw.t".into()]);
+        assert!(sql.hint().is_some_and(|h| h.contains("memory_limit_mb")));
+        let write = Error::delta(
+            "intermediate.f",
+            std::path::Path::new("/w/intermediate/f"),
+            DeltaTableError::from(exhausted()),
+        );
+        assert!(write.hint().is_some_and(|h| h.contains("memory_limit_mb")));
+        // Other errors keep their own hints.
+        let missing = Error::sql(
+            DataFusionError::Plan("table 'raw.x' not found".into()),
+            vec!["raw.t".into()],
+        );
+        assert!(missing.hint().is_some_and(|h| h.contains("raw.t")));
     }
 }
