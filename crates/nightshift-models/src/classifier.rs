@@ -269,12 +269,9 @@ impl TextClassifier {
                             &mut fresh
                         }
                     };
-                    let mut probs = std::mem::take(&mut scratch.probs);
-                    probs.resize(self.n_classes(), 0.0);
                     for (o, input) in outs.iter_mut().zip(ins) {
-                        *o = self.predict_with(input, top_k, scratch, &mut probs);
+                        *o = self.predict_in(input, top_k, scratch);
                     }
-                    scratch.probs = probs;
                 });
             });
         out
@@ -282,9 +279,7 @@ impl TextClassifier {
 
     /// Classifies one input (single-threaded).
     pub fn predict(&self, input: &Input<'_>, top_k: usize) -> Prediction {
-        let mut scratch = Scratch::default();
-        let mut probs = vec![0f32; self.n_classes()];
-        self.predict_with(input, top_k, &mut scratch, &mut probs)
+        self.predict_in(input, top_k, &mut Scratch::default())
     }
 
     /// Calibrated class probabilities of one input (length [`Self::n_classes`]).
@@ -300,6 +295,16 @@ impl TextClassifier {
         self.vocab
             .vectorize(&self.features, input.text, input.extras, scratch);
         linear_scores_bf16(&self.weights, &self.bias, &scratch.feats, out);
+    }
+
+    /// [`Self::predict_with`] using the scratch's own scores buffer (taken out while the
+    /// features borrow the rest of the scratch).
+    fn predict_in(&self, input: &Input<'_>, top_k: usize, scratch: &mut Scratch) -> Prediction {
+        let mut probs = std::mem::take(&mut scratch.probs);
+        probs.resize(self.n_classes(), 0.0);
+        let prediction = self.predict_with(input, top_k, scratch, &mut probs);
+        scratch.probs = probs;
+        prediction
     }
 
     fn predict_with(

@@ -367,12 +367,7 @@ impl Vocabulary {
                         s.rows.clear();
                         token_char_buckets(cfg, token, &mut s.wrapped, &mut s.offsets, &mut s.rows);
                         let start = s.token_rows_data.len() as u32;
-                        s.token_rows_data.extend(
-                            s.rows
-                                .iter()
-                                .map(|&b| self.map.get(b))
-                                .filter(|&r| r != u32::MAX),
-                        );
+                        s.token_rows_data.extend(self.map.kept_rows(&s.rows));
                         let range = (start, s.token_rows_data.len() as u32 - start);
                         s.token_rows.insert(token.into(), range);
                         range
@@ -384,21 +379,12 @@ impl Vocabulary {
         }
         // `word` holds buckets, `chars` holds rows.
         s.rows.clear();
-        s.rows.extend(
-            s.word
-                .iter()
-                .map(|&b| self.map.get(b))
-                .filter(|&r| r != u32::MAX),
-        );
+        s.rows.extend(self.map.kept_rows(&s.word));
         s.feats.clear();
-        let mut g = GroupScratch {
-            dedup: &mut s.dedup,
-            out: &mut s.feats,
-        };
         if cfg.split_norm {
-            let n_w = self.weigh_group(&s.rows, &mut g);
-            let start = g.out.len();
-            let n_c = self.weigh_group(&s.chars, &mut g);
+            let n_w = self.weigh_group(&s.rows, &mut s.dedup, &mut s.feats);
+            let start = s.feats.len();
+            let n_c = self.weigh_group(&s.chars, &mut s.dedup, &mut s.feats);
             let both = n_w > 0.0 && n_c > 0.0;
             let extra = if both {
                 std::f32::consts::FRAC_1_SQRT_2
@@ -409,19 +395,19 @@ impl Vocabulary {
             normalise(&mut s.feats[start..], n_c, extra);
         } else {
             s.rows.extend_from_slice(&s.chars);
-            let n = self.weigh_group(&s.rows, &mut g);
+            let n = self.weigh_group(&s.rows, &mut s.dedup, &mut s.feats);
             normalise(&mut s.feats, n, 1.0);
         }
     }
 
     /// Appends `(row, (1 + ln tf) * idf)` for the weight rows `rows` (with repeats), in order
-    /// of first occurrence; returns the squared norm. Repeats are counted with per-row
-    /// a small hash table ([`Dedup`]), so this is linear in `rows.len()` (no sort).
-    fn weigh_group(&self, rows: &[u32], s: &mut GroupScratch<'_>) -> f32 {
-        let start = s.out.len();
-        s.dedup.count(rows, s.out);
+    /// of first occurrence; returns the squared norm. Repeats are counted in a small hash
+    /// table ([`Dedup`]), so this is linear in `rows.len()` (no sort).
+    fn weigh_group(&self, rows: &[u32], dedup: &mut Dedup, out: &mut Vec<(u32, f32)>) -> f32 {
+        let start = out.len();
+        dedup.count(rows, out);
         let mut sq = 0.0f32;
-        for f in &mut s.out[start..] {
+        for f in &mut out[start..] {
             let idf = self.idf[f.0 as usize];
             let v = if f.1 == 1.0 {
                 idf
@@ -433,12 +419,6 @@ impl Vocabulary {
         }
         sq
     }
-}
-
-/// Borrowed parts of [`Scratch`] used by [`Vocabulary::weigh_group`].
-struct GroupScratch<'a> {
-    dedup: &'a mut Dedup,
-    out: &'a mut Vec<(u32, f32)>,
 }
 
 /// Counts repeats among a text's weight rows: a small open-addressing table sized to the
@@ -521,6 +501,14 @@ impl RowMap {
             i = (i + 1) & mask;
         }
         self.slots[i] = (bucket, row);
+    }
+
+    /// The rows of the kept buckets among `buckets`, in order (repeats included).
+    fn kept_rows<'a>(&'a self, buckets: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        buckets
+            .iter()
+            .map(|&b| self.get(b))
+            .filter(|&r| r != u32::MAX)
     }
 
     /// The row of `bucket`, or `u32::MAX` when the bucket is not kept.

@@ -102,13 +102,13 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
 
     // Streams: each batch of the query is checked, its bad rows go to `state` (rejects are
     // few and kept in memory), its good rows straight to Parquet.
-    let state = Arc::new(Mutex::new(RefuseState {
+    let state = Arc::new(Mutex::new(Some(RefuseState {
         rejects: RejectsBuilder::new("features", &plan.run_id, &plan.ds, plan.started_at),
         counts: RejectCounts::new(),
         seen: FxHashSet::default(),
         rows_in: 0,
         first_batch_at: None,
-    }));
+    })));
     let refuse = Refuser {
         state: state.clone(),
         output_schema: output_schema.clone(),
@@ -132,22 +132,18 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
         .execute()
         .await?;
     // The write has consumed the stream; take what it recorded (the closure may still be
-    // referenced by the dropped plan, so take rather than unwrap).
-    let (rejects, counts, rows_in, first_batch_at) = {
-        let mut guard = state
-            .lock()
-            .map_err(|_| Error::Internal("reject state poisoned".into()))?;
-        guard.seen = FxHashSet::default();
-        (
-            std::mem::replace(
-                &mut guard.rejects,
-                RejectsBuilder::new("features", &plan.run_id, &plan.ds, plan.started_at),
-            ),
-            std::mem::take(&mut guard.counts),
-            guard.rows_in,
-            guard.first_batch_at,
-        )
-    };
+    // referenced by the dropped plan, so take rather than unwrap the Arc).
+    let RefuseState {
+        rejects,
+        counts,
+        rows_in,
+        first_batch_at,
+        ..
+    } = state
+        .lock()
+        .map_err(|_| Error::Internal("reject state poisoned".into()))?
+        .take()
+        .ok_or_else(|| Error::Internal("reject state taken twice".into()))?;
     let query_seconds = first_batch_at.map_or(0.0, |t| (t - started).as_secs_f64());
     let rows_written = features_write.rows;
 
@@ -204,7 +200,8 @@ struct RefuseState {
 /// Splits each batch of the features query into kept rows (returned, with the window's
 /// `ds`) and refused rows (recorded in the shared [`RefuseState`]).
 struct Refuser {
-    state: Arc<Mutex<RefuseState>>,
+    /// `None` once the task has taken the result.
+    state: Arc<Mutex<Option<RefuseState>>>,
     output_schema: Arc<Schema>,
     ds: String,
     id_index: usize,
@@ -218,7 +215,9 @@ impl Refuser {
             .state
             .lock()
             .map_err(|_| Error::Internal("reject state poisoned".into()))?;
-        let state = &mut *guard;
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| Error::Internal("features stream ran after its write".into()))?;
         state.first_batch_at.get_or_insert_with(Instant::now);
         let batch = without_column(&batch, DS_COLUMN)?;
         state.rows_in += batch.num_rows() as u64;
