@@ -131,8 +131,7 @@ impl RunStore {
         let conn = Connection::open(path).map_err(sql("open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sql("set busy timeout"))?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-            .map_err(sql("enable WAL"))?;
+        enable_wal(&conn).map_err(sql("enable WAL"))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql("set synchronous"))?;
         conn.pragma_update(None, "foreign_keys", true)
@@ -781,4 +780,22 @@ pub(crate) fn validate_name(what: &'static str, name: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Switches the database to WAL. When several connections open a fresh database at the same
+/// moment, SQLite can answer `SQLITE_BUSY` to the journal-mode change at once, without
+/// calling the busy handler, so retry until the busy timeout.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(StdDuration::from_millis(5));
+            }
+            other => return other.map(|_| ()),
+        }
+    }
 }
