@@ -12,7 +12,9 @@
 //!   [`WriteMode::ReplaceSlice`], replaces exactly the rows of one `ds` slice (optionally narrowed
 //!   by more `column = value` terms, e.g. `model_version`) in **one** Delta commit
 //!   (`replace_where`): a retry, a crash mid-write or a re-run can never leave duplicates or half
-//!   a slice. Every write returns [`WriteMetrics`].
+//!   a slice. Every write returns [`WriteMetrics`]. A streamed write into an existing table is
+//!   encoded by one Parquet writer per core and committed in the same single commit (`fanout`;
+//!   delta-rs alone would encode a one-slice write on one core).
 //! - [`files`] reads CSV / TSV / Parquet / NDJSON data files (training and evaluation data).
 //! - [`predict`] is the `nightshift_predict(text, extra...)` UDF: a native text model run on
 //!   whole record batches inside DataFusion plans, so inference streams with bounded memory.
@@ -23,6 +25,7 @@
 //! Delta tables on disk, readable by any Delta reader (Spark, Trino, DuckDB, Python `deltalake`).
 
 mod error;
+mod fanout;
 pub mod files;
 pub mod format;
 pub mod predict;

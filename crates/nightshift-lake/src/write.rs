@@ -19,6 +19,7 @@ use deltalake::protocol::SaveMode;
 
 use crate::DS_COLUMN;
 use crate::error::{Error, Result};
+use crate::fanout;
 use crate::warehouse::{TableRef, Warehouse, dir_url};
 
 /// How a [`TableWrite`] changes the table.
@@ -277,6 +278,45 @@ impl TableWrite<'_> {
                 .map_err(delta_err)?
         };
 
+        // A streamed write into an existing table: one Parquet writer per core when the
+        // result is the same as delta-rs' (see `fanout`).
+        if exists
+            && let Some(frame) = &self.frame
+            && let Some(plan) = fanout::plan(&table, frame, &self.mode).await?
+        {
+            let mut table = table;
+            let state = self.warehouse.context().state();
+            let options = state.config_options();
+            let sizes = (
+                options.execution.target_partitions,
+                options.execution.parquet.max_row_group_size,
+            );
+            let described = match &self.mode {
+                WriteMode::ReplaceSlice { ds, also } => Some(describe_slice(ds, also)),
+                _ => None,
+            };
+            let metrics = fanout::write(
+                plan,
+                &mut table,
+                (&name, &path),
+                frame.clone(),
+                &self.mode,
+                sizes,
+                &self.metadata,
+                described,
+            )
+            .await?;
+            self.warehouse.register_delta(&self.table, &table).await?;
+            return Ok(WriteMetrics {
+                table: name,
+                version: metrics.version,
+                rows: metrics.rows,
+                files_added: metrics.files_added,
+                files_removed: metrics.files_removed,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+
         if rows == 0 && self.frame.is_none() {
             // Nothing to add: an empty slice replacement deletes the slice; other modes are no-ops.
             let version = match (&predicate, exists) {
@@ -372,7 +412,7 @@ async fn last_write_metrics(table: &DeltaTable) -> (u64, u64, u64) {
     )
 }
 
-fn describe_slice(ds: &str, also: &[(String, String)]) -> String {
+pub(crate) fn describe_slice(ds: &str, also: &[(String, String)]) -> String {
     let mut s = format!("ds = '{ds}'");
     for (c, v) in also {
         s.push_str(&format!(" AND {c} = '{v}'"));
@@ -396,7 +436,7 @@ fn with_ds_column(batch: RecordBatch, ds: &str) -> Result<RecordBatch> {
 }
 
 /// Refuses rows whose `column` is not `expected`: a write must stay inside its slice.
-fn check_in_slice(
+pub(crate) fn check_in_slice(
     batch: &RecordBatch,
     column: &str,
     expected: &str,

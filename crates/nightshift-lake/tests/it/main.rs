@@ -4,6 +4,7 @@
 mod files;
 mod format;
 mod slices;
+mod streamed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

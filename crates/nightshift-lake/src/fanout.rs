@@ -1,0 +1,368 @@
+//! Streamed writes into an existing table with one Parquet writer per core.
+//!
+//! delta-rs routes each partition value of a write to a single writer task, so replacing one
+//! `ds` slice encodes every Parquet page on one core however many cores the query ran on. Here
+//! the query's batches are handed to `target_partitions` writers (delta-rs'
+//! [`RecordBatchWriter`], which computes the file statistics), and the files they produce plus
+//! the removal of the slice's old files go into **one** Delta commit, as delta-rs'
+//! `replace_where` would have made. A crash before that commit leaves only unreferenced files.
+//!
+//! This path is taken only where its result is exactly the delta-rs one: an existing table
+//! without constraints, the query's columns equal to the table's (string encodings aside), and
+//! — for a slice narrowed by a non-partition column such as `model_version` — every old file of
+//! the slice holding a single value of that column (its statistics say so). Anything else goes
+//! back to the delta-rs write.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, SchemaRef};
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::DataFrame;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, Remove};
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use futures::StreamExt;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::DS_COLUMN;
+use crate::error::{Error, Result};
+use crate::write::{WriteMode, check_in_slice};
+
+/// Batches queued per writer before the query waits.
+const QUEUE_PER_WRITER: usize = 2;
+
+/// What [`plan`] found: the old files to remove and how to shape each batch.
+pub(crate) struct Fanout {
+    removes: Vec<Remove>,
+    /// Per table column, the query column holding it and the table's type (batches may
+    /// carry `Utf8View` for `Utf8`, or other names of list items: they are cast).
+    columns: Vec<(usize, DataType)>,
+    schema: SchemaRef,
+    partition_columns: Vec<String>,
+}
+
+/// Decides whether `frame` can be written by [`write`] into `table` under `mode`; `Ok(None)`
+/// means "use the delta-rs write" (never an error of its own).
+pub(crate) async fn plan(
+    table: &DeltaTable,
+    frame: &DataFrame,
+    mode: &WriteMode,
+) -> Result<Option<Fanout>> {
+    let fallback = |why: String| {
+        tracing::debug!("streamed write through delta-rs' single writer: {why}");
+        Ok(None)
+    };
+    let Ok(state) = table.snapshot() else {
+        return fallback("no snapshot".into());
+    };
+    let snapshot = state.snapshot();
+    let metadata = snapshot.metadata();
+    if metadata
+        .configuration()
+        .keys()
+        .any(|k| k.starts_with("delta.constraints."))
+    {
+        return fallback("the table has constraints".into());
+    }
+    let partition_columns = metadata.partition_columns().to_vec();
+    let table_schema = snapshot.arrow_schema();
+    let query_schema = frame.schema().as_arrow();
+    if table_schema.fields().len() != query_schema.fields().len() {
+        return fallback("the query's columns are not the table's".into());
+    }
+    let mut columns = Vec::with_capacity(table_schema.fields().len());
+    for want in table_schema.fields() {
+        let Ok(index) = query_schema.index_of(want.name()) else {
+            return fallback(format!("the query has no column `{}`", want.name()));
+        };
+        let got = query_schema.field(index).data_type();
+        if same_shape(got, want.data_type()) {
+            columns.push((index, want.data_type().clone()));
+        } else {
+            return fallback(format!(
+                "column `{}` is {} in the query, {} in the table",
+                want.name(),
+                got,
+                want.data_type()
+            ));
+        }
+    }
+
+    let removes = match mode {
+        WriteMode::Append => Vec::new(),
+        WriteMode::Overwrite => return fallback("an overwrite may change the schema".into()),
+        WriteMode::ReplaceSlice { ds, also } => {
+            if partition_columns != [DS_COLUMN] {
+                return fallback(format!("the table is partitioned by {partition_columns:?}"));
+            }
+            let mut removes = Vec::new();
+            let mut files = snapshot.file_views(table.log_store().as_ref(), None);
+            while let Some(file) = files.next().await {
+                let file = match file {
+                    Ok(file) => file,
+                    Err(e) => return fallback(format!("listing files: {e}")),
+                };
+                let partition = file.partition_values_map();
+                if partition.get(DS_COLUMN).cloned().flatten().as_deref() != Some(ds.as_str()) {
+                    continue;
+                }
+                let stats: Option<serde_json::Value> =
+                    file.stats().and_then(|s| serde_json::from_str(&s).ok());
+                let mut inside = true;
+                for (column, value) in also {
+                    match single_value(stats.as_ref(), column) {
+                        Some(v) if v == *value => {}
+                        Some(_) => inside = false,
+                        // Mixed or unknown: only a rewrite of the file could split it.
+                        None => {
+                            return fallback(format!(
+                                "{} holds several values of `{column}`",
+                                file.path()
+                            ));
+                        }
+                    }
+                }
+                if inside {
+                    removes.push(file.remove_action(true));
+                }
+            }
+            removes
+        }
+    };
+    Ok(Some(Fanout {
+        removes,
+        columns,
+        schema: table_schema,
+        partition_columns,
+    }))
+}
+
+/// Whether values of type `a` cast losslessly to `b`: the same type up to string encodings
+/// (dictionary-encoded strings included),
+/// the names of nested fields and nullability.
+fn same_shape(a: &DataType, b: &DataType) -> bool {
+    fn string(t: &DataType) -> bool {
+        match t {
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => true,
+            // Partition columns read back from Delta are dictionary-encoded.
+            DataType::Dictionary(_, values) => string(values),
+            _ => false,
+        }
+    }
+    match (a, b) {
+        _ if string(a) && string(b) => true,
+        (DataType::List(x), DataType::List(y)) => same_shape(x.data_type(), y.data_type()),
+        (DataType::Struct(x), DataType::Struct(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(f, g)| f.name() == g.name() && same_shape(f.data_type(), g.data_type()))
+        }
+        _ => a == b,
+    }
+}
+
+/// The one value `column` takes in a file, as text, when its statistics show min = max and no
+/// nulls.
+fn single_value(stats: Option<&serde_json::Value>, column: &str) -> Option<String> {
+    let stats = stats?;
+    let min = stats.get("minValues")?.get(column)?;
+    let max = stats.get("maxValues")?.get(column)?;
+    let nulls = stats
+        .get("nullCount")
+        .and_then(|n| n.get(column))
+        .and_then(|n| n.as_u64());
+    if min != max || nulls != Some(0) {
+        return None;
+    }
+    match min {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// What [`write`] committed.
+pub(crate) struct FanoutMetrics {
+    pub(crate) version: Option<u64>,
+    pub(crate) rows: u64,
+    pub(crate) files_added: u64,
+    pub(crate) files_removed: u64,
+}
+
+/// Streams `frame` through `writers` Parquet writers and commits their files (and the planned
+/// removals) in one Delta commit carrying `metadata`; `table` is brought to the new version.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write(
+    fanout: Fanout,
+    table: &mut DeltaTable,
+    (name, path): (&str, &Path),
+    frame: DataFrame,
+    mode: &WriteMode,
+    (writers, max_row_group_size): (usize, usize),
+    metadata: &[(String, serde_json::Value)],
+    predicate: Option<String>,
+) -> Result<FanoutMetrics> {
+    let delta_err = |e| Error::delta(name, path, e);
+    let properties = WriterProperties::builder()
+        .set_created_by(format!("nightshift {}", env!("CARGO_PKG_VERSION")))
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(max_row_group_size.max(1)))
+        .build();
+    let writers = writers.max(1);
+    let (tx, rx) = mpsc::channel::<RecordBatch>(QUEUE_PER_WRITER * writers);
+    let rx = Arc::new(Mutex::new(rx));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..writers {
+        let mut writer = RecordBatchWriter::for_table(table)
+            .map_err(delta_err)?
+            .with_writer_properties(properties.clone());
+        let rx = rx.clone();
+        tasks.spawn(async move {
+            loop {
+                // The lock is held only while waiting for the next batch.
+                let next = rx.lock().await.recv().await;
+                let Some(batch) = next else { break };
+                writer.write(batch).await?;
+            }
+            writer.flush().await
+        });
+    }
+
+    // A failed query comes first; a failed writer stops the query at its next batch.
+    let produced = produce(&fanout, name, frame, mode, tx).await;
+    let mut adds: Vec<Add> = Vec::new();
+    let mut written: Result<()> = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(files)) => adds.extend(files),
+            Ok(Err(e)) if written.is_ok() => written = Err(delta_err(e)),
+            Err(e) if written.is_ok() => {
+                written = Err(Error::Internal(format!("Parquet writer task: {e}")))
+            }
+            _ => {}
+        }
+    }
+    // On any error, what was written is unreferenced: the table is unchanged.
+    let rows = produced?;
+    written?;
+
+    let files_added = adds.len() as u64;
+    let files_removed = fanout.removes.len() as u64;
+    if adds.is_empty() && fanout.removes.is_empty() {
+        return Ok(FanoutMetrics {
+            version: table.version(),
+            rows,
+            files_added,
+            files_removed,
+        });
+    }
+    let bytes_added: i64 = adds.iter().map(|a| a.size).sum();
+    let mut actions: Vec<Action> = fanout.removes.into_iter().map(Action::Remove).collect();
+    actions.extend(adds.into_iter().map(Action::Add));
+    let operation = DeltaOperation::Write {
+        mode: match mode {
+            WriteMode::Append => SaveMode::Append,
+            _ => SaveMode::Overwrite,
+        },
+        partition_by: (!fanout.partition_columns.is_empty()).then_some(fanout.partition_columns),
+        predicate,
+    };
+    let operation_metrics = serde_json::json!({
+        "num_added_files": files_added,
+        "num_removed_files": files_removed,
+        "num_added_rows": rows,
+        "num_added_bytes": bytes_added,
+    });
+    let properties = CommitProperties::default().with_metadata(
+        metadata
+            .iter()
+            .cloned()
+            .chain([("operationMetrics".to_string(), operation_metrics)]),
+    );
+    let snapshot = table.snapshot().map_err(delta_err)?.clone();
+    let commit = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(Some(&snapshot), table.log_store(), operation)
+        .await
+        .map_err(delta_err)?;
+    let version = commit.version();
+    table
+        .update_incremental(Some(version))
+        .await
+        .map_err(delta_err)?;
+    Ok(FanoutMetrics {
+        version: Some(version),
+        rows,
+        files_added,
+        files_removed,
+    })
+}
+
+/// Runs the query, checks and shapes each batch, and queues it for the writers; returns the
+/// row count. Dropping `tx` at the end tells the writers to finish.
+async fn produce(
+    fanout: &Fanout,
+    name: &str,
+    frame: DataFrame,
+    mode: &WriteMode,
+    tx: mpsc::Sender<RecordBatch>,
+) -> Result<u64> {
+    let mut stream = frame
+        .execute_stream()
+        .await
+        .map_err(|e| Error::sql(e, vec![]))?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| Error::sql(e, vec![]))?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let batch = shape(fanout, batch)?;
+        if let WriteMode::ReplaceSlice { ds, also } = mode {
+            let slice = crate::write::describe_slice(ds, also);
+            check_in_slice(&batch, DS_COLUMN, ds, name, &slice)?;
+            for (column, value) in also {
+                check_in_slice(&batch, column, value, name, &slice)?;
+            }
+        }
+        rows += batch.num_rows() as u64;
+        if tx.send(batch).await.is_err() {
+            // A writer failed; its error is reported by the caller.
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+/// Puts the batch's columns in the table's order and encoding, under the table's schema.
+fn shape(fanout: &Fanout, batch: RecordBatch) -> Result<RecordBatch> {
+    let columns = fanout
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, (index, want))| {
+            let column = batch.column(*index);
+            let got = column.data_type();
+            if got == want {
+                Ok(column.clone())
+            } else if same_shape(got, want) {
+                Ok(cast(column, want)?)
+            } else {
+                // The plan declared a compatible type; the batch disagrees.
+                Err(Error::Internal(format!(
+                    "column `{}` arrived as {got}, the table stores {want}",
+                    fanout.schema.field(i).name()
+                )))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(fanout.schema.clone(), columns)?)
+}

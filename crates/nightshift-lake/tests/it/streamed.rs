@@ -1,0 +1,171 @@
+//! Streamed writes (`write_query`) into existing tables: the query's batches are encoded by
+//! one Parquet writer per core and land in one Delta commit, exactly as a delta-rs write would.
+
+use nightshift_lake::{Error, TableRef, Warehouse, WriteMode};
+
+use crate::{rows, scalar, warehouse};
+
+fn source() -> TableRef {
+    TableRef::parse("raw.src").expect("name")
+}
+
+fn target() -> TableRef {
+    TableRef::parse("output.p_predictions").expect("name")
+}
+
+/// `raw.src`: ids `0..n` in `ds`, model version `version`, written as `files` appends so a
+/// scan yields several batches.
+async fn fill_source(wh: &Warehouse, n: i64, ds: &str, version: &str, files: i64) {
+    let per = n / files;
+    for f in 0..files {
+        let batch: Vec<(i64, &str, &str)> =
+            (f * per..(f + 1) * per).map(|i| (i, ds, version)).collect();
+        wh.write(&source(), vec![rows(&batch)])
+            .with_mode(WriteMode::Append)
+            .execute()
+            .await
+            .expect("source");
+    }
+}
+
+async fn stream_slice(
+    wh: &Warehouse,
+    ds: &str,
+    version: &str,
+) -> nightshift_lake::Result<nightshift_lake::WriteMetrics> {
+    let frame = wh
+        .sql(&format!(
+            "SELECT id, ds, model_version FROM raw.src WHERE ds = '{ds}' AND model_version = '{version}'"
+        ))
+        .await
+        .expect("query");
+    wh.write_query(&target(), frame)
+        .replace_slice(ds)
+        .also_matching("model_version", version)
+        .execute()
+        .await
+}
+
+async fn count(wh: &Warehouse, filter: &str) -> i64 {
+    scalar(
+        wh,
+        &format!("SELECT count(*) FROM output.p_predictions WHERE {filter}"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_streamed_slice_replacement_is_one_exact_commit() {
+    let (dir, wh) = warehouse().await;
+    fill_source(&wh, 4000, "2026-11-19", "2", 4).await;
+    // The target exists (written by delta-rs) with another day and another model version.
+    wh.write(
+        &target(),
+        vec![rows(&[(1, "2026-11-19", "1"), (7, "2026-11-20", "2")])],
+    )
+    .with_mode(WriteMode::Append)
+    .with_partition_columns(&["ds"])
+    .execute()
+    .await
+    .expect("seed");
+    let first = stream_slice(&wh, "2026-11-19", "2").await.expect("first");
+    // Written by the per-core writers (their commit records the bytes added; delta-rs' own
+    // write does not).
+    let log = std::fs::read_to_string(
+        dir.path()
+            .join("warehouse/output/p_predictions/_delta_log/00000000000000000001.json"),
+    )
+    .expect("commit");
+    assert!(log.contains("num_added_bytes"), "{log}");
+    assert_eq!(first.rows, 4000);
+    assert_eq!(first.version, Some(1), "one commit");
+    assert!(first.files_added >= 1);
+    assert_eq!(first.files_removed, 0, "the other version's file stays");
+    let again = stream_slice(&wh, "2026-11-19", "2").await.expect("again");
+    assert_eq!(again.version, Some(2), "one commit");
+    assert_eq!(
+        again.files_removed, first.files_added,
+        "exactly the slice's files go"
+    );
+    assert_eq!(
+        count(&wh, "ds = '2026-11-19' AND model_version = '2'").await,
+        4000
+    );
+    assert_eq!(
+        count(&wh, "ds = '2026-11-19' AND model_version = '1'").await,
+        1
+    );
+    assert_eq!(count(&wh, "ds = '2026-11-20'").await, 1);
+    assert_eq!(
+        scalar(&wh, "SELECT count(DISTINCT id) FROM output.p_predictions WHERE model_version = '2' AND ds = '2026-11-19'").await,
+        4000
+    );
+}
+
+#[tokio::test]
+async fn a_file_holding_two_versions_is_rewritten_not_dropped() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 30, "2026-11-19", "2", 1).await;
+    // One file with versions 1 and 2: replacing version 2 must keep version 1's rows.
+    wh.write(
+        &target(),
+        vec![rows(&[
+            (1, "2026-11-19", "1"),
+            (2, "2026-11-19", "2"),
+            (3, "2026-11-19", "2"),
+        ])],
+    )
+    .with_mode(WriteMode::Append)
+    .with_partition_columns(&["ds"])
+    .execute()
+    .await
+    .expect("seed");
+    let m = stream_slice(&wh, "2026-11-19", "2").await.expect("replace");
+    assert_eq!(m.rows, 30);
+    assert_eq!(count(&wh, "model_version = '1'").await, 1);
+    assert_eq!(count(&wh, "model_version = '2'").await, 30);
+}
+
+#[tokio::test]
+async fn streamed_rows_outside_the_slice_change_nothing() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 20, "2026-11-19", "1", 2).await;
+    wh.write(&target(), vec![rows(&[(1, "2026-11-19", "1")])])
+        .replace_slice("2026-11-19")
+        .execute()
+        .await
+        .expect("seed");
+    let frame = wh
+        .sql("SELECT id, CASE WHEN id = 15 THEN '2026-11-18' ELSE ds END AS ds, model_version FROM raw.src")
+        .await
+        .expect("query");
+    let err = wh
+        .write_query(&target(), frame)
+        .replace_slice("2026-11-19")
+        .execute()
+        .await
+        .expect_err("must refuse");
+    assert!(matches!(err, Error::Slice { .. }), "{err}");
+    assert!(err.to_string().contains("2026-11-18"), "{err}");
+    assert_eq!(count(&wh, "true").await, 1, "the table is unchanged");
+}
+
+#[tokio::test]
+async fn a_streamed_append_adds_in_one_commit() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 100, "2026-11-19", "1", 2).await;
+    wh.write(&target(), vec![rows(&[(1000, "2026-11-19", "1")])])
+        .replace_slice("2026-11-19")
+        .execute()
+        .await
+        .expect("seed");
+    let frame = wh.sql("SELECT * FROM raw.src").await.expect("query");
+    let m = wh
+        .write_query(&target(), frame)
+        .with_mode(WriteMode::Append)
+        .execute()
+        .await
+        .expect("append");
+    assert_eq!((m.rows, m.version), (100, Some(1)));
+    assert_eq!(count(&wh, "true").await, 101);
+}
