@@ -94,12 +94,36 @@ pub(crate) async fn plan(
         }
     }
 
+    if let Err(e) = RecordBatchWriter::for_table(table) {
+        return fallback(format!("its writer refuses the table: {e}"));
+    }
     let removes = match mode {
         WriteMode::Append => Vec::new(),
         WriteMode::Overwrite => return fallback("an overwrite may change the schema".into()),
         WriteMode::ReplaceSlice { ds, also } => {
             if partition_columns != [DS_COLUMN] {
                 return fallback(format!("the table is partitioned by {partition_columns:?}"));
+            }
+            // What each narrowing value is in the table's type; other types fall back.
+            let mut keys = Vec::with_capacity(also.len());
+            for (column, value) in also {
+                let Ok(field) = table_schema.field_with_name(column) else {
+                    return fallback(format!("the table has no column `{column}`"));
+                };
+                let key = match field.data_type() {
+                    t if t.is_integer() => match value.parse::<i64>() {
+                        Ok(v) => Key::Int(v),
+                        Err(_) => return fallback(format!("`{value}` is not an integer")),
+                    },
+                    // Parquet may truncate long strings in statistics.
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                        if value.len() < STATS_SAFE_TEXT =>
+                    {
+                        Key::Text(value.clone())
+                    }
+                    t => return fallback(format!("`{column}` is {t}")),
+                };
+                keys.push((column, key));
             }
             let mut removes = Vec::new();
             let mut files = snapshot.file_views(table.log_store().as_ref(), None);
@@ -115,10 +139,10 @@ pub(crate) async fn plan(
                 let stats: Option<serde_json::Value> =
                     file.stats().and_then(|s| serde_json::from_str(&s).ok());
                 let mut inside = true;
-                for (column, value) in also {
-                    match single_value(stats.as_ref(), column) {
-                        Some(v) if v == *value => {}
-                        Some(_) => inside = false,
+                for (column, key) in &keys {
+                    match single_value(stats.as_ref(), column).and_then(|v| key.matches(v)) {
+                        Some(true) => {}
+                        Some(false) => inside = false,
                         // Mixed or unknown: only a rewrite of the file could split it.
                         None => {
                             return fallback(format!(
@@ -168,9 +192,34 @@ fn same_shape(a: &DataType, b: &DataType) -> bool {
     }
 }
 
-/// The one value `column` takes in a file, as text, when its statistics show min = max and no
-/// nulls.
-fn single_value(stats: Option<&serde_json::Value>, column: &str) -> Option<String> {
+/// Strings at least this long are not trusted to be whole in file statistics.
+const STATS_SAFE_TEXT: usize = 32;
+
+/// A narrowing value of a slice, typed as its column.
+enum Key {
+    Int(i64),
+    Text(String),
+}
+
+impl Key {
+    /// Whether a file whose column holds the single value `v` (from its statistics) is
+    /// inside the slice; `None` when the statistics cannot say.
+    fn matches(&self, v: &serde_json::Value) -> Option<bool> {
+        match (self, v) {
+            (Key::Int(k), serde_json::Value::Number(n)) => n.as_i64().map(|n| n == *k),
+            (Key::Text(k), serde_json::Value::String(s)) if s.len() < STATS_SAFE_TEXT => {
+                Some(s == k)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The one value `column` takes in a file, when its statistics show min = max and no nulls.
+fn single_value<'a>(
+    stats: Option<&'a serde_json::Value>,
+    column: &str,
+) -> Option<&'a serde_json::Value> {
     let stats = stats?;
     let min = stats.get("minValues")?.get(column)?;
     let max = stats.get("maxValues")?.get(column)?;
@@ -178,15 +227,7 @@ fn single_value(stats: Option<&serde_json::Value>, column: &str) -> Option<Strin
         .get("nullCount")
         .and_then(|n| n.get(column))
         .and_then(|n| n.as_u64());
-    if min != max || nulls != Some(0) {
-        return None;
-    }
-    match min {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+    (min == max && nulls == Some(0)).then_some(min)
 }
 
 /// What [`write`] committed.

@@ -169,3 +169,22 @@ async fn a_streamed_append_adds_in_one_commit() {
     assert_eq!((m.rows, m.version), (100, Some(1)));
     assert_eq!(count(&wh, "true").await, 101);
 }
+
+#[tokio::test]
+async fn long_narrowing_values_sharing_a_prefix_stay_apart() {
+    let (_dir, wh) = warehouse().await;
+    let prefix = "a-model-version-label-that-is-long-";
+    let (a, b) = (format!("{prefix}a"), format!("{prefix}b"));
+    fill_source(&wh, 10, "2026-11-19", &b, 1).await;
+    for version in [&a, &b] {
+        wh.write(&target(), vec![rows(&[(1, "2026-11-19", version)])])
+            .replace_slice("2026-11-19")
+            .also_matching("model_version", version.as_str())
+            .execute()
+            .await
+            .expect("seed");
+    }
+    stream_slice(&wh, "2026-11-19", &b).await.expect("replace");
+    assert_eq!(count(&wh, &format!("model_version = '{a}'")).await, 1);
+    assert_eq!(count(&wh, &format!("model_version = '{b}'")).await, 10);
+}
