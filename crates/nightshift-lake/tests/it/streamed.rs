@@ -28,6 +28,16 @@ async fn fill_source(wh: &Warehouse, n: i64, ds: &str, version: &str, files: i64
     }
 }
 
+/// Writes `rows` into the target with a batch write (delta-rs' own path), partitioned by `ds`.
+async fn seed(wh: &Warehouse, batch: &[(i64, &str, &str)]) {
+    wh.write(&target(), vec![rows(batch)])
+        .with_mode(WriteMode::Append)
+        .with_partition_columns(&["ds"])
+        .execute()
+        .await
+        .expect("seed");
+}
+
 async fn stream_slice(
     wh: &Warehouse,
     ds: &str,
@@ -59,15 +69,7 @@ async fn a_streamed_slice_replacement_is_one_exact_commit() {
     let (dir, wh) = warehouse().await;
     fill_source(&wh, 4000, "2026-11-19", "2", 4).await;
     // The target exists (written by delta-rs) with another day and another model version.
-    wh.write(
-        &target(),
-        vec![rows(&[(1, "2026-11-19", "1"), (7, "2026-11-20", "2")])],
-    )
-    .with_mode(WriteMode::Append)
-    .with_partition_columns(&["ds"])
-    .execute()
-    .await
-    .expect("seed");
+    seed(&wh, &[(1, "2026-11-19", "1"), (7, "2026-11-20", "2")]).await;
     let first = stream_slice(&wh, "2026-11-19", "2").await.expect("first");
     // Written by the per-core writers (their commit records the bytes added; delta-rs' own
     // write does not).
@@ -107,19 +109,15 @@ async fn a_file_holding_two_versions_is_rewritten_not_dropped() {
     let (_dir, wh) = warehouse().await;
     fill_source(&wh, 30, "2026-11-19", "2", 1).await;
     // One file with versions 1 and 2: replacing version 2 must keep version 1's rows.
-    wh.write(
-        &target(),
-        vec![rows(&[
+    seed(
+        &wh,
+        &[
             (1, "2026-11-19", "1"),
             (2, "2026-11-19", "2"),
             (3, "2026-11-19", "2"),
-        ])],
+        ],
     )
-    .with_mode(WriteMode::Append)
-    .with_partition_columns(&["ds"])
-    .execute()
-    .await
-    .expect("seed");
+    .await;
     let m = stream_slice(&wh, "2026-11-19", "2").await.expect("replace");
     assert_eq!(m.rows, 30);
     assert_eq!(count(&wh, "model_version = '1'").await, 1);
@@ -130,11 +128,7 @@ async fn a_file_holding_two_versions_is_rewritten_not_dropped() {
 async fn streamed_rows_outside_the_slice_change_nothing() {
     let (_dir, wh) = warehouse().await;
     fill_source(&wh, 20, "2026-11-19", "1", 2).await;
-    wh.write(&target(), vec![rows(&[(1, "2026-11-19", "1")])])
-        .replace_slice("2026-11-19")
-        .execute()
-        .await
-        .expect("seed");
+    seed(&wh, &[(1, "2026-11-19", "1")]).await;
     let frame = wh
         .sql("SELECT id, CASE WHEN id = 15 THEN '2026-11-18' ELSE ds END AS ds, model_version FROM raw.src")
         .await
@@ -154,11 +148,7 @@ async fn streamed_rows_outside_the_slice_change_nothing() {
 async fn a_streamed_append_adds_in_one_commit() {
     let (_dir, wh) = warehouse().await;
     fill_source(&wh, 100, "2026-11-19", "1", 2).await;
-    wh.write(&target(), vec![rows(&[(1000, "2026-11-19", "1")])])
-        .replace_slice("2026-11-19")
-        .execute()
-        .await
-        .expect("seed");
+    seed(&wh, &[(1000, "2026-11-19", "1")]).await;
     let frame = wh.sql("SELECT * FROM raw.src").await.expect("query");
     let m = wh
         .write_query(&target(), frame)
@@ -177,12 +167,7 @@ async fn long_narrowing_values_sharing_a_prefix_stay_apart() {
     let (a, b) = (format!("{prefix}a"), format!("{prefix}b"));
     fill_source(&wh, 10, "2026-11-19", &b, 1).await;
     for version in [&a, &b] {
-        wh.write(&target(), vec![rows(&[(1, "2026-11-19", version)])])
-            .replace_slice("2026-11-19")
-            .also_matching("model_version", version.as_str())
-            .execute()
-            .await
-            .expect("seed");
+        seed(&wh, &[(1, "2026-11-19", version)]).await;
     }
     stream_slice(&wh, "2026-11-19", &b).await.expect("replace");
     assert_eq!(count(&wh, &format!("model_version = '{a}'")).await, 1);
