@@ -2,7 +2,7 @@
 //!
 //! delta-rs routes each partition value of a write to a single writer task, so replacing one
 //! `ds` slice encodes every Parquet page on one core however many cores the query ran on. Here
-//! the query's batches are handed to `target_partitions` writers (delta-rs'
+//! the query's batches are handed to `target_partitions` writers (at most 8; delta-rs'
 //! [`RecordBatchWriter`], which computes the file statistics), and the files they produce plus
 //! the removal of the slice's old files go into **one** Delta commit, as delta-rs'
 //! `replace_where` would have made. A crash before that commit leaves only unreferenced files.
@@ -33,6 +33,9 @@ use tokio::sync::{Mutex, mpsc};
 use crate::DS_COLUMN;
 use crate::error::{Error, Result};
 use crate::write::{WriteMode, check_in_slice};
+
+/// Most writers of one write, whatever the core count: each writes at least one file per slice.
+const MAX_WRITERS: usize = 8;
 
 /// Batches queued per writer before the query waits.
 const QUEUE_PER_WRITER: usize = 2;
@@ -238,8 +241,8 @@ pub(crate) struct FanoutMetrics {
     pub(crate) files_removed: u64,
 }
 
-/// Streams `frame` through `writers` Parquet writers and commits their files (and the planned
-/// removals) in one Delta commit carrying `metadata`; `table` is brought to the new version.
+/// Streams `frame` through `writers` (at most [`MAX_WRITERS`]) Parquet writers and commits
+/// their files (and the planned removals) in one Delta commit carrying `metadata`; `table` is brought to the new version.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn write(
     fanout: Fanout,
@@ -257,7 +260,7 @@ pub(crate) async fn write(
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(max_row_group_size.max(1)))
         .build();
-    let writers = writers.max(1);
+    let writers = writers.clamp(1, MAX_WRITERS);
     let (tx, rx) = mpsc::channel::<RecordBatch>(QUEUE_PER_WRITER * writers);
     let rx = Arc::new(Mutex::new(rx));
     let mut tasks = tokio::task::JoinSet::new();
@@ -277,7 +280,8 @@ pub(crate) async fn write(
         });
     }
 
-    // A failed query comes first; a failed writer stops the query at its next batch.
+    // A failed query is reported before a failed writer; the query stops early only when no
+    // writer is left to take its batches.
     let produced = produce(&fanout, name, frame, mode, tx).await;
     let mut adds: Vec<Add> = Vec::new();
     let mut written: Result<()> = Ok(());
