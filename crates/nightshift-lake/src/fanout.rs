@@ -242,7 +242,8 @@ pub(crate) struct FanoutMetrics {
 }
 
 /// Streams `frame` through `writers` (at most [`MAX_WRITERS`]) Parquet writers and commits
-/// their files (and the planned removals) in one Delta commit carrying `metadata`; `table` is brought to the new version.
+/// their files (and the planned removals) in one Delta commit carrying `metadata`; `table` is
+/// brought to the new version.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn write(
     fanout: Fanout,
