@@ -283,7 +283,7 @@ pub(crate) async fn write(
 
     // A failed query is reported before a failed writer; the query stops early only when no
     // writer is left to take its batches.
-    let produced = produce(&fanout, name, frame, mode, tx).await;
+    let produced = produce(&fanout, name, frame, mode, predicate.as_deref(), tx).await;
     let mut adds: Vec<Add> = Vec::new();
     let mut written: Result<()> = Ok(());
     while let Some(joined) = tasks.join_next().await {
@@ -353,12 +353,14 @@ pub(crate) async fn write(
 }
 
 /// Runs the query, checks and shapes each batch, and queues it for the writers; returns the
-/// row count. Dropping `tx` at the end tells the writers to finish.
+/// row count; in a slice replacement (`slice` describes it) rows outside it are refused.
+/// Dropping `tx` at the end tells the writers to finish.
 async fn produce(
     fanout: &Fanout,
     name: &str,
     frame: DataFrame,
     mode: &WriteMode,
+    slice: Option<&str>,
     tx: mpsc::Sender<RecordBatch>,
 ) -> Result<u64> {
     let mut stream = frame
@@ -372,11 +374,10 @@ async fn produce(
             continue;
         }
         let batch = shape(fanout, batch)?;
-        if let WriteMode::ReplaceSlice { ds, also } = mode {
-            let slice = crate::write::describe_slice(ds, also);
-            check_in_slice(&batch, DS_COLUMN, ds, name, &slice)?;
+        if let (WriteMode::ReplaceSlice { ds, also }, Some(slice)) = (mode, slice) {
+            check_in_slice(&batch, DS_COLUMN, ds, name, slice)?;
             for (column, value) in also {
-                check_in_slice(&batch, column, value, name, &slice)?;
+                check_in_slice(&batch, column, value, name, slice)?;
             }
         }
         rows += batch.num_rows() as u64;
