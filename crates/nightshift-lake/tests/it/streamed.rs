@@ -173,3 +173,23 @@ async fn long_narrowing_values_sharing_a_prefix_stay_apart() {
     assert_eq!(count(&wh, &format!("model_version = '{a}'")).await, 1);
     assert_eq!(count(&wh, &format!("model_version = '{b}'")).await, 10);
 }
+
+#[tokio::test]
+async fn a_streamed_replacement_with_no_rows_empties_the_slice() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 10, "2026-11-19", "1", 1).await;
+    seed(&wh, &[(1, "2026-11-19", "1"), (2, "2026-11-20", "1")]).await;
+    let frame = wh
+        .sql("SELECT * FROM raw.src WHERE id < 0")
+        .await
+        .expect("query");
+    let m = wh
+        .write_query(&target(), frame)
+        .replace_slice("2026-11-19")
+        .execute()
+        .await
+        .expect("empty slice");
+    assert_eq!((m.rows, m.files_added, m.files_removed), (0, 0, 1));
+    assert_eq!(count(&wh, "ds = '2026-11-19'").await, 0);
+    assert_eq!(count(&wh, "ds = '2026-11-20'").await, 1);
+}
