@@ -4,7 +4,9 @@
 
 use rayon::prelude::*;
 
-use crate::features::{FeatureConfig, Scratch, Vocabulary};
+use crate::features::{
+    CharWeighting, FeatureConfig, Scratch, Vocabulary, group_scales, scale, token_scale,
+};
 use crate::hierarchy::Hierarchy;
 
 /// One row to classify: free text plus optional structured `(field, value)` pairs, which
@@ -292,9 +294,44 @@ impl TextClassifier {
     }
 
     pub(crate) fn raw_scores(&self, input: &Input<'_>, scratch: &mut Scratch, out: &mut [f32]) {
-        self.vocab
-            .vectorize(&self.features, input.text, input.extras, scratch);
-        linear_scores_bf16(&self.weights, &self.bias, &scratch.feats, out);
+        match self.features.char_weighting {
+            CharWeighting::Text => {
+                self.vocab
+                    .vectorize(&self.features, input.text, input.extras, scratch);
+                linear_scores_bf16(&self.weights, &self.bias, &scratch.feats, out);
+            }
+            CharWeighting::Token => self.token_raw_scores(input, scratch, out),
+        }
+    }
+
+    /// [`CharWeighting::Token`]: the same scores as `vectorize` + [`linear_scores_bf16`], but
+    /// each distinct token's character group contributes its cached class scores (computed
+    /// once per thread), so a text costs its word n-grams plus one `C`-vector per token.
+    fn token_raw_scores(&self, input: &Input<'_>, s: &mut Scratch, out: &mut [f32]) {
+        let cfg = &self.features;
+        let (n_w, n_c) = self.vocab.token_parts(cfg, input.text, input.extras, s);
+        let (kw, kc) = group_scales(cfg, n_w, n_c);
+        scale(&mut s.feats, kw);
+        linear_scores_bf16(&self.weights, &self.bias, &s.feats, out);
+        let c = out.len();
+        if s.zeros.len() != c {
+            s.zeros = vec![0.0; c];
+        }
+        for &(e, k) in &s.tok_counts {
+            let entry = &mut s.tok_entries[e as usize];
+            if entry.scores == u32::MAX {
+                let at = s.tok_scores.len();
+                s.tok_scores.resize(at + c, 0.0);
+                let feats = &s.tok_feats[entry.start as usize..(entry.start + entry.len) as usize];
+                linear_scores_bf16(&self.weights, &s.zeros, feats, &mut s.tok_scores[at..]);
+                entry.scores = at as u32;
+            }
+            let coef = kc * token_scale(k);
+            let at = entry.scores as usize;
+            for (o, &v) in out.iter_mut().zip(&s.tok_scores[at..at + c]) {
+                *o += coef * v;
+            }
+        }
     }
 
     /// [`Self::predict_with`] using the scratch's own scores buffer (taken out while the
@@ -394,5 +431,61 @@ mod tests {
         let mut train_path = vec![0f32; c];
         linear_scores(&wide, &bias, &feats, &mut train_path);
         assert_eq!(bits(&portable), bits(&train_path));
+    }
+
+    /// The per-token fast path gives the scores of the definition (`vectorize` then the
+    /// linear layer), and the same bits whether a token's scores are cached or fresh.
+    #[test]
+    fn cached_token_scores_match_the_vectorised_scores() {
+        let texts = [
+            "card declined twice, card declined",
+            "refund my order please",
+            "the driver was rude",
+            "app crashes on login",
+            "ça va? çà et là",
+        ];
+        let labels = ["payments", "payments", "safety", "app"];
+        let extras = [("channel", "chat")];
+        let examples: Vec<crate::Example<'_>> = (0..40)
+            .map(|i| crate::Example {
+                text: texts[i % 4],
+                label: labels[i % 4],
+                parent: None,
+                extras: &extras,
+            })
+            .collect();
+        let mut config = crate::TrainConfig::default();
+        config.features.hash_bits = 14;
+        config.max_epochs = 3;
+        let (model, _) = crate::train(&config, &examples).unwrap();
+        assert_eq!(model.features.char_weighting, CharWeighting::Token);
+        let c = model.n_classes();
+        let mut fast = Scratch::default();
+        let mut first: Vec<Vec<u32>> = Vec::new();
+        for round in 0..2 {
+            for (i, text) in texts.iter().chain(&["", "!!"]).enumerate() {
+                let input = Input {
+                    text,
+                    extras: &extras,
+                };
+                let mut got = vec![0f32; c];
+                model.raw_scores(&input, &mut fast, &mut got);
+                let mut s = Scratch::default();
+                model
+                    .vocab
+                    .vectorize(&model.features, text, &extras, &mut s);
+                let mut want = vec![0f32; c];
+                linear_scores_bf16(&model.weights, &model.bias, &s.feats, &mut want);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-4, "{text:?}: {got:?} vs {want:?}");
+                }
+                let bits: Vec<u32> = got.iter().map(|x| x.to_bits()).collect();
+                if round == 0 {
+                    first.push(bits);
+                } else {
+                    assert_eq!(first[i], bits, "{text:?}: cached vs fresh");
+                }
+            }
+        }
     }
 }

@@ -1,15 +1,17 @@
 //! The model's binary format (`to_bytes` / `from_bytes`).
 //!
 //! All integers and floats are little-endian; strings are a `u32` byte length followed by
-//! UTF-8 bytes. Version 2 (this build writes it; it also reads version 1, which stored the
-//! weights as `f32` and is rounded to bf16 on load):
+//! UTF-8 bytes. Version 3 (this build writes it; it also reads version 2, whose character
+//! weighting is always `text`, and version 1, which also stored the weights as `f32` and is
+//! rounded to bf16 on load):
 //!
 //! | Field | Type |
 //! |---|---|
 //! | magic | 8 bytes `NSTXTCLF` |
 //! | format version | `u32` = 2 |
 //! | hash_bits, word_ngrams, char_ngram_min, char_ngram_max, split_norm (0/1) | 5 × `u8` |
-//! | reserved | 3 × `u8` = 0 |
+//! | character weighting: 0 = `text`, 1 = `token` (always 0 before version 3) | `u8` |
+//! | reserved | 2 × `u8` = 0 |
 //! | temperature | `f32` (> 0) |
 //! | class count `C` (≥ 2), then `C` class names | `u32`, `C` × string |
 //! | parent count `P` (0 = no hierarchy), then `P` parent names | `u32`, `P` × string |
@@ -27,13 +29,13 @@
 
 use crate::classifier::{TextClassifier, bf16_from_f32};
 use crate::error::{Error, Result};
-use crate::features::{FeatureConfig, Vocabulary, fnv1a};
+use crate::features::{CharWeighting, FeatureConfig, Vocabulary, fnv1a};
 use crate::hierarchy::{Hierarchy, NO_PARENT};
 
 /// First eight bytes of every model.
 pub const MAGIC: &[u8; 8] = b"NSTXTCLF";
 /// Format version written by this build.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Oldest format version this build reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 
@@ -146,7 +148,10 @@ impl TextClassifier {
             f.char_ngram_min,
             f.char_ngram_max,
             u8::from(f.split_norm),
-            0,
+            match f.char_weighting {
+                CharWeighting::Text => 0,
+                CharWeighting::Token => 1,
+            },
             0,
             0,
         ]);
@@ -205,6 +210,15 @@ impl TextClassifier {
                 0 => false,
                 1 => true,
                 v => return Err(Error::Corrupt(format!("split_norm flag {v} is not 0 or 1"))),
+            },
+            char_weighting: match h[5] {
+                0 => CharWeighting::Text,
+                1 if version >= 3 => CharWeighting::Token,
+                v => {
+                    return Err(Error::Corrupt(format!(
+                        "character weighting {v} is unknown in format version {version}"
+                    )));
+                }
             },
         };
         features

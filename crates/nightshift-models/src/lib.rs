@@ -5,7 +5,7 @@
 //!
 //! | Module | Concept | Main items |
 //! |---|---|---|
-//! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`fnv1a`] |
+//! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`CharWeighting`], [`fnv1a`] |
 //! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`] |
 //! | [`train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
 //! | [`hierarchy`] | child → parent map and consistent parent predictions | [`HierarchyReport`] |
@@ -21,15 +21,18 @@
 //!     text ─tokenise─▶ word 1..2-grams + char 2..4-grams of <token> + (field, value) extras
 //!          ─FNV-1a + fmix64─▶ buckets in 2^hash_bits ─vocabulary (seen in training)─▶ rows
 //!          ─(1 + ln tf) · idf, L2 per group─▶ sparse vector x
+//!          (char group per distinct token: TF-IDF within the token, scaled by
+//!          1 + ln repeats, summed; see features::CharWeighting)
 //!     softmax(W·x + b) trained by mini-batch AdaGrad (+L2), early-stopped on a stratified
 //!     holdout, refitted on all rows; temperature T fitted on the holdout logits; W rounded
 //!     to bfloat16 (half the memory traffic at prediction, same accuracy).
 //!
 //! &[Input { text, extras }] ──TextClassifier::predict_batch(top_k)──▶ Vec<Prediction>
 //!     label = argmax softmax((W·x + b) / T); parent = parent_of(label) with the summed
-//!     probability of its children. Per thread, each distinct token's character n-gram rows
-//!     are computed once and cached; weight rows are prefetched ahead (AVX2 when present,
-//!     bit-identical results without it).
+//!     probability of its children. Per thread, each distinct token's character group and
+//!     its class scores W·x_token are computed once and cached, so a text costs its word
+//!     n-grams plus one C-vector per token; weight rows are prefetched ahead (AVX2 when
+//!     present, bit-identical results without it).
 //!
 //! TextClassifier ──to_bytes──▶ Vec<u8> ──from_bytes──▶ TextClassifier (identical predictions)
 //! ```
@@ -48,7 +51,7 @@ pub mod train;
 pub use calibration::fit_temperature;
 pub use classifier::{Input, Prediction, TextClassifier};
 pub use error::{Error, Result};
-pub use features::{FeatureConfig, fnv1a};
+pub use features::{CharWeighting, FeatureConfig, fnv1a};
 pub use hierarchy::HierarchyReport;
 pub use metrics::{accuracy, expected_calibration_error, macro_f1, per_class};
 pub use train::{Example, TrainConfig, TrainReport, train};

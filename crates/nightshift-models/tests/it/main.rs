@@ -1,7 +1,7 @@
 //! Integration tests of the public API on small synthetic data generated with a fixed seed.
 
 use nightshift_models::metrics::{ECE_BINS, expected_calibration_error};
-use nightshift_models::{Error, Example, Input, TextClassifier, TrainConfig, train};
+use nightshift_models::{CharWeighting, Error, Example, Input, TextClassifier, TrainConfig, train};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -216,35 +216,66 @@ fn bytes_round_trip_gives_identical_predictions() {
     );
 }
 
-/// Format version 1 stored the weights as `f32`; this build writes bfloat16 (version 2) and
-/// must still read version 1 bundles, with the same predictions.
-#[test]
-fn version_1_bytes_still_load() {
-    let rows = toy(300, 7);
-    let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
-    let v2 = model.to_bytes();
+/// `bytes` (the current version) rewritten as format `version` (1 stored the weights as
+/// `f32`; 2 had no character weighting byte), with a fresh checksum.
+fn as_old_version(model: &TextClassifier, bytes: &[u8], version: u32) -> Vec<u8> {
     let n_weights = model.n_features() * model.n_classes();
     let hp = model.hyperparameters().to_string();
     let tail = 4 + hp.len() + 8; // hyper-parameter string and checksum
-    let w_end = v2.len() - tail;
+    let w_end = bytes.len() - tail;
     let w_start = w_end - 2 * n_weights;
-    let mut v1 = v2[..w_start].to_vec();
-    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
-    for pair in v2[w_start..w_end].chunks_exact(2) {
-        let bits = u32::from(u16::from_le_bytes([pair[0], pair[1]])) << 16;
-        v1.extend_from_slice(&bits.to_le_bytes());
+    let mut old = bytes[..w_start].to_vec();
+    old[8..12].copy_from_slice(&version.to_le_bytes());
+    if version == 1 {
+        for pair in bytes[w_start..w_end].chunks_exact(2) {
+            let bits = u32::from(u16::from_le_bytes([pair[0], pair[1]])) << 16;
+            old.extend_from_slice(&bits.to_le_bytes());
+        }
+    } else {
+        old.extend_from_slice(&bytes[w_start..w_end]);
     }
-    v1.extend_from_slice(&v2[w_end..v2.len() - 8]);
-    let sum = nightshift_models::fnv1a(&v1);
-    v1.extend_from_slice(&sum.to_le_bytes());
-    let old = TextClassifier::from_bytes(&v1).expect("version 1 loads");
-    assert!(old.to_bytes() == v2, "re-saved as version 2, bit for bit");
+    old.extend_from_slice(&bytes[w_end..bytes.len() - 8]);
+    let sum = nightshift_models::fnv1a(&old);
+    old.extend_from_slice(&sum.to_le_bytes());
+    old
+}
+
+/// Formats 1 and 2 (whole-text character weighting; version 1 with `f32` weights) must
+/// still load, with the same predictions, and re-save as the current version.
+#[test]
+fn version_1_and_2_bytes_still_load() {
+    let rows = toy(300, 7);
+    let mut config = small_config();
+    config.features.char_weighting = CharWeighting::Text;
+    let (model, _) = train(&config, &examples(&rows)).unwrap();
+    let current = model.to_bytes();
     let test = toy(100, 8);
     let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
-    assert_eq!(
-        model.predict_batch(&inputs, 3),
-        old.predict_batch(&inputs, 3)
-    );
+    for version in [1, 2] {
+        let bytes = as_old_version(&model, &current, version);
+        let old = TextClassifier::from_bytes(&bytes)
+            .unwrap_or_else(|e| panic!("version {version} loads: {e}"));
+        assert_eq!(old.feature_config().char_weighting, CharWeighting::Text);
+        assert!(old.to_bytes() == current, "re-saved bit for bit");
+        assert_eq!(
+            model.predict_batch(&inputs, 3),
+            old.predict_batch(&inputs, 3)
+        );
+    }
+}
+
+/// A per-token model cannot be passed off as version 2 (whose readers would ignore the
+/// weighting byte and predict differently).
+#[test]
+fn token_weighting_needs_version_3() {
+    let rows = toy(300, 7);
+    let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
+    assert_eq!(model.feature_config().char_weighting, CharWeighting::Token);
+    let bytes = as_old_version(&model, &model.to_bytes(), 2);
+    match TextClassifier::from_bytes(&bytes) {
+        Err(Error::Corrupt(m)) => assert!(m.contains("character weighting"), "{m}"),
+        other => panic!("expected a corrupt-model error, got {other:?}"),
+    }
 }
 
 #[test]
