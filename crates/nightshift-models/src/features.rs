@@ -212,6 +212,10 @@ pub(crate) struct TokenEntry {
     /// Where its class scores `Σ value · W[row]` start in `tok_scores` (`u32::MAX` until
     /// prediction computes them).
     pub(crate) scores: u32,
+    /// The weight row of the token as a word unigram (`u32::MAX`: not kept).
+    unigram_row: u32,
+    /// FNV-1a state after hashing a bigram's tag, this token and the separator.
+    bigram_prefix: u64,
 }
 
 /// Cached token class scores kept per thread (floats, 32 MiB) before the token cache starts
@@ -288,35 +292,36 @@ fn word_buckets(
 ) {
     let n_tok = spans.len();
     for i in 0..n_tok {
-        let mut h = fnv1a_extend(FNV_OFFSET, &[1]);
         for n in 1..=usize::from(cfg.word_ngrams) {
-            let j = i + n - 1;
-            if j >= n_tok {
+            if i + n > n_tok {
                 break;
             }
-            if n > 1 {
-                // Re-tag: the tag byte is the n-gram length, so restart the hash.
-                h = fnv1a_extend(FNV_OFFSET, &[n as u8]);
-                for (k, &(a, b)) in spans[i..=j].iter().enumerate() {
-                    if k > 0 {
-                        h = fnv1a_extend(h, &[SEP]);
-                    }
-                    h = fnv1a_extend(h, &lower[a..b]);
-                }
-            } else {
-                let (a, b) = spans[i];
-                h = fnv1a_extend(h, &lower[a..b]);
-            }
-            out.push(bucket_of(cfg, h));
+            out.push(bucket_of(cfg, word_ngram_hash(lower, &spans[i..i + n])));
         }
     }
     for &(field, value) in extras {
-        let mut h = fnv1a_extend(FNV_OFFSET, &[TAG_EXTRA]);
-        h = fnv1a_extend(h, field.as_bytes());
-        h = fnv1a_extend(h, &[SEP]);
-        h = fnv1a_extend(h, value.as_bytes());
-        out.push(bucket_of(cfg, h));
+        out.push(bucket_of(cfg, extra_hash(field, value)));
     }
+}
+
+/// Hash of the word n-gram made of the tokens `spans` of `lower` (tag = its length).
+fn word_ngram_hash(lower: &[u8], spans: &[(usize, usize)]) -> u64 {
+    let mut h = fnv1a_extend(FNV_OFFSET, &[spans.len() as u8]);
+    for (k, &(a, b)) in spans.iter().enumerate() {
+        if k > 0 {
+            h = fnv1a_extend(h, &[SEP]);
+        }
+        h = fnv1a_extend(h, &lower[a..b]);
+    }
+    h
+}
+
+/// Hash of the structured extra `(field, value)`.
+fn extra_hash(field: &str, value: &str) -> u64 {
+    let mut h = fnv1a_extend(FNV_OFFSET, &[TAG_EXTRA]);
+    h = fnv1a_extend(h, field.as_bytes());
+    h = fnv1a_extend(h, &[SEP]);
+    fnv1a_extend(h, value.as_bytes())
 }
 
 /// Appends the buckets of the character n-grams of one (lowercased) token.
@@ -502,24 +507,29 @@ impl Vocabulary {
     ) -> (f32, f32) {
         self.own_caches(s);
         tokenize(text, &mut s.lower, &mut s.spans);
-        s.word.clear();
-        word_buckets(cfg, s.lower.as_bytes(), &s.spans, extras, &mut s.word);
-        s.rows.clear();
-        s.rows.extend(self.map.kept_rows(&s.word));
+        self.resolve_tokens(cfg, s);
+        self.token_word_rows(cfg, extras, s);
         s.feats.clear();
         let n_w = self.weigh_group(&s.rows, &mut s.dedup, &mut s.feats);
         s.tok_counts.clear();
-        let n_c = if cfg.char_ngram_min > 0 {
-            self.count_tokens(cfg, s)
-        } else {
-            0.0
-        };
+        if cfg.char_ngram_min == 0 {
+            return (n_w, 0.0);
+        }
+        s.dedup.count(&s.tok_ids, &mut s.tok_counts);
+        let n_c = s
+            .tok_counts
+            .iter()
+            .map(|&(e, k)| {
+                let g = token_scale(k);
+                g * g * s.tok_entries[e as usize].sq
+            })
+            .sum();
         (n_w, n_c)
     }
 
-    /// Looks up (or weighs and caches) each token of `s.spans`, counts the distinct ones into
-    /// `s.tok_counts` and returns the character group's squared norm by definition.
-    fn count_tokens(&self, cfg: &FeatureConfig, s: &mut Scratch) -> f32 {
+    /// Looks up each token of `s.spans` in the per-thread cache (adding the new ones: their
+    /// weighed character n-grams, unigram row and bigram hash prefix) into `s.tok_ids`.
+    fn resolve_tokens(&self, cfg: &FeatureConfig, s: &mut Scratch) {
         let lower = s.lower.as_bytes();
         s.tok_ids.clear();
         for &(a, b) in &s.spans {
@@ -528,7 +538,15 @@ impl Vocabulary {
                 Some(&id) => id,
                 None => {
                     s.chars.clear();
-                    token_char_buckets(cfg, token, &mut s.wrapped, &mut s.offsets, &mut s.chars);
+                    if cfg.char_ngram_min > 0 {
+                        token_char_buckets(
+                            cfg,
+                            token,
+                            &mut s.wrapped,
+                            &mut s.offsets,
+                            &mut s.chars,
+                        );
+                    }
                     let kept = s
                         .chars
                         .iter()
@@ -538,12 +556,18 @@ impl Vocabulary {
                     s.rows_tmp.extend(kept);
                     let start = s.tok_feats.len();
                     let sq = self.weigh_group(&s.rows_tmp, &mut s.dedup, &mut s.tok_feats);
+                    let unigram = fnv1a_extend(fnv1a_extend(FNV_OFFSET, &[1]), token);
                     let id = s.tok_entries.len() as u32;
                     s.tok_entries.push(TokenEntry {
                         start: start as u32,
                         len: (s.tok_feats.len() - start) as u32,
                         sq,
                         scores: u32::MAX,
+                        unigram_row: self.map.get(bucket_of(cfg, unigram)),
+                        bigram_prefix: fnv1a_extend(
+                            fnv1a_extend(fnv1a_extend(FNV_OFFSET, &[2]), token),
+                            &[SEP],
+                        ),
                     });
                     s.tok_index.insert(token.into(), id);
                     id
@@ -551,14 +575,36 @@ impl Vocabulary {
             };
             s.tok_ids.push(id);
         }
-        s.dedup.count(&s.tok_ids, &mut s.tok_counts);
-        s.tok_counts
-            .iter()
-            .map(|&(e, k)| {
-                let g = token_scale(k);
-                g * g * s.tok_entries[e as usize].sq
-            })
-            .sum()
+    }
+
+    /// The kept rows of the word n-grams and extras into `s.rows`, in the order of
+    /// [`word_buckets`], using the resolved tokens' cached unigram rows and bigram prefixes.
+    fn token_word_rows(&self, cfg: &FeatureConfig, extras: &[(&str, &str)], s: &mut Scratch) {
+        let lower = s.lower.as_bytes();
+        let spans = &s.spans;
+        let rows = &mut s.rows;
+        rows.clear();
+        // Rows of unkept buckets are `u32::MAX`.
+        let mut push = |row: u32| {
+            if row != u32::MAX {
+                rows.push(row);
+            }
+        };
+        let row_of = |h: u64| self.map.get(bucket_of(cfg, h));
+        for (i, &id) in s.tok_ids.iter().enumerate() {
+            let entry = &s.tok_entries[id as usize];
+            push(entry.unigram_row);
+            if cfg.word_ngrams >= 2 && i + 1 < spans.len() {
+                let (a, b) = spans[i + 1];
+                push(row_of(fnv1a_extend(entry.bigram_prefix, &lower[a..b])));
+            }
+            if cfg.word_ngrams >= 3 && i + 2 < spans.len() {
+                push(row_of(word_ngram_hash(lower, &spans[i..i + 3])));
+            }
+        }
+        for &(field, value) in extras {
+            push(row_of(extra_hash(field, value)));
+        }
     }
 
     /// Appends the character group of the counted tokens (`s.tok_counts`) to `s.feats`,
@@ -948,13 +994,15 @@ mod tests {
         for (token, k) in tokens {
             let mut buckets = Vec::new();
             let (mut wrapped, mut offsets) = (Vec::new(), Vec::new());
-            token_char_buckets(
-                cfg,
-                token.as_bytes(),
-                &mut wrapped,
-                &mut offsets,
-                &mut buckets,
-            );
+            if cfg.char_ngram_min > 0 {
+                token_char_buckets(
+                    cfg,
+                    token.as_bytes(),
+                    &mut wrapped,
+                    &mut offsets,
+                    &mut buckets,
+                );
+            }
             let g = 1.0 + k.ln();
             let t = weigh(&buckets);
             n_c += g * g * t.iter().map(|f| f.1 * f.1).sum::<f32>();
@@ -966,13 +1014,17 @@ mod tests {
             }
         }
         let n_w: f32 = words.iter().map(|f| f.1 * f.1).sum();
-        let k = if n_w > 0.0 && n_c > 0.0 {
-            std::f32::consts::FRAC_1_SQRT_2
+        let (kw, kc) = if !cfg.split_norm {
+            let k = 1.0 / (n_w + n_c).sqrt();
+            (k, k)
+        } else if n_w > 0.0 && n_c > 0.0 {
+            let k = std::f32::consts::FRAC_1_SQRT_2;
+            (k / n_w.sqrt(), k / n_c.sqrt())
         } else {
-            1.0
+            (1.0 / n_w.sqrt(), 1.0 / n_c.sqrt())
         };
-        let mut out: Vec<(u32, f32)> = words.iter().map(|f| (f.0, f.1 * k / n_w.sqrt())).collect();
-        out.extend(chars.iter().map(|f| (f.0, f.1 * k / n_c.sqrt())));
+        let mut out: Vec<(u32, f32)> = words.iter().map(|f| (f.0, f.1 * kw)).collect();
+        out.extend(chars.iter().map(|f| (f.0, f.1 * kc)));
         out.sort_by(|a, b| a.partial_cmp(b).unwrap());
         out
     }
@@ -1002,16 +1054,39 @@ mod tests {
             .map(|i| 1.0 + (i % 5) as f32 / 4.0)
             .collect();
         let vocab = Vocabulary::new(cfg.hash_bits, kept, idf).unwrap();
-        for round in 0..2 {
-            for t in texts {
-                vocab.vectorize(&cfg, t, &[("channel", "chat")], &mut s);
-                let mut got = s.feats.clone();
-                got.sort_by(|a, b| a.partial_cmp(b).unwrap());
-                let want = token_reference(&vocab, &cfg, t);
-                assert_eq!(got.len(), want.len(), "round {round} {t:?}");
-                for (g, w) in got.iter().zip(&want) {
-                    assert_eq!(g.0, w.0, "{t:?}");
-                    assert!((g.1 - w.1).abs() < 1e-5, "{t:?}: {g:?} vs {w:?}");
+        let variants = [
+            cfg.clone(),
+            FeatureConfig {
+                word_ngrams: 1,
+                ..cfg.clone()
+            },
+            FeatureConfig {
+                word_ngrams: 3,
+                ..cfg.clone()
+            },
+            FeatureConfig {
+                char_ngram_min: 0,
+                ..cfg.clone()
+            },
+            FeatureConfig {
+                split_norm: false,
+                ..cfg.clone()
+            },
+        ];
+        for cfg in &variants {
+            // A vocabulary always comes with one configuration: a fresh cache for each.
+            let mut s = Scratch::default();
+            for round in 0..2 {
+                for t in texts {
+                    vocab.vectorize(cfg, t, &[("channel", "chat")], &mut s);
+                    let mut got = s.feats.clone();
+                    got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                    let want = token_reference(&vocab, cfg, t);
+                    assert_eq!(got.len(), want.len(), "{cfg:?} round {round} {t:?}");
+                    for (g, w) in got.iter().zip(&want) {
+                        assert_eq!(g.0, w.0, "{cfg:?} {t:?}");
+                        assert!((g.1 - w.1).abs() < 1e-5, "{cfg:?} {t:?}: {g:?} vs {w:?}");
+                    }
                 }
             }
         }
