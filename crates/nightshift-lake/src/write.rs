@@ -14,7 +14,10 @@ use deltalake::datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use deltalake::datafusion::physical_plan::streaming::PartitionStream;
 use deltalake::datafusion::prelude::{DataFrame, Expr, col, lit};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{StructType, normalize_for_delta};
+use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::SaveMode;
 
 use crate::DS_COLUMN;
@@ -266,8 +269,8 @@ impl TableWrite<'_> {
         }
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
 
-        let exists = path.join("_delta_log").is_dir();
-        let table = if exists {
+        let mut exists = path.join("_delta_log").is_dir();
+        let mut table = if exists {
             deltalake::open_table(dir_url(&path)?)
                 .await
                 .map_err(delta_err)?
@@ -277,6 +280,24 @@ impl TableWrite<'_> {
                 .and_then(|b| b.build())
                 .map_err(delta_err)?
         };
+        // A streamed write that creates its table: create it empty first (the schema
+        // delta-rs' own write would give it), so that the rows go through the per-core
+        // writers below. Should the query fail, the table stays, empty.
+        if !exists
+            && let Some(frame) = &self.frame
+            && self.mode != WriteMode::Overwrite
+        {
+            let arrow = normalize_for_delta(&Arc::new(frame.schema().as_arrow().clone()));
+            let schema: StructType = arrow.try_into_kernel().map_err(|e| delta_err(e.into()))?;
+            table = CreateBuilder::new()
+                .with_log_store(table.log_store())
+                .with_columns(schema.fields().cloned())
+                .with_partition_columns(self.partition_columns.clone())
+                .with_commit_properties(commit_properties(&self.metadata))
+                .await
+                .map_err(delta_err)?;
+            exists = true;
+        }
 
         // A streamed write into an existing table: one Parquet writer per core when the
         // result is the same as delta-rs' (see `fanout`).

@@ -1,5 +1,6 @@
-//! Streamed writes (`write_query`) into existing tables: the query's batches are encoded by
-//! one Parquet writer per core and land in one Delta commit, exactly as a delta-rs write would.
+//! Streamed writes (`write_query`): the query's batches are encoded by one Parquet writer per
+//! core and land in one Delta commit, exactly as a delta-rs write would (a new table is
+//! created empty first).
 
 use nightshift_lake::{Error, TableRef, Warehouse, WriteMode};
 
@@ -102,6 +103,66 @@ async fn a_streamed_slice_replacement_is_one_exact_commit() {
         scalar(&wh, "SELECT count(DISTINCT id) FROM output.p_predictions WHERE model_version = '2' AND ds = '2026-11-19'").await,
         4000
     );
+}
+
+#[tokio::test]
+async fn a_streamed_write_creates_its_table_then_writes_on_all_cores() {
+    let (dir, wh) = warehouse().await;
+    fill_source(&wh, 3000, "2026-11-19", "2", 3).await;
+    let m = stream_slice(&wh, "2026-11-19", "2")
+        .await
+        .expect("first write");
+    assert_eq!(m.rows, 3000);
+    assert_eq!(
+        m.version,
+        Some(1),
+        "version 0 creates the table, 1 holds the rows"
+    );
+    let log = |v: u32| {
+        std::fs::read_to_string(dir.path().join(format!(
+            "warehouse/output/p_predictions/_delta_log/{v:020}.json"
+        )))
+        .expect("commit")
+    };
+    let (create, write) = (log(0), log(1));
+    assert!(create.contains("\"partitionColumns\":[\"ds\"]"), "{create}");
+    assert!(!create.contains("\"add\""), "created empty: {create}");
+    assert!(
+        write.contains("num_added_bytes"),
+        "per-core writers: {write}"
+    );
+    // The schema is the one delta-rs' own write gives a new table (the query's strings are
+    // Utf8View; the table stores them as `string`).
+    let (other_dir, other) = warehouse().await;
+    fill_source(&other, 30, "2026-11-19", "2", 1).await;
+    let batches = other
+        .sql("SELECT id, ds, model_version FROM raw.src")
+        .await
+        .expect("query")
+        .collect()
+        .await
+        .expect("rows");
+    other
+        .write(&target(), batches)
+        .replace_slice("2026-11-19")
+        .execute()
+        .await
+        .expect("delta-rs write");
+    let schema_of = |log: &str| {
+        let start = log.find("\"schemaString\"").expect("schema");
+        log[start..]
+            .split("\"partitionColumns\"")
+            .next()
+            .map(str::to_string)
+    };
+    let other_log = std::fs::read_to_string(
+        other_dir
+            .path()
+            .join("warehouse/output/p_predictions/_delta_log/00000000000000000000.json"),
+    )
+    .expect("commit");
+    assert_eq!(schema_of(&other_log), schema_of(&create));
+    assert_eq!(count(&wh, "ds = '2026-11-19'").await, 3000);
 }
 
 #[tokio::test]
