@@ -31,7 +31,14 @@ measure() { # name, command... -> "seconds peak_mib"
 read ns_s ns_mib < <(measure nightshift "$bin" -q --project "$p" --json run root_cause --date 2026-11-22 --only features,infer)
 ns_rows=$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["tasks"][1]["rows"])' "$work/nightshift.out")
 # The same date again, as a daily job runs once its tables exist: the slices are replaced.
-read ns2_s ns2_mib < <(measure nightshift2 "$bin" -q --project "$p" --json run root_cause --date 2026-11-22 --only features,infer)
+# Three times (a run is a few seconds; single runs vary by 10%): the median is reported.
+reruns=()
+for i in 1 2 3; do
+    read s mib < <(measure "nightshift-again-$i" "$bin" -q --project "$p" --json run root_cause --date 2026-11-22 --only features,infer)
+    reruns+=("$s $mib")
+done
+read ns2_s ns2_mib < <(printf '%s\n' "${reruns[@]}" | sort -n | sed -n 2p)
+ns2_all=$(printf '%s\n' "${reruns[@]}" | awk '{print $1}' | paste -sd' ')
 
 # The peers get a fastText model trained on the same labels.
 "$bin" -q --project "$p" sql --csv "$labels_sql" > "$work/labels.csv"
@@ -51,7 +58,7 @@ py_rows=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' 
 echo "| job (one date, $rows contacts/day) | rows | seconds | vs Nightshift | peak RSS MiB |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 echo "| Nightshift, first run (creates the tables): features SQL (LEFT JOIN trips, orders) + infer + Delta write | $ns_rows | $ns_s | 1.0x | $ns_mib |"
-echo "| Nightshift, same date again (tables exist, slices replaced) | $ns_rows | $ns2_s | $(printf "%.2f" "$(echo "$ns2_s / $ns_s" | bc -l)")x | $ns2_mib |"
+echo "| Nightshift, same date again (tables exist, slices replaced), median of 3 runs ($ns2_all s) | $ns_rows | $ns2_s | $(printf "%.2f" "$(echo "$ns2_s / $ns_s" | bc -l)")x | $ns2_mib |"
 echo "| PySpark local[2]: same join + fastText pandas_udf + Parquet write | $spark_rows | $spark_s | $(echo "scale=1; $spark_s / $ns_s" | bc)x slower ($(echo "scale=1; $spark_s / $ns2_s" | bc)x than the re-run) | $spark_mib (driver) |"
 echo "| plain Python: pyarrow + fastText + Parquet (no join) | $py_rows | $py_s | $(echo "scale=1; $py_s / $ns_s" | bc)x slower | $py_mib |"
 } | tee bench/results/e2e.md

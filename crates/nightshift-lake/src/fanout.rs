@@ -1,4 +1,5 @@
-//! Streamed writes into an existing table with one Parquet writer per core.
+//! Streamed writes into an existing table with one Parquet writer per core (a streamed write
+//! that creates its table creates it empty first, in `write`, and then comes here).
 //!
 //! delta-rs routes each partition value of a write to a single writer task, so replacing one
 //! `ds` slice encodes every Parquet page on one core however many cores the query ran on. Here

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Nightshift's test accuracy over several training seeds (the seed moves the holdout split and
+the example order; on these small sets one seed can move accuracy by a point).
+
+Usage: bench/.venv/bin/python bench/seeds.py [path/to/nightshift] [sets] [seeds]
+       defaults: target/release/nightshift  banking,clinc,hwu  42,1,2,3,4
+Prints one line per data set (accuracy per seed, mean; for HWU64 also the scenario accuracy)
+and writes them to bench/results/seeds.md.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import models as M
+
+binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(M.HERE, "..", "target", "release", "nightshift"))
+sets = (sys.argv[2] if len(sys.argv) > 2 else "banking,clinc,hwu").split(",")
+seeds = [int(s) for s in (sys.argv[3] if len(sys.argv) > 3 else "42,1,2,3,4").split(",")]
+names = dict(M.SETS)
+lines = ["| data set | seeds | accuracy per seed | mean | parent accuracy per seed | parent mean |",
+         "| --- | --- | --- | ---: | --- | ---: |"]
+with tempfile.TemporaryDirectory() as work:
+    for key in sets:
+        base = os.path.join(M.DATA, key, "origin_data")
+        tr, dv, te = (M.read_tsv(os.path.join(base, s + ".tsv")) for s in ("train", "dev", "test"))
+        hierarchical = key == "hwu"
+        train_tsv, test_tsv = os.path.join(work, key + "-train.tsv"), os.path.join(work, key + "-test.tsv")
+        M.write_tsv(train_tsv, tr[0] + dv[0], tr[1] + dv[1])
+        M.write_tsv(test_tsv, *te)
+        cols = ["--text-column", "text", "--label-column", "label"] + (["--parent-column", "parent"] if hierarchical else [])
+        acc, pacc = [], []
+        for seed in seeds:
+            project = os.path.join(work, "%s-%d" % (key, seed))
+            subprocess.run([binary, "-q", "init", project], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([binary, "-q", "--project", project, "models", "train", key, "--seed", str(seed),
+                            "--data", train_tsv] + cols, check=True, stdout=subprocess.DEVNULL)
+            r = json.loads(subprocess.run([binary, "-q", "--project", project, "--json", "models", "eval", key,
+                                           "--data", test_tsv] + cols, check=True, capture_output=True, text=True).stdout)
+            acc.append(100 * r["accuracy"])
+            if hierarchical:
+                pacc.append(100 * r["parent_accuracy"])
+        fmt = lambda xs: " ".join("%.2f" % x for x in xs)
+        line = "| %s | %s | %s | %.2f | %s | %s |" % (
+            names.get(key, key), ",".join(map(str, seeds)), fmt(acc), statistics.mean(acc),
+            fmt(pacc) if pacc else "", "%.2f" % statistics.mean(pacc) if pacc else "")
+        print(line, flush=True)
+        lines.append(line)
+os.makedirs(os.path.join(M.HERE, "results"), exist_ok=True)
+with open(os.path.join(M.HERE, "results", "seeds.md"), "w") as f:
+    f.write("\n".join(lines) + "\n")
