@@ -868,30 +868,33 @@ mod tests {
         assert!(s.feats.is_empty());
     }
 
+    /// Raw buckets → kept rows, counted by sorting, weighed `(1 + ln tf) · idf`.
+    fn weigh_reference(vocab: &Vocabulary, raw: &[u32]) -> Vec<(u32, f32)> {
+        let mut rows: Vec<u32> = raw
+            .iter()
+            .map(|&b| vocab.map.get(b))
+            .filter(|&r| r != u32::MAX)
+            .collect();
+        rows.sort_unstable();
+        let mut out: Vec<(u32, f32)> = Vec::new();
+        for r in rows {
+            match out.last_mut() {
+                Some(last) if last.0 == r => last.1 += 1.0,
+                _ => out.push((r, 1.0)),
+            }
+        }
+        for f in &mut out {
+            f.1 = (1.0 + f.1.ln()) * vocab.idf[f.0 as usize];
+        }
+        out
+    }
+
     /// The reference computation: raw buckets → rows, counted by sorting, weighted and
     /// normalised per group. `vectorize` (token cache, stamps) must give the same multiset.
     fn reference(vocab: &Vocabulary, cfg: &FeatureConfig, text: &str) -> Vec<(u32, f32)> {
         let mut s = Scratch::default();
         raw_buckets(cfg, text, &[("channel", "chat")], &mut s);
-        let group = |raw: &[u32]| {
-            let mut rows: Vec<u32> = raw
-                .iter()
-                .map(|&b| vocab.map.get(b))
-                .filter(|&r| r != u32::MAX)
-                .collect();
-            rows.sort_unstable();
-            let mut out: Vec<(u32, f32)> = Vec::new();
-            for r in rows {
-                match out.last_mut() {
-                    Some(last) if last.0 == r => last.1 += 1.0,
-                    _ => out.push((r, 1.0)),
-                }
-            }
-            for f in &mut out {
-                f.1 = (1.0 + f.1.ln()) * vocab.idf[f.0 as usize];
-            }
-            out
-        };
+        let group = |raw: &[u32]| weigh_reference(vocab, raw);
         let (mut w, mut c) = (group(&s.word), group(&s.chars));
         let norm = |g: &[(u32, f32)]| g.iter().map(|f| f.1 * f.1).sum::<f32>().sqrt();
         let k = if w.is_empty() || c.is_empty() {
@@ -959,25 +962,7 @@ mod tests {
     fn token_reference(vocab: &Vocabulary, cfg: &FeatureConfig, text: &str) -> Vec<(u32, f32)> {
         let mut s = Scratch::default();
         raw_buckets(cfg, text, &[("channel", "chat")], &mut s);
-        let weigh = |raw: &[u32]| {
-            let mut rows: Vec<u32> = raw
-                .iter()
-                .map(|&b| vocab.map.get(b))
-                .filter(|&r| r != u32::MAX)
-                .collect();
-            rows.sort_unstable();
-            let mut out: Vec<(u32, f32)> = Vec::new();
-            for r in rows {
-                match out.last_mut() {
-                    Some(last) if last.0 == r => last.1 += 1.0,
-                    _ => out.push((r, 1.0)),
-                }
-            }
-            for f in &mut out {
-                f.1 = (1.0 + f.1.ln()) * vocab.idf[f.0 as usize];
-            }
-            out
-        };
+        let weigh = |raw: &[u32]| weigh_reference(vocab, raw);
         let words = weigh(&s.word);
         let mut lower = String::new();
         let mut spans = Vec::new();
