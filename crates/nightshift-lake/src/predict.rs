@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use deltalake::arrow::array::{
     Array, ArrayRef, Float32Array, Float32Builder, ListArray, StringArray, StringBuilder,
-    StructArray,
+    StringViewArray, StructArray,
 };
 use deltalake::arrow::buffer::{NullBuffer, OffsetBuffer};
 use deltalake::arrow::compute::cast;
@@ -141,16 +141,7 @@ impl ScalarUDFImpl for PredictUdf {
         {
             return Ok(ColumnarValue::Array(result.clone()));
         }
-        let columns: Vec<StringArray> = inputs
-            .iter()
-            .map(|array| {
-                let utf8 = cast(array, &DataType::Utf8)?;
-                utf8.as_any()
-                    .downcast_ref::<StringArray>()
-                    .cloned()
-                    .ok_or_else(|| DataFusionError::Internal("cast to Utf8 failed".into()))
-            })
-            .collect::<DfResult<_>>()?;
+        let columns: Vec<Strings> = inputs.iter().map(Strings::of).collect::<DfResult<_>>()?;
         let array = predict_columns(&self.model, &self.extra_fields, &columns, self.top_k)?;
         if let Ok(mut recent) = self.recent.lock() {
             recent.push_back((inputs, array.clone()));
@@ -162,12 +153,56 @@ impl ScalarUDFImpl for PredictUdf {
     }
 }
 
+/// A string argument read in place: `Utf8View` (what Parquet scans give) is not copied;
+/// other types are cast to `Utf8`.
+enum Strings {
+    Utf8(StringArray),
+    View(StringViewArray),
+}
+
+impl Strings {
+    fn of(array: &ArrayRef) -> DfResult<Self> {
+        if let Some(view) = array.as_any().downcast_ref::<StringViewArray>() {
+            return Ok(Self::View(view.clone()));
+        }
+        cast(array, &DataType::Utf8)?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .cloned()
+            .map(Self::Utf8)
+            .ok_or_else(|| DataFusionError::Internal("cast to Utf8 failed".into()))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Utf8(a) => a.len(),
+            Self::View(a) => a.len(),
+        }
+    }
+
+    fn nulls(&self) -> Option<&NullBuffer> {
+        match self {
+            Self::Utf8(a) => a.nulls(),
+            Self::View(a) => a.nulls(),
+        }
+    }
+
+    /// Row `i`, `""` when null.
+    fn value_or_empty(&self, i: usize) -> &str {
+        match self {
+            Self::Utf8(a) if a.is_valid(i) => a.value(i),
+            Self::View(a) if a.is_valid(i) => a.value(i),
+            _ => "",
+        }
+    }
+}
+
 /// Predicts every row of `columns` (text first, then extras); rows with a null text get a null
 /// struct.
 fn predict_columns(
     model: &TextClassifier,
     extra_fields: &[String],
-    columns: &[StringArray],
+    columns: &[Strings],
     top_k: usize,
 ) -> DfResult<ArrayRef> {
     let texts = &columns[0];
@@ -177,17 +212,12 @@ fn predict_columns(
     let mut extras: Vec<(&str, &str)> = Vec::with_capacity(n * e);
     for i in 0..n {
         for (field, column) in extra_fields.iter().zip(&columns[1..]) {
-            let value = if column.is_null(i) {
-                ""
-            } else {
-                column.value(i)
-            };
-            extras.push((field.as_str(), value));
+            extras.push((field.as_str(), column.value_or_empty(i)));
         }
     }
     let inputs: Vec<Input<'_>> = (0..n)
         .map(|i| Input {
-            text: if texts.is_null(i) { "" } else { texts.value(i) },
+            text: texts.value_or_empty(i),
             extras: &extras[i * e..(i + 1) * e],
         })
         .collect();
@@ -252,4 +282,49 @@ fn predict_columns(
 
 fn label_name(names: &[String], index: u32) -> &str {
     names.get(index as usize).map(String::as_str).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nightshift_models::{Example, TrainConfig, train};
+
+    /// The text column is read in place whatever its layout, and a null text gives a null
+    /// prediction.
+    #[test]
+    fn predictions_are_the_same_for_every_string_layout() {
+        let texts = [
+            "refund my card",
+            "driver was rude",
+            "app crashes",
+            "card declined",
+        ];
+        let labels = ["payments", "safety", "app", "payments"];
+        let examples: Vec<Example<'_>> = (0..40)
+            .map(|i| Example {
+                text: texts[i % 4],
+                label: labels[i % 4],
+                parent: None,
+                extras: &[],
+            })
+            .collect();
+        let mut config = TrainConfig::default();
+        config.features.hash_bits = 12;
+        config.max_epochs = 2;
+        let model = train(&config, &examples).expect("train").0;
+        let values = vec![
+            Some("refund please"),
+            None,
+            Some("the app crashes again and again"),
+        ];
+        let utf8: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        let view: ArrayRef = Arc::new(StringViewArray::from(values));
+        let predict = |array: &ArrayRef| {
+            let columns = vec![Strings::of(array).expect("strings")];
+            predict_columns(&model, &[], &columns, 2).expect("predict")
+        };
+        let (a, b) = (predict(&utf8), predict(&view));
+        assert_eq!(a.to_data(), b.to_data());
+        assert!(a.is_null(1) && a.is_valid(0) && a.is_valid(2));
+    }
 }
