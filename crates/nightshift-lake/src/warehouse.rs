@@ -99,13 +99,23 @@ impl Warehouse {
             path: root.to_path_buf(),
             source,
         })?;
-        let root = root.canonicalize().map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: root.to_path_buf(),
             source,
-        })?;
+        };
+        let given_root = std::path::absolute(root).map_err(io)?;
+        let root = root.canonicalize().map_err(io)?;
+        // Declared tables are addressed by absolute paths (a project opened by a relative path
+        // gives relative ones, and Delta needs a URL); those at their default place are left
+        // to discovery.
         let declared = declared
             .into_iter()
-            .filter(|(t, path)| *path != root.join(&t.schema).join(&t.table))
+            .filter_map(|(t, path)| {
+                let path = std::path::absolute(&path).unwrap_or(path);
+                let path = path.canonicalize().unwrap_or(path);
+                let default = |root: &Path| root.join(&t.schema).join(&t.table);
+                (path != default(&root) && path != default(&given_root)).then_some((t, path))
+            })
             .collect();
         let warehouse = Warehouse {
             ctx: new_session(engine)?,

@@ -291,20 +291,19 @@ fn demo_predicts_every_day_with_its_model_version_and_reruns_are_idempotent() {
         predicted
     );
 
-    // A second demo in the same directory replaces the first.
-    let out = nightshift(
-        dir.path(),
-        &[
-            "-q",
-            "demo",
-            "--dir",
-            demo.to_str().expect("utf8"),
-            "--days",
-            "4",
-            "--rows-per-day",
-            "200",
-            "--no-serve",
-        ],
-    );
+    // A second demo in the same directory replaces the first; given as a relative path, as
+    // the README's `cargo run --release -- demo` does (its default is `./nightshift-demo`).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .current_dir(dir.path())
+        .args(["-q", "demo", "--dir", "demo", "--days", "4"])
+        .args(["--rows-per-day", "200", "--no-serve"])
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run nightshift");
     assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        count("SELECT count(DISTINCT ds) FROM output.root_cause_predictions"),
+        3
+    );
 }
