@@ -365,7 +365,7 @@ fn token_char_buckets(
 }
 
 /// The learned part of the feature pipeline: which buckets are kept (sorted) and their IDF.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Vocabulary {
     /// Kept buckets, strictly increasing; a bucket's position is its weight row.
     pub(crate) buckets: Vec<u32>,
@@ -373,8 +373,21 @@ pub(crate) struct Vocabulary {
     pub(crate) idf: Vec<f32>,
     /// Bucket → row lookup. Not serialised.
     map: RowMap,
-    /// Process-unique identity, so per-thread caches never mix vocabularies.
+    /// Process-unique identity, so per-thread caches never mix vocabularies. The token cache
+    /// also holds class scores, which depend on the weights next to the vocabulary: a copy
+    /// gets a new identity, so no two models ever share cached scores.
     id: u64,
+}
+
+impl Clone for Vocabulary {
+    fn clone(&self) -> Self {
+        Self {
+            buckets: self.buckets.clone(),
+            idf: self.idf.clone(),
+            map: self.map.clone(),
+            id: NEXT_VOCAB_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
 }
 
 impl Vocabulary {
