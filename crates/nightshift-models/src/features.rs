@@ -881,6 +881,19 @@ mod tests {
         assert!(s.feats.is_empty());
     }
 
+    /// The distinct buckets of `texts` (with the extra `channel=chat`), sorted.
+    fn every_bucket(cfg: &FeatureConfig, texts: &[&str]) -> Vec<u32> {
+        let mut s = Scratch::default();
+        let mut all = Vec::new();
+        for t in texts {
+            raw_buckets(cfg, t, &[("channel", "chat")], &mut s);
+            all.extend(s.word.iter().chain(&s.chars).copied());
+        }
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// Raw buckets → kept rows, counted by sorting, weighed `(1 + ln tf) · idf`.
     fn weigh_reference(vocab: &Vocabulary, raw: &[u32]) -> Vec<(u32, f32)> {
         let mut rows: Vec<u32> = raw
@@ -938,13 +951,7 @@ mod tests {
         ];
         // Keep every second bucket seen, so some n-grams are missing from the vocabulary.
         let mut s = Scratch::default();
-        let mut all = Vec::new();
-        for t in texts {
-            raw_buckets(&cfg, t, &[("channel", "chat")], &mut s);
-            all.extend(s.word.iter().chain(&s.chars).copied());
-        }
-        all.sort_unstable();
-        all.dedup();
+        let all = every_bucket(&cfg, &texts);
         let kept: Vec<u32> = all.iter().copied().step_by(2).collect();
         let idf: Vec<f32> = (0..kept.len())
             .map(|i| 1.0 + (i % 7) as f32 / 3.0)
@@ -1040,13 +1047,7 @@ mod tests {
             "!!!",
         ];
         let mut s = Scratch::default();
-        let mut all = Vec::new();
-        for t in texts {
-            raw_buckets(&cfg, t, &[("channel", "chat")], &mut s);
-            all.extend(s.word.iter().chain(&s.chars).copied());
-        }
-        all.sort_unstable();
-        all.dedup();
+        let all = every_bucket(&cfg, &texts);
         let kept: Vec<u32> = all.iter().copied().step_by(2).collect();
         let idf: Vec<f32> = (0..kept.len())
             .map(|i| 1.0 + (i % 5) as f32 / 4.0)
