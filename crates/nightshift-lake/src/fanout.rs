@@ -33,6 +33,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::DS_COLUMN;
 use crate::error::{Error, Result};
+use crate::tee::TeeSender;
 use crate::write::{WriteMode, check_in_slice};
 
 /// Most writers of one write, whatever the core count: each writes at least one file per slice.
@@ -234,7 +235,7 @@ fn single_value<'a>(
     (min == max && nulls == Some(0)).then_some(min)
 }
 
-/// What [`write`] committed.
+/// What [`commit`] committed.
 pub(crate) struct FanoutMetrics {
     pub(crate) version: Option<u64>,
     pub(crate) rows: u64,
@@ -242,20 +243,41 @@ pub(crate) struct FanoutMetrics {
     pub(crate) files_removed: u64,
 }
 
-/// Streams `frame` through `writers` (at most [`MAX_WRITERS`]) Parquet writers and commits
-/// their files (and the planned removals) in one Delta commit carrying `metadata`; `table` is
-/// brought to the new version.
+/// A write whose files are written and not yet committed: only [`commit`] makes them part of
+/// the table; until then they are unreferenced files, as after a crash.
+pub(crate) struct Staged {
+    adds: Vec<Add>,
+    removes: Vec<Remove>,
+    rows: u64,
+    partition_columns: Vec<String>,
+    save_mode: SaveMode,
+    predicate: Option<String>,
+}
+
+impl Staged {
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The table-relative paths of the files written (URL-encoded, as in the log).
+    pub(crate) fn added_paths(&self) -> impl Iterator<Item = &str> {
+        self.adds.iter().map(|a| a.path.as_str())
+    }
+}
+
+/// Streams `frame` through `writers` (at most [`MAX_WRITERS`]) Parquet writers; each batch is
+/// also handed to `tee`, when given. Nothing is committed: see [`commit`].
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn write(
+pub(crate) async fn stage(
     fanout: Fanout,
-    table: &mut DeltaTable,
+    table: &DeltaTable,
     (name, path): (&str, &Path),
     frame: DataFrame,
     mode: &WriteMode,
     (writers, max_row_group_size): (usize, usize),
-    metadata: &[(String, serde_json::Value)],
     predicate: Option<String>,
-) -> Result<FanoutMetrics> {
+    tee: Option<TeeSender>,
+) -> Result<Staged> {
     let delta_err = |e| Error::delta(name, path, e);
     let properties = WriterProperties::builder()
         .set_created_by(format!("nightshift {}", env!("CARGO_PKG_VERSION")))
@@ -284,7 +306,7 @@ pub(crate) async fn write(
 
     // A failed query is reported before a failed writer; the query stops early only when no
     // writer is left to take its batches.
-    let produced = produce(&fanout, name, frame, mode, predicate.as_deref(), tx).await;
+    let produced = produce(&fanout, name, frame, mode, predicate.as_deref(), tx, tee).await;
     let mut adds: Vec<Add> = Vec::new();
     let mut written: Result<()> = Ok(());
     while let Some(joined) = tasks.join_next().await {
@@ -300,10 +322,39 @@ pub(crate) async fn write(
     // On any error, what was written is unreferenced: the table is unchanged.
     let rows = produced?;
     written?;
+    Ok(Staged {
+        adds,
+        removes: fanout.removes,
+        rows,
+        partition_columns: fanout.partition_columns,
+        save_mode: match mode {
+            WriteMode::Append => SaveMode::Append,
+            _ => SaveMode::Overwrite,
+        },
+        predicate,
+    })
+}
 
+/// Commits a staged write (its files and the planned removals) in one Delta commit carrying
+/// `metadata`; `table` is brought to the new version.
+pub(crate) async fn commit(
+    staged: Staged,
+    table: &mut DeltaTable,
+    (name, path): (&str, &Path),
+    metadata: &[(String, serde_json::Value)],
+) -> Result<FanoutMetrics> {
+    let delta_err = |e| Error::delta(name, path, e);
+    let Staged {
+        adds,
+        removes,
+        rows,
+        partition_columns,
+        save_mode,
+        predicate,
+    } = staged;
     let files_added = adds.len() as u64;
-    let files_removed = fanout.removes.len() as u64;
-    if adds.is_empty() && fanout.removes.is_empty() {
+    let files_removed = removes.len() as u64;
+    if adds.is_empty() && removes.is_empty() {
         return Ok(FanoutMetrics {
             version: table.version(),
             rows,
@@ -312,14 +363,11 @@ pub(crate) async fn write(
         });
     }
     let bytes_added: i64 = adds.iter().map(|a| a.size).sum();
-    let mut actions: Vec<Action> = fanout.removes.into_iter().map(Action::Remove).collect();
+    let mut actions: Vec<Action> = removes.into_iter().map(Action::Remove).collect();
     actions.extend(adds.into_iter().map(Action::Add));
     let operation = DeltaOperation::Write {
-        mode: match mode {
-            WriteMode::Append => SaveMode::Append,
-            _ => SaveMode::Overwrite,
-        },
-        partition_by: (!fanout.partition_columns.is_empty()).then_some(fanout.partition_columns),
+        mode: save_mode,
+        partition_by: (!partition_columns.is_empty()).then_some(partition_columns),
         predicate,
     };
     let operation_metrics = serde_json::json!({
@@ -363,7 +411,11 @@ async fn produce(
     mode: &WriteMode,
     slice: Option<&str>,
     tx: mpsc::Sender<RecordBatch>,
+    mut tee: Option<TeeSender>,
 ) -> Result<u64> {
+    if let Some(tee) = &mut tee {
+        tee.schema(fanout.schema.clone()).await;
+    }
     let mut stream = frame
         .execute_stream()
         .await
@@ -382,10 +434,17 @@ async fn produce(
             }
         }
         rows += batch.num_rows() as u64;
-        if tx.send(batch).await.is_err() {
-            // A writer failed; its error is reported by the caller.
-            break;
+        if let Some(tee) = &mut tee {
+            tee.batch(&batch).await;
         }
+        if tx.send(batch).await.is_err() {
+            // A writer failed; its error is reported by the caller (and the tee, dropped
+            // without its end mark, fails its reader).
+            return Ok(rows);
+        }
+    }
+    if let Some(tee) = tee {
+        tee.end().await;
     }
     Ok(rows)
 }

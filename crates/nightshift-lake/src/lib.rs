@@ -29,12 +29,14 @@ mod fanout;
 pub mod files;
 pub mod format;
 pub mod predict;
+pub mod tee;
 pub mod warehouse;
 pub mod write;
 
 pub use error::{Error, Result};
+pub use tee::{TeeSender, TeeSource, tee};
 pub use warehouse::{TableRef, Warehouse};
-pub use write::{BatchMap, BoxError, TableWrite, WriteMetrics, WriteMode};
+pub use write::{BatchMap, BoxError, PreparedWrite, TableWrite, WriteMetrics, WriteMode};
 
 /// Re-exports so that crates above use exactly the Arrow / DataFusion / Delta versions of this one.
 pub use deltalake::arrow;

@@ -1,5 +1,6 @@
 //! Writes into the warehouse: idempotent slice replacement, full overwrite, append.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +24,7 @@ use deltalake::protocol::SaveMode;
 use crate::DS_COLUMN;
 use crate::error::{Error, Result};
 use crate::fanout;
+use crate::tee::TeeSender;
 use crate::warehouse::{TableRef, Warehouse, dir_url};
 
 /// How a [`TableWrite`] changes the table.
@@ -72,6 +74,8 @@ pub struct TableWrite<'a> {
     mode: WriteMode,
     partition_columns: Vec<String>,
     metadata: Vec<(String, serde_json::Value)>,
+    /// Also hand the streamed batches to another query (see [`crate::tee`]).
+    tee: Option<TeeSender>,
 }
 
 impl Warehouse {
@@ -86,6 +90,7 @@ impl Warehouse {
             mode: WriteMode::Append,
             partition_columns: Vec::new(),
             metadata: Vec::new(),
+            tee: None,
         }
     }
 }
@@ -174,7 +179,7 @@ impl PartitionStream for OneShotStream {
     }
 }
 
-impl TableWrite<'_> {
+impl<'a> TableWrite<'a> {
     /// Replace exactly the slice `ds = ds` (partitioned by `ds`). A batch without a `ds`
     /// column gets one holding `ds`.
     pub fn replace_slice(mut self, ds: impl Into<String>) -> Self {
@@ -216,8 +221,43 @@ impl TableWrite<'_> {
         self
     }
 
+    /// Hands every batch of a streamed write, as encoded for the table, to `tee` too (see
+    /// [`crate::tee`]); only writes through the per-core writers do, others drop it unused.
+    pub fn with_tee(mut self, tee: TeeSender) -> Self {
+        self.tee = Some(tee);
+        self
+    }
+
     /// Commits the write and re-registers the table in the warehouse session.
     pub async fn execute(self) -> Result<WriteMetrics> {
+        match self.begin().await? {
+            Begun::Fanout(staging) => staging.stage().await?.commit().await,
+            Begun::Delta(write, opened) => write.execute_delta(opened).await,
+        }
+    }
+
+    /// Runs a streamed write up to its commit: the query streams into Parquet files that no
+    /// version of the table references yet; [`PreparedWrite::commit`] commits them (one
+    /// commit, as [`TableWrite::execute`] would have made), and dropping the prepared write
+    /// deletes them. This lets a caller order the commits of two writes that stream at the
+    /// same time (e.g. one fed by the other's [`crate::tee`]).
+    ///
+    /// `Ok(None)` when the write cannot be split so (a batch write, an overwrite, or a table
+    /// that needs delta-rs' own write): nothing ran; use [`TableWrite::execute`] instead. A
+    /// new table is created (empty) either way.
+    pub async fn prepare(self) -> Result<Option<PreparedWrite<'a>>> {
+        if self.frame.is_none() {
+            return Ok(None);
+        }
+        match self.begin().await? {
+            Begun::Fanout(staging) => staging.stage().await.map(Some),
+            Begun::Delta(..) => Ok(None),
+        }
+    }
+
+    /// What every write does first: checks the slice of batch writes, opens (or creates) the
+    /// table, and decides between the per-core writers and delta-rs' write.
+    async fn begin(mut self) -> Result<Begun<'a>> {
         let started = Instant::now();
         let name = self.table.to_string();
         let path = self.warehouse.location(&self.table);
@@ -227,7 +267,7 @@ impl TableWrite<'_> {
         })?;
         let delta_err = |e| Error::delta(&name, &path, e);
 
-        let mut batches = self.batches;
+        let mut batches = std::mem::take(&mut self.batches);
         let mut predicate: Option<Expr> = None;
         if let WriteMode::ReplaceSlice { ds, also } = &self.mode {
             let slice = describe_slice(ds, also);
@@ -296,6 +336,7 @@ impl TableWrite<'_> {
                 .with_commit_properties(commit_properties(&self.metadata))
                 .await
                 .map_err(delta_err)?;
+            self.warehouse.register_delta(&self.table, &table).await?;
             exists = true;
         }
 
@@ -305,7 +346,6 @@ impl TableWrite<'_> {
             && let Some(frame) = &self.frame
             && let Some(plan) = fanout::plan(&table, frame, &self.mode).await?
         {
-            let mut table = table;
             let state = self.warehouse.context().state();
             let options = state.config_options();
             let sizes = (
@@ -316,28 +356,50 @@ impl TableWrite<'_> {
                 WriteMode::ReplaceSlice { ds, also } => Some(describe_slice(ds, also)),
                 _ => None,
             };
-            let metrics = fanout::write(
+            let frame = frame.clone();
+            return Ok(Begun::Fanout(Staging {
                 plan,
-                &mut table,
-                (&name, &path),
-                frame.clone(),
-                &self.mode,
+                table,
+                name,
+                path,
+                frame,
                 sizes,
-                &self.metadata,
                 described,
-            )
-            .await?;
-            self.warehouse.register_delta(&self.table, &table).await?;
-            return Ok(WriteMetrics {
-                table: name,
-                version: metrics.version,
-                rows: metrics.rows,
-                files_added: metrics.files_added,
-                files_removed: metrics.files_removed,
-                seconds: started.elapsed().as_secs_f64(),
-            });
+                started,
+                write: self,
+            }));
         }
+        // Not streamed through the per-core writers: nothing goes to a tee.
+        self.tee = None;
+        Ok(Begun::Delta(
+            self,
+            Opened {
+                name,
+                path,
+                table,
+                exists,
+                batches,
+                predicate,
+                rows,
+                started,
+            },
+        ))
+    }
 
+    /// The write through delta-rs (batch writes, overwrites, tables the per-core writers
+    /// do not handle).
+    async fn execute_delta(self, opened: Opened) -> Result<WriteMetrics> {
+        let Opened {
+            name,
+            path,
+            table,
+            exists,
+            batches,
+            predicate,
+            rows,
+            started,
+        } = opened;
+        let delta_err = |e| Error::delta(&name, &path, e);
         if rows == 0 && self.frame.is_none() {
             // Nothing to add: an empty slice replacement deletes the slice; other modes are no-ops.
             let version = match (&predicate, exists) {
@@ -405,6 +467,157 @@ impl TableWrite<'_> {
             files_removed: metrics.1,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+}
+
+/// Where [`TableWrite::begin`] leads.
+enum Begun<'a> {
+    /// Through the per-core writers.
+    Fanout(Staging<'a>),
+    /// Through delta-rs' own write.
+    Delta(TableWrite<'a>, Opened),
+}
+
+/// A write opened for delta-rs' own write.
+struct Opened {
+    name: String,
+    path: PathBuf,
+    table: DeltaTable,
+    exists: bool,
+    batches: Vec<RecordBatch>,
+    predicate: Option<Expr>,
+    rows: u64,
+    started: Instant,
+}
+
+/// A streamed write planned for the per-core writers.
+struct Staging<'a> {
+    plan: fanout::Fanout,
+    table: DeltaTable,
+    name: String,
+    path: PathBuf,
+    frame: DataFrame,
+    /// Writers, Parquet row group size.
+    sizes: (usize, usize),
+    /// The slice, in words, for errors and the commit's predicate.
+    described: Option<String>,
+    started: Instant,
+    write: TableWrite<'a>,
+}
+
+impl<'a> Staging<'a> {
+    async fn stage(self) -> Result<PreparedWrite<'a>> {
+        let Staging {
+            plan,
+            table,
+            name,
+            path,
+            frame,
+            sizes,
+            described,
+            started,
+            mut write,
+        } = self;
+        let tee = write.tee.take();
+        let staged = fanout::stage(
+            plan,
+            &table,
+            (&name, &path),
+            frame,
+            &write.mode,
+            sizes,
+            described,
+            tee,
+        )
+        .await?;
+        Ok(PreparedWrite {
+            warehouse: write.warehouse,
+            table_ref: write.table,
+            table,
+            name,
+            path,
+            metadata: write.metadata,
+            staged: Some(staged),
+            started,
+        })
+    }
+}
+
+/// A streamed write whose files are written but not committed ([`TableWrite::prepare`]).
+/// Dropped without [`PreparedWrite::commit`], it deletes its files: the table is unchanged.
+#[must_use = "a prepared write changes nothing until committed"]
+pub struct PreparedWrite<'a> {
+    warehouse: &'a Warehouse,
+    table_ref: TableRef,
+    table: DeltaTable,
+    name: String,
+    path: PathBuf,
+    metadata: Vec<(String, serde_json::Value)>,
+    /// `None` once committed.
+    staged: Option<fanout::Staged>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for PreparedWrite<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedWrite")
+            .field("table", &self.name)
+            .field("rows", &self.rows())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedWrite<'_> {
+    /// Rows written (to be committed).
+    pub fn rows(&self) -> u64 {
+        self.staged.as_ref().map_or(0, fanout::Staged::rows)
+    }
+
+    /// Commits the files (and the removal of the slice's old ones) in one Delta commit and
+    /// re-registers the table in the warehouse session.
+    pub async fn commit(mut self) -> Result<WriteMetrics> {
+        let staged = self
+            .staged
+            .take()
+            .ok_or_else(|| Error::Internal("a prepared write committed twice".into()))?;
+        let metrics = fanout::commit(
+            staged,
+            &mut self.table,
+            (&self.name, &self.path),
+            &self.metadata,
+        )
+        .await?;
+        self.warehouse
+            .register_delta(&self.table_ref, &self.table)
+            .await?;
+        Ok(WriteMetrics {
+            table: self.name.clone(),
+            version: metrics.version,
+            rows: metrics.rows,
+            files_added: metrics.files_added,
+            files_removed: metrics.files_removed,
+            seconds: self.started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+impl Drop for PreparedWrite<'_> {
+    fn drop(&mut self) {
+        let Some(staged) = self.staged.take() else {
+            return;
+        };
+        let Ok(root) = dir_url(&self.path) else {
+            return;
+        };
+        for added in staged.added_paths() {
+            // Log paths are URL-encoded and relative to the table.
+            let file = root.join(added).ok().and_then(|u| u.to_file_path().ok());
+            if let Some(file) = file
+                && let Err(e) = std::fs::remove_file(&file)
+            {
+                tracing::debug!("could not delete uncommitted {}: {e}", file.display());
+            }
+        }
     }
 }
 

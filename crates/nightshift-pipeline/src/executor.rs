@@ -10,6 +10,7 @@ use nightshift_runs::{
 };
 
 use crate::error::{Error, Result};
+use crate::infer::{PreparedInfer, features_and_infer};
 use crate::model::LoadedModel;
 use crate::plan::{RunPlan, Task};
 use crate::{TaskReport, run_task};
@@ -38,6 +39,10 @@ pub struct RunOutcome {
 /// such as bad SQL or a failed check are not) and stops at the first task that still fails. The
 /// plan's `run_id` becomes the store's run id. Tasks after a failure stay `pending`, so
 /// `nightshift runs retry` re-runs exactly the failed task and those after it.
+///
+/// When `infer` directly follows `features`, it predicts the rows as `features` streams them
+/// ([`features_and_infer`]) and commits once `features` has committed and the features gate
+/// has passed; a retry of either runs the task on its own.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute_run(
     warehouse: &Warehouse,
@@ -68,16 +73,36 @@ pub async fn execute_run(
     let mut reports = Vec::new();
     let mut attempts = Vec::new();
     let mut failure = None;
-    'tasks: for task in tasks {
+    // Predictions made while `features` streamed, waiting for its commit (first attempts only).
+    let mut prepared: Option<PreparedInfer<'_>> = None;
+    'tasks: for (i, task) in tasks.iter().enumerate() {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             store.heartbeat(&run.id, clock.now())?;
             store.task_started(&run.id, task.name(), clock.now())?;
-            let result = if *task == Task::Check {
-                check_waiting_for_data(warehouse, store, plan, &run.id, clock, sleep).await
-            } else {
-                run_task(warehouse, plan, *task, model).await
+            let result = match (task, model) {
+                (Task::Check, _) => {
+                    check_waiting_for_data(warehouse, store, plan, &run.id, clock, sleep).await
+                }
+                // `infer` next: it runs on the rows as `features` streams them.
+                (Task::Features, Some(model))
+                    if attempt == 1 && tasks.get(i + 1) == Some(&Task::Infer) =>
+                {
+                    let (features, infer) = features_and_infer(warehouse, plan, model).await;
+                    prepared = infer;
+                    features.map(TaskReport::Features)
+                }
+                (Task::Infer, Some(model)) if attempt == 1 && prepared.is_some() => {
+                    match prepared.take() {
+                        Some(infer) => infer
+                            .finish(warehouse, plan, model)
+                            .await
+                            .map(TaskReport::Infer),
+                        None => run_task(warehouse, plan, *task, Some(model)).await,
+                    }
+                }
+                _ => run_task(warehouse, plan, *task, model).await,
             };
             match result {
                 Ok(report) => {

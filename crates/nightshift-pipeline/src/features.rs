@@ -11,7 +11,7 @@ use nightshift_lake::arrow::array::{
 use nightshift_lake::arrow::compute::{cast, filter_record_batch};
 use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
 use nightshift_lake::arrow::json::LineDelimitedWriter;
-use nightshift_lake::{DS_COLUMN, TableRef, Warehouse, WriteMetrics};
+use nightshift_lake::{DS_COLUMN, TableRef, TeeSender, Warehouse, WriteMetrics};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
@@ -48,6 +48,15 @@ pub struct FeaturesReport {
 /// `intermediate.<pipeline>_features` in one Delta commit. Running it again for the same plan
 /// leaves the same rows. A `ds` column returned by the query is replaced by the window's `ds`.
 pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesReport> {
+    features_teed(warehouse, plan, None).await
+}
+
+/// [`features`], handing the rows written to `tee` as well (see `nightshift_lake::tee`).
+pub(crate) async fn features_teed(
+    warehouse: &Warehouse,
+    plan: &RunPlan,
+    tee: Option<TeeSender>,
+) -> Result<FeaturesReport> {
     let started = Instant::now();
     let spec = &plan.pipeline;
     let shape_error = |message: String, hint: Option<String>| Error::FeaturesShape {
@@ -121,7 +130,7 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
         max_chars: spec.max_text_chars,
     };
     let features_table = TableRef::parse(&spec.features_table())?;
-    let features_write = warehouse
+    let mut write = warehouse
         .write_query_mapped(
             &features_table,
             frame,
@@ -131,9 +140,11 @@ pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesR
         .await?
         .replace_slice(&plan.ds)
         .with_commit_metadata("run_id", plan.run_id.clone().into())
-        .with_commit_metadata("task", "features".into())
-        .execute()
-        .await?;
+        .with_commit_metadata("task", "features".into());
+    if let Some(tee) = tee {
+        write = write.with_tee(tee);
+    }
+    let features_write = write.execute().await?;
     // The write has consumed the stream; take what it recorded (the closure may still be
     // referenced by the dropped plan, so take rather than unwrap the Arc).
     let RefuseState {

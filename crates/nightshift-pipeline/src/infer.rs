@@ -1,11 +1,17 @@
 //! Task `infer`: the features slice -> model predictions, streamed through DataFusion.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use nightshift_lake::datafusion::prelude::DataFrame;
 use nightshift_lake::predict::{PREDICT_UDF, PredictUdf};
-use nightshift_lake::{TableRef, Warehouse, WriteMetrics};
+use nightshift_lake::{
+    PreparedWrite, TableRef, TableWrite, TeeSource, Warehouse, WriteMetrics, tee,
+};
 
 use crate::error::{Error, Result};
+use crate::features::{FeaturesReport, features_teed};
+use crate::gates;
 use crate::model::LoadedModel;
 use crate::plan::RunPlan;
 
@@ -26,6 +32,9 @@ pub struct InferReport {
     pub rows_per_second: f64,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// Whether the rows came straight from the `features` task's stream while it ran
+    /// (`features_and_infer`) rather than read back from the committed slice.
+    pub overlapped: bool,
 }
 
 /// Predicts every row of the `ds` slice of `intermediate.<pipeline>_features` with `model` and
@@ -60,6 +69,125 @@ pub async fn infer(
         .iter()
         .map(|f| f.name().clone())
         .collect();
+    let frame =
+        predictions_query(warehouse, plan, model, &spec.features_table(), &available).await?;
+    let write = predictions_write(warehouse, plan, model, frame)?
+        .execute()
+        .await?;
+    Ok(report(plan, model, write, started, false))
+}
+
+/// Runs `features` and, at the same time, `infer` on the rows `features` writes as they
+/// stream (through a `nightshift_lake::tee`): the model works while the features query joins
+/// and encodes, instead of after it, and the slice is not read back. The predictions are
+/// written but **not committed**: [`PreparedInfer::finish`] runs the features gate and then
+/// commits them, so they land after the features slice they come from, exactly as
+/// `features` then `infer` would have written them.
+///
+/// The infer half is `None` when it could not run alongside (the features write or the
+/// predictions table needs delta-rs' own write, or the infer half failed, which is logged):
+/// run [`infer`] once `features` has committed, as usual.
+pub async fn features_and_infer<'a>(
+    warehouse: &'a Warehouse,
+    plan: &RunPlan,
+    model: &LoadedModel,
+) -> (Result<FeaturesReport>, Option<PreparedInfer<'a>>) {
+    let (tee, source) = tee();
+    let (features, prepared) = tokio::join!(
+        features_teed(warehouse, plan, Some(tee)),
+        prepare_on_stream(warehouse, plan, model, source)
+    );
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            if features.is_ok() {
+                tracing::info!(
+                    pipeline = %plan.pipeline.name,
+                    "infer did not run alongside features ({e}); it runs on the written slice"
+                );
+            }
+            None
+        }
+    };
+    let prepared = prepared.filter(|_| features.is_ok());
+    (features, prepared)
+}
+
+/// `infer`'s predictions of a features stream, written and not yet committed.
+#[derive(Debug)]
+pub struct PreparedInfer<'a> {
+    write: PreparedWrite<'a>,
+    started: Instant,
+}
+
+impl PreparedInfer<'_> {
+    /// Once the features slice is committed: checks it against the features gate (as
+    /// `infer` would before reading it) and commits the predictions. On a failed gate nothing
+    /// is committed and the written files are deleted.
+    pub async fn finish(
+        self,
+        warehouse: &Warehouse,
+        plan: &RunPlan,
+        model: &LoadedModel,
+    ) -> Result<InferReport> {
+        gates::gate_features(warehouse, plan).await?;
+        let write = self.write.commit().await?;
+        Ok(report(plan, model, write, self.started, true))
+    }
+}
+
+/// The infer half of [`features_and_infer`].
+async fn prepare_on_stream<'a>(
+    warehouse: &'a Warehouse,
+    plan: &RunPlan,
+    model: &LoadedModel,
+    source: TeeSource,
+) -> Result<Option<PreparedInfer<'a>>> {
+    let started = Instant::now();
+    let Some(table) = source.into_table(STREAM_PARTITIONS).await? else {
+        return Ok(None);
+    };
+    let available: Vec<String> = table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    // Registered under a name of its own only while the query is planned (the plan keeps
+    // the table).
+    static STREAMS: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "nightshift_features_stream_{}",
+        STREAMS.fetch_add(1, Ordering::Relaxed)
+    );
+    let context = warehouse.context();
+    context
+        .register_table(name.as_str(), table)
+        .map_err(|e| Error::Internal(format!("registering the features stream: {e}")))?;
+    let frame = predictions_query(warehouse, plan, model, &name, &available).await;
+    context
+        .deregister_table(name.as_str())
+        .map_err(|e| Error::Internal(format!("dropping the features stream: {e}")))?;
+    let write = predictions_write(warehouse, plan, model, frame?)?
+        .prepare()
+        .await?;
+    Ok(write.map(|write| PreparedInfer { write, started }))
+}
+
+/// Partitions of the features stream as a table: one, because the model already predicts
+/// each batch on all cores (rayon); more would only have several tokio workers wait on it.
+const STREAM_PARTITIONS: usize = 1;
+
+/// The predictions query over `table` (the features slice, or its stream), after checking
+/// that its columns (`available`) hold what the model needs.
+async fn predictions_query(
+    warehouse: &Warehouse,
+    plan: &RunPlan,
+    model: &LoadedModel,
+    table: &str,
+    available: &[String],
+) -> Result<DataFrame> {
+    let spec = &plan.pipeline;
     for column in std::iter::once(&spec.text_column)
         .chain(model.extra_columns())
         .chain(std::iter::once(&spec.id_column))
@@ -106,13 +234,21 @@ pub async fn infer(
         run_id = plan.run_id,
         at = plan.started_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
         args = args.join(", "),
-        table = spec.features_table(),
         ds = plan.ds,
     );
     tracing::debug!("infer query: {query}");
-    let frame = warehouse.sql(&query).await?;
-    let predictions = TableRef::parse(&spec.predictions_table())?;
-    let write = warehouse
+    Ok(warehouse.sql(&query).await?)
+}
+
+/// The write of the predictions: exactly `ds = X AND model_version = V`, one commit.
+fn predictions_write<'a>(
+    warehouse: &'a Warehouse,
+    plan: &RunPlan,
+    model: &LoadedModel,
+    frame: DataFrame,
+) -> Result<TableWrite<'a>> {
+    let predictions = TableRef::parse(&plan.pipeline.predictions_table())?;
+    Ok(warehouse
         .write_query(&predictions, frame)
         .replace_slice(&plan.ds)
         .also_matching("model_version", model.version.version.to_string())
@@ -121,11 +257,18 @@ pub async fn infer(
         .with_commit_metadata(
             "model",
             format!("{}@{}", model.name(), model.version.version).into(),
-        )
-        .execute()
-        .await?;
+        ))
+}
+
+fn report(
+    plan: &RunPlan,
+    model: &LoadedModel,
+    write: WriteMetrics,
+    started: Instant,
+    overlapped: bool,
+) -> InferReport {
     let seconds = started.elapsed().as_secs_f64();
-    Ok(InferReport {
+    InferReport {
         ds: plan.ds.clone(),
         model_name: model.name().to_string(),
         model_version: model.version.version,
@@ -137,5 +280,6 @@ pub async fn infer(
         },
         write,
         seconds,
-    })
+        overlapped,
+    }
 }

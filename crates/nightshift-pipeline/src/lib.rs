@@ -45,7 +45,7 @@ pub use check::{CheckReport, TableFreshness, check};
 pub use error::{Error, Result};
 pub use executor::{RunOutcome, execute_run};
 pub use features::{FeaturesReport, RejectCounts, features};
-pub use infer::{InferReport, infer};
+pub use infer::{InferReport, PreparedInfer, features_and_infer, infer};
 pub use model::LoadedModel;
 pub use plan::{RunPlan, Task};
 pub use publish::{PublishReport, publish};

@@ -254,3 +254,162 @@ async fn a_streamed_replacement_with_no_rows_empties_the_slice() {
     assert_eq!(count(&wh, "ds = '2026-11-19'").await, 0);
     assert_eq!(count(&wh, "ds = '2026-11-20'").await, 1);
 }
+
+/// Every Parquet file under a directory.
+fn parquet_files(dir: &std::path::Path) -> usize {
+    let mut found = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                found += 1;
+            }
+        }
+    }
+    found
+}
+
+/// Plans `sql` over a tee's rows, registered as `teed` while planned.
+async fn over_tee(
+    wh: &Warehouse,
+    source: nightshift_lake::TeeSource,
+    sql: &str,
+) -> Option<nightshift_lake::datafusion::prelude::DataFrame> {
+    let table = source.into_table(2).await.expect("tee source")?;
+    wh.context()
+        .register_table("teed", table)
+        .expect("register");
+    let frame = wh.sql(sql).await.expect("query over the tee");
+    wh.context().deregister_table("teed").expect("deregister");
+    Some(frame)
+}
+
+fn doubled() -> TableRef {
+    TableRef::parse("output.doubled").expect("name")
+}
+
+#[tokio::test]
+async fn a_tee_hands_the_rows_written_to_a_second_write_committed_after() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 5000, "2026-11-19", "2", 5).await;
+    let (tee, source) = nightshift_lake::tee();
+    let frame = wh
+        .sql("SELECT id, ds, model_version FROM raw.src")
+        .await
+        .expect("query");
+    let first = wh
+        .write_query(&target(), frame)
+        .replace_slice("2026-11-19")
+        .with_tee(tee)
+        .execute();
+    let second = async {
+        let frame = over_tee(&wh, source, "SELECT id * 2 AS id, ds FROM teed")
+            .await
+            .expect("streamed through the per-core writers");
+        wh.write_query(&doubled(), frame)
+            .replace_slice("2026-11-19")
+            .prepare()
+            .await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.expect("first write").rows, 5000);
+    let prepared = second.expect("prepared").expect("per-core writers");
+    assert_eq!(prepared.rows(), 5000);
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.doubled").await,
+        0,
+        "created empty; nothing committed before `commit`"
+    );
+    let m = prepared.commit().await.expect("commit");
+    assert_eq!((m.rows, m.version), (5000, Some(1)));
+    assert_eq!(
+        scalar(&wh, "SELECT sum(id) FROM output.doubled").await,
+        2 * scalar(&wh, "SELECT sum(id) FROM output.p_predictions").await
+    );
+}
+
+#[tokio::test]
+async fn a_prepared_write_dropped_uncommitted_deletes_its_files() {
+    let (dir, wh) = warehouse().await;
+    fill_source(&wh, 2000, "2026-11-19", "2", 2).await;
+    stream_slice(&wh, "2026-11-19", "2").await.expect("first");
+    let table_dir = dir.path().join("warehouse/output/p_predictions");
+    let before = parquet_files(&table_dir);
+    let frame = wh
+        .sql("SELECT id + 100000 AS id, ds, model_version FROM raw.src")
+        .await
+        .expect("query");
+    let prepared = wh
+        .write_query(&target(), frame)
+        .replace_slice("2026-11-19")
+        .also_matching("model_version", "2")
+        .prepare()
+        .await
+        .expect("prepare")
+        .expect("per-core writers");
+    assert!(parquet_files(&table_dir) > before, "files written");
+    drop(prepared);
+    assert_eq!(parquet_files(&table_dir), before);
+    assert_eq!(
+        scalar(&wh, "SELECT max(id) FROM output.p_predictions").await,
+        1999
+    );
+}
+
+#[tokio::test]
+async fn a_tee_of_a_write_that_cannot_stream_gives_no_table() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 100, "2026-11-19", "2", 1).await;
+    let (tee, source) = nightshift_lake::tee();
+    let frame = wh
+        .sql("SELECT id, ds, model_version FROM raw.src")
+        .await
+        .expect("query");
+    // An overwrite may change the schema: delta-rs writes it, not the per-core writers.
+    let first = wh
+        .write_query(&target(), frame)
+        .with_mode(WriteMode::Overwrite)
+        .with_tee(tee)
+        .execute();
+    let (first, table) = tokio::join!(first, source.into_table(2));
+    assert_eq!(first.expect("written").rows, 100);
+    assert!(table.expect("no error").is_none());
+}
+
+#[tokio::test]
+async fn a_write_failing_mid_stream_fails_the_query_over_its_tee() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 4000, "2026-11-19", "2", 4).await;
+    let (tee, source) = nightshift_lake::tee();
+    let frame = wh
+        .sql(
+            "SELECT id, ds, CAST(CASE WHEN id = 3500 THEN 'x' ELSE model_version END AS BIGINT) \
+             AS model_version FROM raw.src",
+        )
+        .await
+        .expect("query");
+    let first = wh
+        .write_query(&TableRef::parse("output.failing").expect("name"), frame)
+        .replace_slice("2026-11-19")
+        .with_tee(tee)
+        .execute();
+    let second = async {
+        let frame = over_tee(&wh, source, "SELECT id, ds FROM teed")
+            .await
+            .expect("streamed through the per-core writers");
+        wh.write_query(&doubled(), frame)
+            .replace_slice("2026-11-19")
+            .prepare()
+            .await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert!(first.is_err(), "the cast fails");
+    let err = second.expect_err("a short stream is not a complete one");
+    assert!(
+        err.to_string().contains("stopped before its last batch"),
+        "{err}"
+    );
+}

@@ -2,7 +2,7 @@ use std::str::FromStr;
 
 use nightshift_models::TrainConfig;
 use nightshift_pipeline::model::{self, Columns, LabelledRows};
-use nightshift_pipeline::{RunPlan, features, infer, publish};
+use nightshift_pipeline::{RunPlan, Task, TaskReport, features, infer, publish};
 use nightshift_registry::ModelRef;
 
 use crate::{PROJECT, SQL, at, contacts, pairs, project_with, scalar, trips};
@@ -154,4 +154,155 @@ async fn infer_before_features_says_what_to_run() {
         err.hint().expect("hint").contains("--only features"),
         "{err}"
     );
+}
+
+/// A project with contacts a, b, c in the window (c's trip `t3` unknown, so its
+/// `trip_status` is null), a model `rc` version 1, and the run plan of 2026-11-22.
+async fn overlapped_project(
+    extra: &str,
+) -> (
+    tempfile::TempDir,
+    nightshift_lake::Warehouse,
+    RunPlan,
+    model::LoadedModel,
+) {
+    let toml = PROJECT.replace(
+        "min_rows = 2",
+        &format!("min_rows = 2\nmodel = \"rc@1\"\n{extra}"),
+    );
+    let (dir, project, wh) = project_with(&toml, SQL).await;
+    contacts(
+        &wh,
+        &[
+            (Some("a"), at(19, 1), Some("please refund my money"), "t1"),
+            (Some("b"), at(19, 2), Some("my driver cancelled"), "t1"),
+            (Some("c"), at(19, 3), Some("app crashes all the time"), "t3"),
+            (Some("d"), at(20, 1), Some("later"), "t1"),
+        ],
+    )
+    .await;
+    trips(&wh, &[("t1", at(18, 1), "completed")]).await;
+    let registry = model::open_registry(&project).expect("registry");
+    let columns = Columns {
+        text: "text".into(),
+        label: "label".into(),
+        parent: None,
+        extras: vec![],
+    };
+    model::train_model(
+        &registry,
+        "rc",
+        &training_rows("one"),
+        &columns,
+        "test",
+        &TrainConfig::default(),
+        at(22, 0),
+    )
+    .expect("train");
+    let loaded =
+        model::load_model(&registry, &ModelRef::from_str("rc@1").expect("ref")).expect("load");
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    (dir, wh, plan, loaded)
+}
+
+/// Runs `features` then `infer` through the executor (which overlaps them).
+async fn execute(
+    dir: &std::path::Path,
+    wh: &nightshift_lake::Warehouse,
+    plan: &mut RunPlan,
+    model: &model::LoadedModel,
+) -> nightshift_pipeline::RunOutcome {
+    let store = nightshift_runs::RunStore::open(&dir.join("runs.db")).expect("store");
+    let clock = nightshift_runs::ManualClock::new(at(22, 6));
+    let sleep = |_: std::time::Duration| -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async {})
+    };
+    nightshift_pipeline::execute_run(
+        wh,
+        &store,
+        plan,
+        &[Task::Features, Task::Infer],
+        Some(model),
+        nightshift_runs::Trigger::Manual,
+        &clock,
+        &sleep,
+    )
+    .await
+    .expect("recorded")
+}
+
+/// Every Parquet file under a table's directory.
+fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn a_run_predicts_while_features_streams_exactly_as_infer_after_it() {
+    let (dir, wh, mut plan, loaded) = overlapped_project("").await;
+    let outcome = execute(dir.path(), &wh, &mut plan, &loaded).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    match &outcome.reports[..] {
+        [TaskReport::Features(_), TaskReport::Infer(infer)] => {
+            assert!(infer.overlapped, "predicted from the features stream");
+            assert_eq!(infer.rows, 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    let query = "SELECT id, subcategory || ' ' || CAST(confidence AS VARCHAR) FROM output.rc_predictions ORDER BY id";
+    let overlapped = pairs(&wh, query).await;
+    assert!(!infer(&wh, &plan, &loaded).await.expect("infer").overlapped);
+    assert_eq!(overlapped.len(), 3, "{overlapped:?}");
+    assert_eq!(
+        scalar(
+            &wh,
+            "SELECT count(DISTINCT run_id) FROM output.rc_predictions"
+        )
+        .await,
+        1
+    );
+
+    // The same slice predicted by `infer` on its own (above), reading the committed features.
+    assert_eq!(pairs(&wh, query).await, overlapped);
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_failed_features_gate_commits_nothing_of_the_overlapped_infer() {
+    // c has no known trip: a third of `trip_status` is null, over the gate's 20%.
+    let (dir, wh, mut plan, loaded) =
+        overlapped_project("max_null_rate = 0.2\ndimensions = [\"trip_status\"]").await;
+    let outcome = execute(dir.path(), &wh, &mut plan, &loaded).await;
+    let err = outcome.error.expect("the gate stops the run");
+    assert!(
+        matches!(err, nightshift_pipeline::Error::QualityGate { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,
+        3,
+        "features committed"
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
+        0,
+        "the predictions made alongside were not committed"
+    );
+    let files = parquet_files(&dir.path().join("warehouse/output/rc_predictions"));
+    assert!(files.is_empty(), "uncommitted files deleted: {files:?}");
 }
