@@ -306,7 +306,13 @@ pub(crate) async fn stage(
 
     // A failed query is reported before a failed writer; the query stops early only when no
     // writer is left to take its batches.
+    let started = std::time::Instant::now();
     let produced = produce(&fanout, name, frame, mode, predicate.as_deref(), tx, tee).await;
+    tracing::debug!(
+        table = name,
+        "query streamed in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let mut adds: Vec<Add> = Vec::new();
     let mut written: Result<()> = Ok(());
     while let Some(joined) = tasks.join_next().await {
@@ -319,6 +325,11 @@ pub(crate) async fn stage(
             _ => {}
         }
     }
+    tracing::debug!(
+        table = name,
+        "files written in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     // On any error, what was written is unreferenced: the table is unchanged.
     let rows = produced?;
     written?;
