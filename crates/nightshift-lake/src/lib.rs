@@ -15,6 +15,9 @@
 //!   a slice. Every write returns [`WriteMetrics`]. A streamed write into an existing table is
 //!   encoded by one Parquet writer per core and committed in the same single commit (`fanout`;
 //!   delta-rs alone would encode a one-slice write on one core).
+//! - [`tee`] hands the batches of one streamed write to a second query while they are written,
+//!   and [`TableWrite::prepare`] / [`PreparedWrite::commit`] split a streamed write into writing
+//!   its files and committing them, so that two writes streaming at once commit in order.
 //! - [`files`] reads CSV / TSV / Parquet / NDJSON data files (training and evaluation data).
 //! - [`predict`] is the `nightshift_predict(text, extra...)` UDF: a native text model run on
 //!   whole record batches inside DataFusion plans, so inference streams with bounded memory.

@@ -26,6 +26,9 @@
 //!
 //! [`executor::execute_run`] runs a plan's tasks with retries (exponential backoff, jitter,
 //! transient errors only) and records every attempt in the run store (`nightshift-runs`).
+//! Where `infer` directly follows `features`, it runs them overlapped ([`features_and_infer`]):
+//! the model predicts the features rows as they are written, and the predictions are committed
+//! after the features slice and its gate.
 //! [`run_tasks`] runs a sequence of tasks and stops at the first failure. Every task returns a
 //! [`TaskReport`] with rows in / out and timings. [`Error`] is the crate's one error type.
 
