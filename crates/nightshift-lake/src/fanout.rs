@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::DeltaTable;
+use deltalake::arrow::array::AsArray;
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
@@ -26,6 +27,7 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Remove};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use futures::StreamExt;
@@ -279,25 +281,25 @@ pub(crate) async fn stage(
     tee: Option<TeeSender>,
 ) -> Result<Staged> {
     let delta_err = |e| Error::delta(name, path, e);
-    let properties = WriterProperties::builder()
-        .set_created_by(format!("nightshift {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(max_row_group_size.max(1)))
-        .build();
     let writers = writers.clamp(1, MAX_WRITERS);
     let (tx, rx) = mpsc::channel::<RecordBatch>(QUEUE_PER_WRITER * writers);
     let rx = Arc::new(Mutex::new(rx));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..writers {
-        let mut writer = RecordBatchWriter::for_table(table)
-            .map_err(delta_err)?
-            .with_writer_properties(properties.clone());
+        let mut writer = RecordBatchWriter::for_table(table).map_err(delta_err)?;
         let rx = rx.clone();
         tasks.spawn(async move {
+            let mut first = true;
             loop {
                 // The lock is held only while waiting for the next batch.
                 let next = rx.lock().await.recv().await;
                 let Some(batch) = next else { break };
+                if first {
+                    // Nothing is written yet: the file's settings follow its first batch.
+                    writer = writer
+                        .with_writer_properties(writer_properties(&batch, max_row_group_size));
+                    first = false;
+                }
                 writer.write(batch).await?;
             }
             writer.flush().await
@@ -412,6 +414,69 @@ pub(crate) async fn commit(
     })
 }
 
+/// Rows of a file's first batch looked at to tell whether a string column repeats.
+const DICTIONARY_SAMPLE: usize = 4096;
+
+/// The Parquet settings of a file whose first batch is `first`: Snappy, row groups of
+/// `max_row_group_size` rows, and dictionary encoding except for the top-level string, number
+/// and time columns whose values mostly differ (ids, free text, amounts, timestamps). Parquet would try a dictionary for those too
+/// and give up once it passed its size limit in each row group, after hashing and comparing
+/// every value up to there; the file's contents are the same either way.
+fn writer_properties(first: &RecordBatch, max_row_group_size: usize) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_created_by(format!("nightshift {}", env!("CARGO_PKG_VERSION")))
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(max_row_group_size.max(1)));
+    let sample = first.num_rows().min(DICTIONARY_SAMPLE);
+    // Too few rows say nothing about repeats.
+    if sample < 256 {
+        return builder.build();
+    }
+    for (field, column) in first.schema().fields().iter().zip(first.columns()) {
+        let distinct = match column.data_type() {
+            DataType::Utf8 => distinct_values(column.as_string::<i32>().iter().take(sample)),
+            DataType::LargeUtf8 => distinct_values(column.as_string::<i64>().iter().take(sample)),
+            DataType::Utf8View => distinct_values(column.as_string_view().iter().take(sample)),
+            // Numbers and times: a dictionary of 4- or 8-byte values that mostly differ is
+            // as large as the values.
+            t if t.is_primitive() => {
+                let data = column.to_data();
+                let Some(values) = data.buffers().first() else {
+                    continue;
+                };
+                match t.primitive_width() {
+                    Some(4) => distinct_values(
+                        values.typed_data::<u32>()[data.offset()..]
+                            .iter()
+                            .take(sample)
+                            .map(Some),
+                    ),
+                    Some(8) => distinct_values(
+                        values.typed_data::<u64>()[data.offset()..]
+                            .iter()
+                            .take(sample)
+                            .map(Some),
+                    ),
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        if distinct * 2 > sample {
+            builder = builder
+                .set_column_dictionary_enabled(ColumnPath::new(vec![field.name().clone()]), false);
+        }
+    }
+    builder.build()
+}
+
+fn distinct_values<T: Eq + std::hash::Hash>(values: impl Iterator<Item = Option<T>>) -> usize {
+    values
+        .flatten()
+        .collect::<std::collections::HashSet<T>>()
+        .len()
+}
+
 /// Runs the query, checks and shapes each batch, and queues it for the writers; returns the
 /// row count; in a slice replacement (`slice` describes it) rows outside it are refused.
 /// Dropping `tx` at the end tells the writers to finish.
@@ -483,4 +548,48 @@ fn shape(fanout: &Fanout, batch: RecordBatch) -> Result<RecordBatch> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(fanout.schema.clone(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use deltalake::arrow::datatypes::{Field, Schema};
+
+    /// Columns whose values mostly differ are written without a dictionary; the others, and
+    /// every column of a batch too small to tell, keep it.
+    #[test]
+    fn dictionaries_only_where_values_repeat() {
+        let n = 1000;
+        let ids: Vec<String> = (0..n).map(|i| format!("contact-{i}")).collect();
+        let channels: Vec<&str> = (0..n).map(|i| ["chat", "email"][i % 2]).collect();
+        let amounts: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+        let versions: Vec<i64> = vec![3; n];
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Utf8, false),
+                Field::new("channel", DataType::Utf8, false),
+                Field::new("amount", DataType::Float64, false),
+                Field::new("version", DataType::Int64, false),
+            ])),
+            vec![
+                Arc::new(StringArray::from(ids)) as ArrayRef,
+                Arc::new(StringArray::from(channels)),
+                Arc::new(Float64Array::from(amounts)),
+                Arc::new(Int64Array::from(versions)),
+            ],
+        )
+        .expect("batch");
+        let dictionary = |p: &WriterProperties, c: &str| {
+            p.dictionary_enabled(&ColumnPath::new(vec![c.to_string()]))
+        };
+        let p = writer_properties(&batch, 128);
+        assert!(!dictionary(&p, "id"));
+        assert!(dictionary(&p, "channel"));
+        assert!(!dictionary(&p, "amount"));
+        assert!(dictionary(&p, "version"));
+        assert_eq!(p.max_row_group_row_count(), Some(128));
+        let small = writer_properties(&batch.slice(0, 100), 128);
+        assert!(dictionary(&small, "id"), "100 rows say nothing");
+    }
 }
