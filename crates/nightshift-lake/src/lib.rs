@@ -18,6 +18,7 @@
 //! - [`tee`] hands the batches of one streamed write to a second query while they are written,
 //!   and [`TableWrite::prepare`] / [`PreparedWrite::commit`] split a streamed write into writing
 //!   its files and committing them, so that two writes streaming at once commit in order.
+//! - [`strings`] reads a string column in place whatever its Arrow layout.
 //! - [`files`] reads CSV / TSV / Parquet / NDJSON data files (training and evaluation data).
 //! - [`predict`] is the `nightshift_predict(text, extra...)` UDF: a native text model run on
 //!   whole record batches inside DataFusion plans, so inference streams with bounded memory.
@@ -32,11 +33,13 @@ mod fanout;
 pub mod files;
 pub mod format;
 pub mod predict;
+pub mod strings;
 pub mod tee;
 pub mod warehouse;
 pub mod write;
 
 pub use error::{Error, Result};
+pub use strings::StringColumn;
 pub use tee::{TeeSender, TeeSource, tee};
 pub use warehouse::{TableRef, Warehouse};
 pub use write::{BatchMap, BoxError, PreparedWrite, TableWrite, WriteMetrics, WriteMode};

@@ -5,8 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    Array, ArrayRef, Float32Array, Float32Builder, ListArray, StringArray, StringBuilder,
-    StringViewArray, StructArray,
+    ArrayRef, Float32Array, Float32Builder, ListArray, StringBuilder, StructArray,
 };
 use deltalake::arrow::buffer::{NullBuffer, OffsetBuffer};
 use deltalake::arrow::compute::cast;
@@ -16,6 +15,8 @@ use deltalake::datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use nightshift_models::{Input, TextClassifier};
+
+use crate::strings::StringColumn;
 
 /// Name of the UDF in SQL.
 pub const PREDICT_UDF: &str = "nightshift_predict";
@@ -141,7 +142,21 @@ impl ScalarUDFImpl for PredictUdf {
         {
             return Ok(ColumnarValue::Array(result.clone()));
         }
-        let columns: Vec<Strings> = inputs.iter().map(Strings::of).collect::<DfResult<_>>()?;
+        // Strings are read in place whatever their layout; other types as their text.
+        let texts: Vec<ArrayRef> = inputs
+            .iter()
+            .map(|a| match StringColumn::of(a) {
+                Some(_) => Ok(a.clone()),
+                None => cast(a, &DataType::Utf8),
+            })
+            .collect::<Result<_, _>>()?;
+        let columns: Vec<StringColumn<'_>> = texts
+            .iter()
+            .map(|a| {
+                StringColumn::of(a)
+                    .ok_or_else(|| DataFusionError::Internal("cast to Utf8 failed".into()))
+            })
+            .collect::<DfResult<_>>()?;
         let array = predict_columns(&self.model, &self.extra_fields, &columns, self.top_k)?;
         if let Ok(mut recent) = self.recent.lock() {
             recent.push_back((inputs, array.clone()));
@@ -153,56 +168,12 @@ impl ScalarUDFImpl for PredictUdf {
     }
 }
 
-/// A string argument read in place: `Utf8View` (what Parquet scans give) is not copied;
-/// other types are cast to `Utf8`.
-enum Strings {
-    Utf8(StringArray),
-    View(StringViewArray),
-}
-
-impl Strings {
-    fn of(array: &ArrayRef) -> DfResult<Self> {
-        if let Some(view) = array.as_any().downcast_ref::<StringViewArray>() {
-            return Ok(Self::View(view.clone()));
-        }
-        cast(array, &DataType::Utf8)?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .cloned()
-            .map(Self::Utf8)
-            .ok_or_else(|| DataFusionError::Internal("cast to Utf8 failed".into()))
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Self::Utf8(a) => a.len(),
-            Self::View(a) => a.len(),
-        }
-    }
-
-    fn nulls(&self) -> Option<&NullBuffer> {
-        match self {
-            Self::Utf8(a) => a.nulls(),
-            Self::View(a) => a.nulls(),
-        }
-    }
-
-    /// Row `i`, `""` when null.
-    fn value_or_empty(&self, i: usize) -> &str {
-        match self {
-            Self::Utf8(a) if a.is_valid(i) => a.value(i),
-            Self::View(a) if a.is_valid(i) => a.value(i),
-            _ => "",
-        }
-    }
-}
-
 /// Predicts every row of `columns` (text first, then extras); rows with a null text get a null
 /// struct.
 fn predict_columns(
     model: &TextClassifier,
     extra_fields: &[String],
-    columns: &[Strings],
+    columns: &[StringColumn<'_>],
     top_k: usize,
 ) -> DfResult<ArrayRef> {
     let texts = &columns[0];
@@ -287,6 +258,7 @@ fn label_name(names: &[String], index: u32) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deltalake::arrow::array::{Array, StringArray, StringViewArray};
     use nightshift_models::{Example, TrainConfig, train};
 
     /// The text column is read in place whatever its layout, and a null text gives a null
@@ -320,7 +292,7 @@ mod tests {
         let utf8: ArrayRef = Arc::new(StringArray::from(values.clone()));
         let view: ArrayRef = Arc::new(StringViewArray::from(values));
         let predict = |array: &ArrayRef| {
-            let columns = vec![Strings::of(array).expect("strings")];
+            let columns = vec![StringColumn::of(array).expect("strings")];
             predict_columns(&model, &[], &columns, 2).expect("predict")
         };
         let (a, b) = (predict(&utf8), predict(&view));

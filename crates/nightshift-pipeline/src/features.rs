@@ -5,13 +5,11 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use nightshift_lake::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, LargeStringArray, RecordBatch, StringArray, StringViewArray,
-};
+use nightshift_lake::arrow::array::{ArrayRef, BooleanBuilder, RecordBatch, StringArray};
 use nightshift_lake::arrow::compute::{cast, filter_record_batch};
 use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
 use nightshift_lake::arrow::json::LineDelimitedWriter;
-use nightshift_lake::{DS_COLUMN, TableRef, TeeSender, Warehouse, WriteMetrics};
+use nightshift_lake::{DS_COLUMN, StringColumn, TableRef, TeeSender, Warehouse, WriteMetrics};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
@@ -238,16 +236,16 @@ impl Refuser {
         let id_column = batch.column(self.id_index);
         // Ids of another type (integers, ...) are checked as their text.
         let id_text;
-        let ids = match Strings::of(id_column) {
+        let ids = match StringColumn::of(id_column) {
             Some(ids) => ids,
             None => {
                 id_text = cast(id_column, &DataType::Utf8)?;
-                Strings::of(&id_text).ok_or_else(|| {
+                StringColumn::of(&id_text).ok_or_else(|| {
                     Error::Internal("cast to Utf8 did not give a string array".into())
                 })?
             }
         };
-        let texts = Strings::of(batch.column(self.text_index))
+        let texts = StringColumn::of(batch.column(self.text_index))
             .ok_or_else(|| Error::Internal("the text column is not a string array".into()))?;
         let max_chars = self.max_chars;
         let mut keep = BooleanBuilder::with_capacity(batch.num_rows());
@@ -297,42 +295,6 @@ impl Refuser {
             kept.num_rows()
         ])));
         Ok(RecordBatch::try_new(self.output_schema.clone(), columns)?)
-    }
-}
-
-/// A string column read in place, whatever its Arrow layout (no copy to `Utf8`).
-enum Strings<'a> {
-    Utf8(&'a StringArray),
-    Large(&'a LargeStringArray),
-    View(&'a StringViewArray),
-}
-
-impl<'a> Strings<'a> {
-    /// `None` when `array` is not a string array.
-    fn of(array: &'a ArrayRef) -> Option<Self> {
-        let any = array.as_any();
-        any.downcast_ref::<StringArray>()
-            .map(Strings::Utf8)
-            .or_else(|| any.downcast_ref::<LargeStringArray>().map(Strings::Large))
-            .or_else(|| any.downcast_ref::<StringViewArray>().map(Strings::View))
-    }
-
-    #[inline]
-    fn is_null(&self, i: usize) -> bool {
-        match self {
-            Strings::Utf8(a) => a.is_null(i),
-            Strings::Large(a) => a.is_null(i),
-            Strings::View(a) => a.is_null(i),
-        }
-    }
-
-    #[inline]
-    fn value(&self, i: usize) -> &'a str {
-        match self {
-            Strings::Utf8(a) => a.value(i),
-            Strings::Large(a) => a.value(i),
-            Strings::View(a) => a.value(i),
-        }
     }
 }
 
@@ -426,28 +388,6 @@ fn row_json(batch: &RecordBatch, row: usize) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_read_in_place_in_every_layout() {
-        let values = [
-            Some("a"),
-            None,
-            Some("a much longer string than twelve bytes"),
-        ];
-        let arrays: [ArrayRef; 3] = [
-            Arc::new(StringArray::from(values.to_vec())),
-            Arc::new(LargeStringArray::from(values.to_vec())),
-            Arc::new(StringViewArray::from(values.to_vec())),
-        ];
-        for array in &arrays {
-            let strings = Strings::of(array).expect("a string layout");
-            assert!(!strings.is_null(0) && strings.is_null(1) && !strings.is_null(2));
-            assert_eq!(strings.value(0), "a");
-            assert_eq!(strings.value(2), values[2].unwrap());
-        }
-        let ints: ArrayRef = Arc::new(nightshift_lake::arrow::array::Int64Array::from(vec![1]));
-        assert!(Strings::of(&ints).is_none(), "integers are cast first");
-    }
 
     #[test]
     fn id_set_is_exact_even_when_hashes_collide() {
