@@ -291,22 +291,26 @@ fn doubled() -> TableRef {
     TableRef::parse("output.doubled").expect("name")
 }
 
-#[tokio::test]
-async fn a_tee_hands_the_rows_written_to_a_second_write_committed_after() {
-    let (_dir, wh) = warehouse().await;
-    fill_source(&wh, 5000, "2026-11-19", "2", 5).await;
+/// Streams `first` (a query and its table) into slice 2026-11-19 with a tee, and at the same
+/// time prepares the write of `second` (a query over the tee's rows, `teed`) into
+/// `output.doubled`.
+async fn write_and_prepare_over_tee<'a>(
+    wh: &'a Warehouse,
+    (first, table): (&str, &TableRef),
+    second: &str,
+) -> (
+    nightshift_lake::Result<nightshift_lake::WriteMetrics>,
+    nightshift_lake::Result<Option<nightshift_lake::PreparedWrite<'a>>>,
+) {
     let (tee, source) = nightshift_lake::tee();
-    let frame = wh
-        .sql("SELECT id, ds, model_version FROM raw.src")
-        .await
-        .expect("query");
+    let frame = wh.sql(first).await.expect("query");
     let first = wh
-        .write_query(&target(), frame)
+        .write_query(table, frame)
         .replace_slice("2026-11-19")
         .with_tee(tee)
         .execute();
     let second = async {
-        let frame = over_tee(&wh, source, "SELECT id * 2 AS id, ds FROM teed")
+        let frame = over_tee(wh, source, second)
             .await
             .expect("streamed through the per-core writers");
         wh.write_query(&doubled(), frame)
@@ -314,7 +318,19 @@ async fn a_tee_hands_the_rows_written_to_a_second_write_committed_after() {
             .prepare()
             .await
     };
-    let (first, second) = tokio::join!(first, second);
+    tokio::join!(first, second)
+}
+
+#[tokio::test]
+async fn a_tee_hands_the_rows_written_to_a_second_write_committed_after() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 5000, "2026-11-19", "2", 5).await;
+    let (first, second) = write_and_prepare_over_tee(
+        &wh,
+        ("SELECT id, ds, model_version FROM raw.src", &target()),
+        "SELECT id * 2 AS id, ds FROM teed",
+    )
+    .await;
     assert_eq!(first.expect("first write").rows, 5000);
     let prepared = second.expect("prepared").expect("per-core writers");
     assert_eq!(prepared.rows(), 5000);
@@ -383,29 +399,16 @@ async fn a_tee_of_a_write_that_cannot_stream_gives_no_table() {
 async fn a_write_failing_mid_stream_fails_the_query_over_its_tee() {
     let (_dir, wh) = warehouse().await;
     fill_source(&wh, 4000, "2026-11-19", "2", 4).await;
-    let (tee, source) = nightshift_lake::tee();
-    let frame = wh
-        .sql(
+    let (first, second) = write_and_prepare_over_tee(
+        &wh,
+        (
             "SELECT id, ds, CAST(CASE WHEN id = 3500 THEN 'x' ELSE model_version END AS BIGINT) \
              AS model_version FROM raw.src",
-        )
-        .await
-        .expect("query");
-    let first = wh
-        .write_query(&TableRef::parse("output.failing").expect("name"), frame)
-        .replace_slice("2026-11-19")
-        .with_tee(tee)
-        .execute();
-    let second = async {
-        let frame = over_tee(&wh, source, "SELECT id, ds FROM teed")
-            .await
-            .expect("streamed through the per-core writers");
-        wh.write_query(&doubled(), frame)
-            .replace_slice("2026-11-19")
-            .prepare()
-            .await
-    };
-    let (first, second) = tokio::join!(first, second);
+            &TableRef::parse("output.failing").expect("name"),
+        ),
+        "SELECT id, ds FROM teed",
+    )
+    .await;
     assert!(first.is_err(), "the cast fails");
     let err = second.expect_err("a short stream is not a complete one");
     assert!(
