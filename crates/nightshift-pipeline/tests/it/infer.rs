@@ -306,3 +306,41 @@ async fn a_failed_features_gate_commits_nothing_of_the_overlapped_infer() {
     let files = parquet_files(&dir.path().join("warehouse/output/rc_predictions"));
     assert!(files.is_empty(), "uncommitted files deleted: {files:?}");
 }
+
+#[tokio::test]
+async fn an_overlapped_run_whose_rows_are_all_refused_empties_the_predictions_slice() {
+    let (dir, wh, mut plan, loaded) = overlapped_project("").await;
+    assert!(
+        execute(dir.path(), &wh, &mut plan, &loaded)
+            .await
+            .error
+            .is_none()
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
+        3
+    );
+    // The same window again, now with every text over the limit: nothing is kept.
+    let toml = std::fs::read_to_string(dir.path().join("nightshift.toml")).expect("toml");
+    std::fs::write(
+        dir.path().join("nightshift.toml"),
+        toml.replace("max_text_chars = 40", "max_text_chars = 5"),
+    )
+    .expect("toml");
+    let project = nightshift_core::load_project(dir.path()).expect("project");
+    let mut plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let outcome = execute(dir.path(), &wh, &mut plan, &loaded).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    match &outcome.reports[..] {
+        [TaskReport::Features(f), TaskReport::Infer(i)] => {
+            assert_eq!((f.rows_in, f.rows_written, i.rows), (3, 0, 0));
+            assert!(i.overlapped);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
+        0,
+        "the slice is replaced by an empty one"
+    );
+}
