@@ -81,27 +81,28 @@ pub async fn execute_run(
             attempt += 1;
             store.heartbeat(&run.id, clock.now())?;
             store.task_started(&run.id, task.name(), clock.now())?;
-            let result = match (task, model) {
-                (Task::Check, _) => {
+            // Taken by the first attempt of `infer`: a retry runs it on its own.
+            let overlapped = if *task == Task::Infer {
+                prepared.take()
+            } else {
+                None
+            };
+            let result = match (task, model, overlapped) {
+                (Task::Check, ..) => {
                     check_waiting_for_data(warehouse, store, plan, &run.id, clock, sleep).await
                 }
                 // `infer` next: it runs on the rows as `features` streams them.
-                (Task::Features, Some(model))
+                (Task::Features, Some(model), _)
                     if attempt == 1 && tasks.get(i + 1) == Some(&Task::Infer) =>
                 {
                     let (features, infer) = features_and_infer(warehouse, plan, model).await;
                     prepared = infer;
                     features.map(TaskReport::Features)
                 }
-                (Task::Infer, Some(model)) if attempt == 1 && prepared.is_some() => {
-                    match prepared.take() {
-                        Some(infer) => infer
-                            .finish(warehouse, plan, model)
-                            .await
-                            .map(TaskReport::Infer),
-                        None => run_task(warehouse, plan, *task, Some(model)).await,
-                    }
-                }
+                (Task::Infer, Some(model), Some(infer)) => infer
+                    .finish(warehouse, plan, model)
+                    .await
+                    .map(TaskReport::Infer),
                 _ => run_task(warehouse, plan, *task, model).await,
             };
             match result {
