@@ -492,8 +492,7 @@ async fn produce(
     if let Some(tee) = &mut tee {
         tee.schema(fanout.schema.clone()).await;
     }
-    let mut stream = frame
-        .execute_stream()
+    let mut stream = crate::warehouse::execute_logged(frame)
         .await
         .map_err(|e| Error::sql(e, vec![]))?;
     let mut rows = 0u64;

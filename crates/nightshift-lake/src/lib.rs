@@ -32,6 +32,7 @@ mod error;
 mod fanout;
 pub mod files;
 pub mod format;
+mod joins;
 pub mod predict;
 pub mod strings;
 pub mod tee;

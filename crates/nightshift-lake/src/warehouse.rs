@@ -8,9 +8,13 @@ use deltalake::DeltaTable;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::catalog::MemorySchemaProvider;
 use deltalake::datafusion::common::TableReference;
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::SessionStateBuilder;
 use deltalake::datafusion::execution::memory_pool::FairSpillPool;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use deltalake::datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use deltalake::datafusion::physical_plan::{displayable, execute_stream};
 use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use nightshift_core::{EngineSpec, Project};
 use url::Url;
@@ -300,6 +304,23 @@ fn read_dir_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Plans and starts a query, logging its physical plan with the optimiser's row and byte
+/// estimates at debug level (`RUST_LOG=nightshift_lake=debug`): the place to see which side
+/// of each join is held in memory.
+pub(crate) async fn execute_logged(
+    frame: DataFrame,
+) -> std::result::Result<SendableRecordBatchStream, DataFusionError> {
+    let task = Arc::new(frame.task_ctx());
+    let plan = frame.create_physical_plan().await?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let shown = displayable(plan.as_ref())
+            .set_show_statistics(true)
+            .indent(false);
+        tracing::debug!("physical plan:\n{shown}");
+    }
+    execute_stream(plan, task)
+}
+
 /// `file://` URL of a directory (which must be absolute).
 pub(crate) fn dir_url(path: &Path) -> Result<Url> {
     Url::from_directory_path(path)
@@ -333,8 +354,17 @@ fn new_session(engine: &EngineSpec) -> Result<SessionContext> {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
     }
     let runtime = runtime.build_arc().map_err(|e| Error::sql(e, vec![]))?;
+    // Our join-side rule goes right after DataFusion's join selection (it must run before the
+    // rules that add repartitions and dynamic filters).
+    let mut rules = PhysicalOptimizer::new().rules;
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "join_selection")
+        .map_or(0, |i| i + 1);
+    rules.insert(at, Arc::new(crate::joins::BuildOnFewerBytes));
     let state = SessionStateBuilder::new()
         .with_default_features()
+        .with_physical_optimizer_rules(rules)
         .with_config(config)
         .with_runtime_env(runtime)
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())

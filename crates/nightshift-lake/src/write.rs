@@ -167,7 +167,7 @@ impl PartitionStream for OneShotStream {
                 let e = DataFusionError::Internal("the mapped query can only run once".into());
                 return futures::stream::once(async move { Err(e) }).boxed();
             };
-            match frame.execute_stream().await {
+            match crate::warehouse::execute_logged(frame).await {
                 Ok(input) => input
                     .map(move |batch| batch.and_then(|b| map(b).map_err(DataFusionError::External)))
                     .boxed(),

@@ -3,6 +3,7 @@
 
 mod files;
 mod format;
+mod joins;
 mod slices;
 mod streamed;
 

@@ -1,0 +1,141 @@
+//! Which side of a features query's joins is held in memory: the lookup tables, hashed once
+//! and shared by every partition, never the window of rows with their text.
+
+use std::sync::Arc;
+
+use nightshift_lake::arrow::array::{Int64Array, RecordBatch, StringArray};
+use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
+use nightshift_lake::datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
+use nightshift_lake::datafusion::physical_plan::{ExecutionPlan, displayable};
+use nightshift_lake::{TableRef, Warehouse, WriteMode};
+
+use crate::{scalar, warehouse};
+
+const QUERY: &str = "SELECT c.id, c.text, t.status AS trip_status, o.status AS order_status \
+     FROM raw.contacts AS c \
+     LEFT JOIN raw.trips AS t ON t.trip_id = c.trip_id \
+     LEFT JOIN raw.orders AS o ON o.order_id = c.order_id";
+
+async fn append(wh: &Warehouse, table: &str, columns: Vec<(&str, Vec<String>)>) {
+    let mut fields = vec![Field::new("id", DataType::Int64, false)];
+    let rows = columns[0].1.len();
+    let mut arrays: Vec<Arc<dyn nightshift_lake::arrow::array::Array>> =
+        vec![Arc::new(Int64Array::from_iter_values(0..rows as i64))];
+    for (name, values) in columns {
+        fields.push(Field::new(name, DataType::Utf8, true));
+        arrays.push(Arc::new(StringArray::from(values)));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("batch");
+    wh.write(&TableRef::parse(table).expect("name"), vec![batch])
+        .with_mode(WriteMode::Append)
+        .execute()
+        .await
+        .expect("write");
+}
+
+/// 2 000 contacts with 300-character texts, each about one trip or one order; 4 000 trips and
+/// 3 000 orders of two short columns: more rows than the contacts, far fewer bytes.
+async fn tables(wh: &Warehouse) {
+    let contacts = 2_000;
+    let text = |i: usize| {
+        format!("contact {i} ")
+            .repeat(30)
+            .chars()
+            .take(300)
+            .collect()
+    };
+    // Even contacts are about trip t(2i), odd ones about order o(i); the other id is empty.
+    let trip = |i: usize| match i % 2 {
+        0 => format!("t{}", i * 2),
+        _ => String::new(),
+    };
+    let order = |i: usize| match i % 2 {
+        0 => String::new(),
+        _ => format!("o{i}"),
+    };
+    append(
+        wh,
+        "raw.contacts",
+        vec![
+            ("text", (0..contacts).map(text).collect()),
+            ("trip_id", (0..contacts).map(trip).collect()),
+            ("order_id", (0..contacts).map(order).collect()),
+        ],
+    )
+    .await;
+    append(
+        wh,
+        "raw.trips",
+        vec![
+            ("trip_id", (0..4_000).map(|i| format!("t{i}")).collect()),
+            ("status", (0..4_000).map(|_| "completed".into()).collect()),
+        ],
+    )
+    .await;
+    append(
+        wh,
+        "raw.orders",
+        vec![
+            ("order_id", (0..3_000).map(|i| format!("o{i}")).collect()),
+            ("status", (0..3_000).map(|_| "late".into()).collect()),
+        ],
+    )
+    .await;
+}
+
+/// Every hash join of the plan, as (mode, whether its hashed side reads `raw.contacts`).
+fn joins(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<(PartitionMode, bool)>) {
+    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+        let build = displayable(join.left().as_ref()).indent(true).to_string();
+        out.push((*join.partition_mode(), build.contains("contacts")));
+    }
+    for child in plan.children() {
+        joins(child, out);
+    }
+}
+
+async fn check_plan_and_rows(wh: &Warehouse) {
+    let plan = wh
+        .sql(QUERY)
+        .await
+        .expect("plan")
+        .create_physical_plan()
+        .await
+        .expect("physical plan");
+    let mut found = Vec::new();
+    joins(&plan, &mut found);
+    let shown = displayable(plan.as_ref()).indent(true).to_string();
+    assert_eq!(
+        found,
+        vec![(PartitionMode::CollectLeft, false); 2],
+        "both joins hash a lookup table once, never the contacts:\n{shown}"
+    );
+    let counted = |what: &str| format!("SELECT count({what}) FROM ({QUERY})");
+    assert_eq!(scalar(wh, &counted("*")).await, 2_000);
+    assert_eq!(scalar(wh, &counted("trip_status")).await, 1_000);
+    // Odd contacts name orders o1, o3, ..., o1999: all exist.
+    assert_eq!(scalar(wh, &counted("order_status")).await, 1_000);
+}
+
+#[tokio::test]
+async fn small_lookups_are_hashed_not_the_window() {
+    let (_dir, wh) = warehouse().await;
+    tables(&wh).await;
+    check_plan_and_rows(&wh).await;
+}
+
+#[tokio::test]
+async fn lookups_too_big_for_datafusion_to_collect_are_hashed_once_too() {
+    let (_dir, wh) = warehouse().await;
+    tables(&wh).await;
+    // Make DataFusion choose partitioned joins, as it does for large tables.
+    for setting in [
+        "hash_join_single_partition_threshold",
+        "hash_join_single_partition_threshold_rows",
+    ] {
+        wh.query(&format!("SET datafusion.optimizer.{setting} = 0"))
+            .await
+            .expect("set");
+    }
+    check_plan_and_rows(&wh).await;
+}
