@@ -64,8 +64,12 @@ def pyspark_job(warehouse, model_path, start, end, out):
     read = lambda name: spark.read.parquet(os.path.join(warehouse, "raw", name))
     c = read("support_contacts").where((F.col("created_at") >= F.lit(start).cast("timestamp")) &
                                         (F.col("created_at") < F.lit(end).cast("timestamp")))
-    t = read("trips").select("trip_id", F.col("status").alias("trip_status"))
-    o = read("orders").select("order_id", F.col("status").alias("order_status"))
+    # The lookups bounded to the week before the window's end, as in Nightshift's features SQL.
+    lo, hi = F.lit(start).cast("timestamp") - F.expr("INTERVAL 7 DAYS"), F.lit(end).cast("timestamp")
+    t = read("trips").where((F.col("requested_at") >= lo) & (F.col("requested_at") < hi)) \
+        .select("trip_id", F.col("status").alias("trip_status"))
+    o = read("orders").where((F.col("placed_at") >= lo) & (F.col("placed_at") < hi)) \
+        .select("order_id", F.col("status").alias("order_status"))
     features = c.join(t, "trip_id", "left").join(o, "order_id", "left")
     result = features.select(F.col("contact_id").alias("id"), predict(F.col("text")).alias("subcategory"))
     result.write.mode("overwrite").parquet(out)

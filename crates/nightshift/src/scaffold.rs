@@ -50,6 +50,8 @@ pub(crate) const FEATURES_SQL: &str = r#"-- Features for root-cause attribution:
 -- joined with the trip or the delivery order it is about.
 -- Nightshift fills in {{ window_start }}, {{ window_end }} (UTC, 'YYYY-MM-DD HH:MM:SS'),
 -- {{ ds }} and {{ logical_date }}; re-running a date reads exactly the same rows.
+-- A contact is about a trip or an order of the week before it: bounding the lookups by time
+-- keeps the join reading (and holding in memory) a week of them, not their whole history.
 SELECT
     c.contact_id,
     c.created_at,
@@ -67,9 +69,13 @@ SELECT
     o.delivery_minutes AS order_delivery_minutes
 FROM raw.support_contacts AS c
 LEFT JOIN raw.trips AS t
-    ON t.trip_id = c.trip_id
+    ON  t.trip_id = c.trip_id
+    AND t.requested_at >= TIMESTAMP '{{ window_start }}' - INTERVAL '7 days'
+    AND t.requested_at <  TIMESTAMP '{{ window_end }}'
 LEFT JOIN raw.orders AS o
-    ON o.order_id = c.order_id
+    ON  o.order_id = c.order_id
+    AND o.placed_at >= TIMESTAMP '{{ window_start }}' - INTERVAL '7 days'
+    AND o.placed_at <  TIMESTAMP '{{ window_end }}'
 WHERE c.created_at >= TIMESTAMP '{{ window_start }}'
   AND c.created_at <  TIMESTAMP '{{ window_end }}'
 "#;
