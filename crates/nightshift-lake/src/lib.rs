@@ -19,6 +19,9 @@
 //!   and [`TableWrite::prepare`] / [`PreparedWrite::commit`] split a streamed write into writing
 //!   its files and committing them, so that two writes streaming at once commit in order.
 //! - [`strings`] reads a string column in place whatever its Arrow layout.
+//! - `joins` (private) is a physical optimiser rule of the session: each hash join hashes its
+//!   input with fewer estimated bytes, once for all partitions, so that a features query
+//!   streams its window past the lookup tables instead of holding the window in memory.
 //! - [`files`] reads CSV / TSV / Parquet / NDJSON data files (training and evaluation data).
 //! - [`predict`] is the `nightshift_predict(text, extra...)` UDF: a native text model run on
 //!   whole record batches inside DataFusion plans, so inference streams with bounded memory.
