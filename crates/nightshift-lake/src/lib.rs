@@ -45,7 +45,7 @@ pub mod write;
 pub use error::{Error, Result};
 pub use strings::StringColumn;
 pub use tee::{TeeSender, TeeSource, tee};
-pub use warehouse::{TableRef, Warehouse};
+pub use warehouse::{TableRef, VacuumReport, Warehouse};
 pub use write::{BatchMap, BoxError, PreparedWrite, TableWrite, WriteMetrics, WriteMode};
 
 /// Re-exports so that crates above use exactly the Arrow / DataFusion / Delta versions of this one.

@@ -16,6 +16,7 @@ use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use deltalake::datafusion::physical_plan::{displayable, execute_stream};
 use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use deltalake::operations::vacuum::VacuumMode;
 use nightshift_core::{EngineSpec, Project};
 use url::Url;
 
@@ -59,6 +60,19 @@ fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_lowercase())
         && chars.all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// What [`Warehouse::vacuum`] did to one table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VacuumReport {
+    /// `schema.table`.
+    pub table: String,
+    /// Files deleted (with `dry_run`: that would be deleted).
+    pub files: u64,
+    /// Their size in bytes.
+    pub bytes: u64,
+    /// Whether nothing was deleted, only counted.
+    pub dry_run: bool,
 }
 
 /// A directory of Delta tables with a DataFusion session over them.
@@ -204,6 +218,57 @@ impl Warehouse {
             .map_err(|e| Error::sql(e, self.table_names()))
     }
 
+    /// Deletes the files of `table` that its latest version no longer uses and that are older
+    /// than `retain`: slices replaced by a later run, and files of a write that died before its
+    /// commit (Delta `VACUUM`, full mode: the table's directory is listed). Versions older than
+    /// `retain` can no longer be read (time travel); files younger than it are kept, so a run in
+    /// progress or a reader of a recent version is never disturbed. With `dry_run`, only counts
+    /// them. `None` if the table was never written.
+    pub async fn vacuum(
+        &self,
+        table: &TableRef,
+        retain: chrono::Duration,
+        dry_run: bool,
+    ) -> Result<Option<VacuumReport>> {
+        let Some(delta) = self.delta_table(table).await? else {
+            return Ok(None);
+        };
+        let path = self.location(table);
+        let before = data_files(&path)?;
+        let (delta, metrics) = delta
+            .vacuum()
+            .with_retention_period(retain)
+            .with_enforce_retention_duration(false)
+            .with_mode(VacuumMode::Full)
+            .with_dry_run(dry_run)
+            .await
+            .map_err(|e| Error::delta(&table.to_string(), &path, e))?;
+        let (files, bytes) = if dry_run {
+            // delta-rs lists the files of expired `remove` actions even when an earlier vacuum
+            // deleted them: count those still there.
+            metrics
+                .files_deleted
+                .iter()
+                .map(|f| path.join(f.trim_start_matches('/')))
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
+        } else {
+            // Vacuum records itself in the log: the session moves to that version.
+            self.register_delta(table, &delta).await?;
+            let after = data_files(&path)?;
+            (
+                before.0 - after.0.min(before.0),
+                before.1 - after.1.min(before.1),
+            )
+        };
+        Ok(Some(VacuumReport {
+            table: table.to_string(),
+            files,
+            bytes,
+            dry_run,
+        }))
+    }
+
     /// Opens the Delta table behind a name; `None` if it was never written.
     pub async fn delta_table(&self, table: &TableRef) -> Result<Option<DeltaTable>> {
         let path = self.location(table);
@@ -319,6 +384,31 @@ pub(crate) async fn execute_logged(
         tracing::debug!("physical plan:\n{shown}");
     }
     execute_stream(plan, task)
+}
+
+/// Count and total size of the files under a table's directory, its log excluded.
+fn data_files(dir: &Path) -> Result<(u64, u64)> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let (mut files, mut bytes) = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let meta = entry.metadata().map_err(io)?;
+            if meta.is_dir() {
+                if entry.file_name() != "_delta_log" {
+                    stack.push(entry.path());
+                }
+            } else {
+                files += 1;
+                bytes += meta.len();
+            }
+        }
+    }
+    Ok((files, bytes))
 }
 
 /// `file://` URL of a directory (which must be absolute).

@@ -77,6 +77,11 @@ pub(crate) enum Command {
         after_help = "Tables are addressed as schema.table: raw.support_contacts, intermediate.root_cause_features,\noutput.root_cause_rejects ... `SHOW TABLES` lists them.\n\nExamples:\n  nightshift sql \"SELECT channel, count(*) FROM raw.support_contacts GROUP BY channel\"\n  nightshift sql --csv \"SELECT * FROM output.root_cause_rejects\" > rejects.csv"
     )]
     Sql(SqlArgs),
+    /// Delete the table files no longer used: slices replaced by re-runs, files of killed runs.
+    #[command(
+        after_help = "Every re-run of a date replaces its slice with new files; the old ones stay on disk so\nthat recent versions remain readable (and a reader mid-query is never disturbed). Vacuum\ndeletes, in every table of the warehouse, the files that the latest version does not use\nand that are older than --retain; versions older than that can no longer be read.\n\nExamples:\n  nightshift vacuum --dry-run          # what would go, nothing deleted\n  nightshift vacuum --retain 2d"
+    )]
+    Vacuum(VacuumArgs),
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +308,20 @@ pub(crate) struct DemoArgs {
     /// SQL queries to explore the results instead).
     #[arg(long)]
     pub(crate) no_serve: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VacuumArgs {
+    /// Keep files removed less than this long ago (e.g. 12h, 2d, 1w).
+    #[arg(long, default_value = "7d", value_parser = parse_retain)]
+    pub(crate) retain: nightshift_core::Duration,
+    /// Only count the files that would be deleted.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+fn parse_retain(s: &str) -> Result<nightshift_core::Duration, String> {
+    s.parse().map_err(|e: nightshift_core::Error| e.to_string())
 }
 
 #[derive(Debug, Args)]

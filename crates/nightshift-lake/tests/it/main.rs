@@ -6,6 +6,7 @@ mod format;
 mod joins;
 mod slices;
 mod streamed;
+mod vacuum;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,4 +63,21 @@ pub(crate) async fn scalar(wh: &Warehouse, sql: &str) -> i64 {
         .downcast_ref::<Int64Array>()
         .expect("int64")
         .value(0)
+}
+
+/// Every Parquet file under a directory.
+pub(crate) fn parquet_files(dir: &std::path::Path) -> usize {
+    let mut found = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                found += 1;
+            }
+        }
+    }
+    found
 }

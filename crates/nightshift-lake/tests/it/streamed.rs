@@ -4,7 +4,7 @@
 
 use nightshift_lake::{Error, TableRef, Warehouse, WriteMode};
 
-use crate::{rows, scalar, warehouse};
+use crate::{parquet_files, rows, scalar, warehouse};
 
 fn source() -> TableRef {
     TableRef::parse("raw.src").expect("name")
@@ -253,23 +253,6 @@ async fn a_streamed_replacement_with_no_rows_empties_the_slice() {
     assert_eq!((m.rows, m.files_added, m.files_removed), (0, 0, 1));
     assert_eq!(count(&wh, "ds = '2026-11-19'").await, 0);
     assert_eq!(count(&wh, "ds = '2026-11-20'").await, 1);
-}
-
-/// Every Parquet file under a directory.
-fn parquet_files(dir: &std::path::Path) -> usize {
-    let mut found = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                found += 1;
-            }
-        }
-    }
-    found
 }
 
 /// Plans `sql` over a tee's rows, registered as `teed` while planned.

@@ -8,6 +8,7 @@ mod run;
 mod runs;
 mod scheduler;
 mod sql;
+mod vacuum;
 
 use std::path::Path;
 
@@ -28,6 +29,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Runs(command) => runs::runs(global, command).await,
         Command::Scheduler(args) => scheduler::scheduler(global, args).await,
         Command::Demo(args) => demo::demo(global, args).await,
+        Command::Vacuum(args) => vacuum::vacuum(global, args).await,
     }
 }
 

@@ -86,6 +86,41 @@ fn init_generate_run_writes_exactly_the_window_and_reruns_are_idempotent() {
         count(&p, "SELECT count(*) FROM output.root_cause_rejects"),
         rejected
     );
+
+    // The slices the re-runs replaced are still on disk until a vacuum past their retention.
+    let out = nightshift(&p, &["--json", "vacuum", "--retain", "1s", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = nightshift(&p, &["--json", "vacuum", "--retain", "1s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let deleted = |table: &str| {
+        reports
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["table"] == table)
+            .and_then(|r| r["files"].as_i64())
+            .expect("table reported")
+    };
+    assert!(
+        deleted("intermediate.root_cause_features") >= 2,
+        "the two replaced slices: {reports}"
+    );
+    assert_eq!(deleted("raw.support_contacts"), 0, "never replaced");
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(DISTINCT contact_id) FROM intermediate.root_cause_features"
+        ),
+        written
+    );
+    let out = nightshift(&p, &["vacuum", "--retain", "1s"]);
+    assert!(
+        stdout(&out).contains("tables: deleted 0 files"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

@@ -1,0 +1,54 @@
+//! `nightshift vacuum`: delete the files no table version still uses, past a retention.
+
+use nightshift_lake::{TableRef, Warehouse};
+
+use crate::cli::{GlobalArgs, VacuumArgs};
+use crate::failure::Failure;
+
+/// Vacuums every table of the warehouse and prints what went (stdout is the report).
+#[allow(clippy::print_stdout)]
+pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(), Failure> {
+    let project = super::load_project(&global.project)?;
+    let warehouse = Warehouse::open(&project).await?;
+    let mut reports = Vec::new();
+    for name in warehouse.table_names() {
+        let table = TableRef::parse(&name)?;
+        if let Some(report) = warehouse
+            .vacuum(&table, args.retain.as_chrono(), args.dry_run)
+            .await?
+        {
+            reports.push(report);
+        }
+    }
+    if global.json {
+        return super::print_json(&reports);
+    }
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    let width = reports.iter().map(|r| r.table.len()).max().unwrap_or(0);
+    for r in &reports {
+        println!(
+            "{:width$}  {verb} {} files, {}",
+            r.table,
+            r.files,
+            mebibytes(r.bytes)
+        );
+    }
+    let (files, bytes) = reports
+        .iter()
+        .fold((0, 0), |(f, b), r| (f + r.files, b + r.bytes));
+    println!(
+        "{} tables: {verb} {files} files, {} (files removed less than {} ago are kept)",
+        reports.len(),
+        mebibytes(bytes),
+        args.retain
+    );
+    Ok(())
+}
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
