@@ -318,6 +318,10 @@ pub(crate) struct VacuumArgs {
     /// Only count the files that would be deleted.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Allow a retention under one hour. A run in progress writes its files before it commits
+    /// them: a retention shorter than the run deletes them and breaks its commit.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 fn parse_retain(s: &str) -> Result<nightshift_core::Duration, String> {

@@ -5,9 +5,22 @@ use nightshift_lake::{TableRef, Warehouse};
 use crate::cli::{GlobalArgs, VacuumArgs};
 use crate::failure::Failure;
 
+/// Shortest retention allowed without `--force`.
+const MIN_RETAIN_SECONDS: i64 = 3600;
+
 /// Vacuums every table of the warehouse and prints what went (stdout is the report).
 #[allow(clippy::print_stdout)]
 pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(), Failure> {
+    if args.retain.seconds() < MIN_RETAIN_SECONDS && !args.force && !args.dry_run {
+        return Err(Failure::usage(
+            format!(
+                "--retain {} is under one hour: the files of a run in progress could be deleted \
+                 before their commit",
+                args.retain
+            ),
+            Some("keep --retain at 1h or more, or pass --force when no run is in progress".into()),
+        ));
+    }
     let project = super::load_project(&global.project)?;
     let warehouse = Warehouse::open(&project).await?;
     let mut reports = Vec::new();

@@ -91,7 +91,14 @@ fn init_generate_run_writes_exactly_the_window_and_reruns_are_idempotent() {
     let out = nightshift(&p, &["--json", "vacuum", "--retain", "1s", "--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let out = nightshift(&p, &["--json", "vacuum", "--retain", "1s"]);
+    let out = nightshift(&p, &["vacuum", "--retain", "1s"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a retention under 1h needs --force"
+    );
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+    let out = nightshift(&p, &["--json", "vacuum", "--retain", "1s", "--force"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let reports: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let deleted = |table: &str| {
@@ -115,7 +122,7 @@ fn init_generate_run_writes_exactly_the_window_and_reruns_are_idempotent() {
         ),
         written
     );
-    let out = nightshift(&p, &["vacuum", "--retain", "1s"]);
+    let out = nightshift(&p, &["vacuum", "--retain", "1s", "--force"]);
     assert!(
         stdout(&out).contains("tables: deleted 0 files"),
         "{}",
