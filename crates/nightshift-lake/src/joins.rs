@@ -19,7 +19,9 @@
 //! input's for another operator, the schema's for a leaf); it hashes the input with fewer
 //! bytes, once, in one table shared by every partition of the other (`CollectLeft`), which is
 //! then read in its own partitions, after the build, without a repartition. Memory is then
-//! the lookup tables' hash tables plus a few batches, whatever the size of the window.
+//! the lookup tables' hash tables plus a few batches, whatever the size of the window. The
+//! price: each hash table is built by one thread, where a partitioned join builds on all
+//! cores; that matters only when both inputs are large and the cores many.
 
 use std::sync::Arc;
 
