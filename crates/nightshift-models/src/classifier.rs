@@ -60,8 +60,55 @@ pub struct TextClassifier {
     /// the memory traffic of `f32`, which is what bounds prediction speed.
     pub(crate) weights: Vec<u16>,
     pub(crate) bias: Vec<f32>,
+    /// Optional hidden layer whose probabilities are averaged with the linear model's.
+    pub(crate) hidden: Option<HiddenLayer>,
     pub(crate) temperature: f32,
     pub(crate) hyperparameters: serde_json::Value,
+}
+
+/// A one-hidden-layer ReLU network on the same sparse features as the linear model:
+/// `z = V·relu(U·x + c) + d`. Its softmax is averaged with the linear model's softmax
+/// ([`mix_logits`]): the average is more accurate than either model alone.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct HiddenLayer {
+    /// Hidden units `H`.
+    pub(crate) width: usize,
+    /// `U`: feature rows × `H`, row-major, bfloat16 bits.
+    pub(crate) input: Vec<u16>,
+    /// `c`: `H` biases.
+    pub(crate) input_bias: Vec<f32>,
+    /// `V`: `H` rows × classes, row-major, bfloat16 bits.
+    pub(crate) output: Vec<u16>,
+    /// `d`: class biases.
+    pub(crate) output_bias: Vec<f32>,
+}
+
+/// The positive entries of the hidden pre-activations `a` as sparse `(unit, value)` pairs:
+/// ReLU, in the shape the linear kernels take.
+#[inline]
+pub(crate) fn relu_sparse(a: &[f32], out: &mut Vec<(u32, f32)>) {
+    // Branch-free compaction: about half the units are active, at random, so a branch per
+    // unit would be mispredicted half the time.
+    out.clear();
+    out.resize(a.len(), (0, 0.0));
+    let mut n = 0;
+    for (j, &v) in a.iter().enumerate() {
+        out[n] = (j as u32, v);
+        n += usize::from(v > 0.0);
+    }
+    out.truncate(n);
+}
+
+/// `linear = ln(½·softmax(linear) + ½·softmax(mlp))`: the logits of the averaged
+/// probabilities of the two models (`mlp` is overwritten). Probabilities are floored at the
+/// smallest normal `f32` so the logits stay finite.
+#[inline]
+pub(crate) fn mix_logits(linear: &mut [f32], mlp: &mut [f32]) {
+    softmax_in_place(linear, 1.0);
+    softmax_in_place(mlp, 1.0);
+    for (l, &m) in linear.iter_mut().zip(mlp.iter()) {
+        *l = (0.5 * (*l + m)).max(f32::MIN_POSITIVE).ln();
+    }
 }
 
 thread_local! {
@@ -293,42 +340,75 @@ impl TextClassifier {
         probs
     }
 
-    pub(crate) fn raw_scores(&self, input: &Input<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+    /// Hidden units (0 for a linear model).
+    pub fn hidden_width(&self) -> usize {
+        self.hidden.as_ref().map_or(0, |h| h.width)
+    }
+
+    /// The logits whose temperature-scaled softmax is the model's output: the linear
+    /// model's scores, or with a hidden layer the logits of both models' averaged
+    /// probabilities ([`mix_logits`]).
+    pub(crate) fn raw_scores(&self, input: &Input<'_>, s: &mut Scratch, out: &mut [f32]) {
+        let width = self.hidden_width();
+        s.hidden.resize(width, 0.0);
         match self.features.char_weighting {
             CharWeighting::Text => {
                 self.vocab
-                    .vectorize(&self.features, input.text, input.extras, scratch);
-                linear_scores_bf16(&self.weights, &self.bias, &scratch.feats, out);
+                    .vectorize(&self.features, input.text, input.extras, s);
+                linear_scores_bf16(&self.weights, &self.bias, &s.feats, out);
+                if let Some(h) = &self.hidden {
+                    linear_scores_bf16(&h.input, &h.input_bias, &s.feats, &mut s.hidden);
+                }
             }
-            CharWeighting::Token => self.token_raw_scores(input, scratch, out),
+            CharWeighting::Token => self.token_raw_scores(input, s, out),
+        }
+        if let Some(h) = &self.hidden {
+            relu_sparse(&s.hidden, &mut s.active);
+            s.mlp_scores.resize(out.len(), 0.0);
+            linear_scores_bf16(&h.output, &h.output_bias, &s.active, &mut s.mlp_scores);
+            mix_logits(out, &mut s.mlp_scores);
         }
     }
 
-    /// [`CharWeighting::Token`]: the same scores as `vectorize` + [`linear_scores_bf16`], but
-    /// each distinct token's character group contributes its cached class scores (computed
-    /// once per thread), so a text costs its word n-grams plus one `C`-vector per token.
+    /// [`CharWeighting::Token`]: the same scores (and hidden pre-activations in `s.hidden`)
+    /// as `vectorize` + [`linear_scores_bf16`], but each distinct token's character group
+    /// contributes its cached class scores and hidden pre-activations (computed once per
+    /// thread), so a text costs its word n-grams plus one `C + H`-vector per token.
     fn token_raw_scores(&self, input: &Input<'_>, s: &mut Scratch, out: &mut [f32]) {
         let cfg = &self.features;
         let (n_w, n_c) = self.vocab.token_parts(cfg, input.text, input.extras, s);
         let (kw, kc) = group_scales(cfg, n_w, n_c);
         scale(&mut s.feats, kw);
         linear_scores_bf16(&self.weights, &self.bias, &s.feats, out);
+        if let Some(h) = &self.hidden {
+            linear_scores_bf16(&h.input, &h.input_bias, &s.feats, &mut s.hidden);
+        }
         let c = out.len();
-        if s.zeros.len() != c {
-            s.zeros = vec![0.0; c];
+        let width = self.hidden_width();
+        let stride = c + width;
+        if s.zeros.len() != c.max(width) {
+            s.zeros = vec![0.0; c.max(width)];
         }
         for &(e, k) in &s.tok_counts {
             let entry = &mut s.tok_entries[e as usize];
             if entry.scores == u32::MAX {
                 let at = s.tok_scores.len();
-                s.tok_scores.resize(at + c, 0.0);
+                s.tok_scores.resize(at + stride, 0.0);
                 let feats = &s.tok_feats[entry.start as usize..(entry.start + entry.len) as usize];
-                linear_scores_bf16(&self.weights, &s.zeros, feats, &mut s.tok_scores[at..]);
+                let (lin, hid) = s.tok_scores[at..].split_at_mut(c);
+                linear_scores_bf16(&self.weights, &s.zeros[..c], feats, lin);
+                if let Some(h) = &self.hidden {
+                    linear_scores_bf16(&h.input, &s.zeros[..width], feats, hid);
+                }
                 entry.scores = at as u32;
             }
             let coef = kc * token_scale(k);
             let at = entry.scores as usize;
-            for (o, &v) in out.iter_mut().zip(&s.tok_scores[at..at + c]) {
+            let (lin, hid) = s.tok_scores[at..at + stride].split_at(c);
+            for (o, &v) in out.iter_mut().zip(lin) {
+                *o += coef * v;
+            }
+            for (o, &v) in s.hidden.iter_mut().zip(hid) {
                 *o += coef * v;
             }
         }
@@ -434,9 +514,15 @@ mod tests {
     }
 
     /// The per-token fast path gives the scores of the definition (`vectorize` then the
-    /// linear layer), and the same bits whether a token's scores are cached or fresh.
+    /// linear layer, mixed with the hidden layer's when there is one), and the same bits
+    /// whether a token's scores are cached or fresh.
     #[test]
     fn cached_token_scores_match_the_vectorised_scores() {
+        cached_token_scores_match(0);
+        cached_token_scores_match(8);
+    }
+
+    fn cached_token_scores_match(hidden: usize) {
         let texts = [
             "card declined twice, card declined",
             "refund my order please",
@@ -457,7 +543,10 @@ mod tests {
         let mut config = crate::TrainConfig::default();
         config.features.hash_bits = 14;
         config.max_epochs = 3;
+        config.hidden = hidden;
+        config.hidden_epochs = 2;
         let (model, _) = crate::train(&config, &examples).unwrap();
+        assert_eq!(model.hidden_width(), hidden);
         assert_eq!(model.features.char_weighting, CharWeighting::Token);
         let c = model.n_classes();
         let mut fast = Scratch::default();
@@ -476,8 +565,20 @@ mod tests {
                     .vectorize(&model.features, text, &extras, &mut s);
                 let mut want = vec![0f32; c];
                 linear_scores_bf16(&model.weights, &model.bias, &s.feats, &mut want);
+                if let Some(h) = &model.hidden {
+                    let mut a = vec![0f32; h.width];
+                    linear_scores_bf16(&h.input, &h.input_bias, &s.feats, &mut a);
+                    let mut active = Vec::new();
+                    relu_sparse(&a, &mut active);
+                    let mut z = vec![0f32; c];
+                    linear_scores_bf16(&h.output, &h.output_bias, &active, &mut z);
+                    mix_logits(&mut want, &mut z);
+                }
                 for (g, w) in got.iter().zip(&want) {
-                    assert!((g - w).abs() < 1e-4, "{text:?}: {got:?} vs {want:?}");
+                    assert!(
+                        (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                        "{text:?}: {got:?} vs {want:?}"
+                    );
                 }
                 let bits: Vec<u32> = got.iter().map(|x| x.to_bits()).collect();
                 if round == 0 {

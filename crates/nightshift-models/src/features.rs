@@ -199,6 +199,12 @@ pub(crate) struct Scratch {
     pub(crate) feats: Vec<(u32, f32)>,
     /// Class scores buffer for prediction.
     pub(crate) probs: Vec<f32>,
+    /// Hidden-layer pre-activations (models with a hidden layer).
+    pub(crate) hidden: Vec<f32>,
+    /// The positive hidden activations `(unit, value)`, the hidden layer's sparse output.
+    pub(crate) active: Vec<(u32, f32)>,
+    /// The hidden layer's class scores.
+    pub(crate) mlp_scores: Vec<f32>,
 }
 
 /// One distinct token's character group under [`CharWeighting::Token`].
@@ -209,8 +215,9 @@ pub(crate) struct TokenEntry {
     pub(crate) len: u32,
     /// Squared norm of those values.
     pub(crate) sq: f32,
-    /// Where its class scores `Σ value · W[row]` start in `tok_scores` (`u32::MAX` until
-    /// prediction computes them).
+    /// Where its class scores `Σ value · W[row]` start in `tok_scores`, followed by its
+    /// hidden pre-activations `Σ value · U[row]` when the model has a hidden layer
+    /// (`u32::MAX` until prediction computes them).
     pub(crate) scores: u32,
     /// The weight row of the token as a word unigram (`u32::MAX`: not kept).
     unigram_row: u32,

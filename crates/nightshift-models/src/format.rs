@@ -1,14 +1,14 @@
 //! The model's binary format (`to_bytes` / `from_bytes`).
 //!
 //! All integers and floats are little-endian; strings are a `u32` byte length followed by
-//! UTF-8 bytes. Version 3 (this build writes it; it also reads version 2, whose character
-//! weighting is always `text`, and version 1, which also stored the weights as `f32` and is
-//! rounded to bf16 on load):
+//! UTF-8 bytes. Version 4 (this build writes it; it also reads version 3, which has no
+//! hidden-layer fields, version 2, whose character weighting is always `text`, and version 1,
+//! which also stored the weights as `f32` and is rounded to bf16 on load):
 //!
 //! | Field | Type |
 //! |---|---|
 //! | magic | 8 bytes `NSTXTCLF` |
-//! | format version | `u32` = 2 |
+//! | format version | `u32` = 4 |
 //! | hash_bits, word_ngrams, char_ngram_min, char_ngram_max, split_norm (0/1) | 5 × `u8` |
 //! | character weighting: 0 = `text`, 1 = `token` (always 0 before version 3) | `u8` |
 //! | reserved | 2 × `u8` = 0 |
@@ -20,14 +20,21 @@
 //! | IDF per row | `R` × `f32` |
 //! | bias per class | `C` × `f32` |
 //! | weights, row-major (`R` rows of `C`), as bfloat16: the upper 16 bits of an IEEE `f32` | `R·C` × `u16` |
+//! | hidden units `H` (0 = linear model only; absent before version 4) | `u32` |
+//! | if `H > 0`: hidden biases `c` | `H` × `f32` |
+//! | if `H > 0`: input layer `U`, row-major (`R` rows of `H`), bfloat16 | `R·H` × `u16` |
+//! | if `H > 0`: output layer `V`, row-major (`H` rows of `C`), bfloat16 | `H·C` × `u16` |
+//! | if `H > 0`: output biases `d` | `C` × `f32` |
 //! | hyper-parameters as a JSON document | string |
 //! | checksum: 64-bit FNV-1a of every preceding byte | `u64` |
 //!
 //! Feature hashing (how a text becomes buckets) is specified in [`crate::features`] and is
-//! part of this format. Readers validate every size against the remaining bytes before
+//! part of this format. With a hidden layer the model's logits are
+//! `ln(½·softmax(W·x + b) + ½·softmax(V·relu(U·x + c) + d))`, divided by the temperature.
+//! Readers validate every size against the remaining bytes before
 //! allocating, so truncated or corrupted input yields an [`Error`], never a panic.
 
-use crate::classifier::{TextClassifier, bf16_from_f32};
+use crate::classifier::{HiddenLayer, TextClassifier, bf16_from_f32};
 use crate::error::{Error, Result};
 use crate::features::{CharWeighting, FeatureConfig, Vocabulary, fnv1a};
 use crate::hierarchy::{Hierarchy, NO_PARENT};
@@ -35,7 +42,7 @@ use crate::hierarchy::{Hierarchy, NO_PARENT};
 /// First eight bytes of every model.
 pub const MAGIC: &[u8; 8] = b"NSTXTCLF";
 /// Format version written by this build.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Oldest format version this build reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 
@@ -137,7 +144,12 @@ impl TextClassifier {
     pub fn to_bytes(&self) -> Vec<u8> {
         let c = self.labels.len();
         let mut w = Writer(Vec::with_capacity(
-            64 + 2 * self.weights.len() + 8 * self.vocab.len(),
+            64 + 2 * self.weights.len()
+                + 8 * self.vocab.len()
+                + self
+                    .hidden
+                    .as_ref()
+                    .map_or(0, |h| 2 * (h.input.len() + h.output.len())),
         ));
         w.0.extend_from_slice(MAGIC);
         w.u32(FORMAT_VERSION);
@@ -179,6 +191,16 @@ impl TextClassifier {
         w.f32s(&self.vocab.idf);
         w.f32s(&self.bias);
         w.u16s(&self.weights);
+        match &self.hidden {
+            Some(h) => {
+                w.u32(h.width as u32);
+                w.f32s(&h.input_bias);
+                w.u16s(&h.input);
+                w.u16s(&h.output);
+                w.f32s(&h.output_bias);
+            }
+            None => w.u32(0),
+        }
         w.str(&self.hyperparameters.to_string());
         let sum = fnv1a(&w.0);
         w.0.extend_from_slice(&sum.to_le_bytes());
@@ -263,6 +285,11 @@ impl TextClassifier {
         } else {
             r.u16s(n_weights)?
         };
+        let hidden = if version >= 4 {
+            read_hidden(&mut r, rows, c)?
+        } else {
+            None
+        };
         let hp = r.string()?;
         let hyperparameters: serde_json::Value = serde_json::from_str(&hp)
             .map_err(|e| Error::Corrupt(format!("hyper-parameters are not JSON: {e}")))?;
@@ -288,8 +315,38 @@ impl TextClassifier {
             hierarchy,
             weights,
             bias,
+            hidden,
             temperature,
             hyperparameters,
         })
     }
+}
+
+/// The hidden-layer fields of a version-4 model (`None` when `H = 0`).
+fn read_hidden(r: &mut Reader<'_>, rows: usize, c: usize) -> Result<Option<HiddenLayer>> {
+    let at = r.pos;
+    let width = r.u32()? as usize;
+    if width == 0 {
+        return Ok(None);
+    }
+    if width > crate::train::MAX_HIDDEN {
+        return Err(Error::Corrupt(format!(
+            "hidden width {width} at offset {at} exceeds {}",
+            crate::train::MAX_HIDDEN
+        )));
+    }
+    let n_input = rows
+        .checked_mul(width)
+        .ok_or_else(|| Error::Corrupt("hidden layer size overflows".into()))?;
+    let input_bias = r.f32s(width)?;
+    let input = r.u16s(n_input)?;
+    let output = r.u16s(width * c)?;
+    let output_bias = r.f32s(c)?;
+    Ok(Some(HiddenLayer {
+        width,
+        input,
+        input_bias,
+        output,
+        output_bias,
+    }))
 }

@@ -8,6 +8,7 @@
 //! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`CharWeighting`], [`fnv1a`] |
 //! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`] |
 //! | [`train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
+//! | `mlp` (private) | the optional hidden layer's trainer (back-propagation, dropout, AdaGrad) | `TrainConfig::hidden` |
 //! | [`hierarchy`] | child → parent map and consistent parent predictions | [`HierarchyReport`] |
 //! | [`calibration`] | softmax temperature fitting | [`fit_temperature`] |
 //! | [`metrics`] | accuracy, macro-F1, per-class P/R/F1, ECE over label-index slices | [`accuracy`], [`macro_f1`], [`per_class`], [`expected_calibration_error`] |
@@ -26,13 +27,16 @@
 //!     softmax(W·x + b) trained by mini-batch AdaGrad (+L2), early-stopped on a stratified
 //!     holdout, refitted on all rows; temperature T fitted on the holdout logits; W rounded
 //!     to bfloat16 (half the memory traffic at prediction, same accuracy).
+//!     With `hidden = H > 0`, also a ReLU network V·relu(U·x + c) + d on the same x
+//!     (dropout, AdaGrad, fixed epochs); the model's logits become
+//!     ln(½·softmax(linear) + ½·softmax(network)), and T is fitted on those.
 //!
 //! &[Input { text, extras }] ──TextClassifier::predict_batch(top_k)──▶ Vec<Prediction>
 //!     label = argmax softmax((W·x + b) / T); parent = parent_of(label) with the summed
 //!     probability of its children. Per thread, each distinct token's character group and
-//!     its class scores W·x_token are computed once and cached, so a text costs its word
-//!     n-grams plus one C-vector per token; weight rows are prefetched ahead (AVX2 when
-//!     present, bit-identical results without it).
+//!     its class scores W·x_token (and hidden pre-activations U·x_token) are computed once
+//!     and cached, so a text costs its word n-grams plus one (C + H)-vector per token; weight
+//!     rows are prefetched ahead (AVX2 when present, bit-identical results without it).
 //!
 //! TextClassifier ──to_bytes──▶ Vec<u8> ──from_bytes──▶ TextClassifier (identical predictions)
 //! ```
@@ -46,6 +50,7 @@ pub mod features;
 pub mod format;
 pub mod hierarchy;
 pub mod metrics;
+mod mlp;
 pub mod train;
 
 pub use calibration::fit_temperature;

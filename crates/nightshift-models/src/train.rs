@@ -17,11 +17,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::{ece_at_temperature, fit_temperature};
-use crate::classifier::{TextClassifier, bf16_from_f32, linear_scores, softmax_in_place};
+use crate::classifier::{
+    TextClassifier, bf16_from_f32, linear_scores, mix_logits, softmax_in_place,
+};
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, Scratch, Vocabulary, raw_buckets};
 use crate::hierarchy::{Hierarchy, HierarchyReport};
 use crate::metrics::accuracy;
+use crate::mlp::{Mlp, MlpSettings, mixed_logits, train_mlp};
 
 /// One labelled training row, borrowed from the caller.
 #[derive(Clone, Copy, Debug, Default)]
@@ -63,6 +66,17 @@ pub struct TrainConfig {
     pub refit_full: bool,
     /// Fit a softmax temperature on the holdout split.
     pub calibrate: bool,
+    /// Hidden units of the optional second model (0 = none): a one-hidden-layer ReLU
+    /// network on the same features whose probabilities are averaged with the linear
+    /// model's. About +0.3 to +1 accuracy point on intent data sets, at 2-3x the prediction
+    /// cost and several times the training time; 128 is a good size.
+    pub hidden: usize,
+    /// Passes over the data for the hidden layer (a fixed count: no early stopping).
+    pub hidden_epochs: u32,
+    /// AdaGrad step size for the hidden layer.
+    pub hidden_learning_rate: f32,
+    /// Fraction of hidden units dropped at random in each training step.
+    pub hidden_dropout: f32,
     /// Worker threads; `None` = all cores. Does not change the result.
     pub threads: Option<usize>,
 }
@@ -81,6 +95,10 @@ impl Default for TrainConfig {
             holdout_fraction: 0.1,
             refit_full: true,
             calibrate: true,
+            hidden: 0,
+            hidden_epochs: 12,
+            hidden_learning_rate: 0.1,
+            hidden_dropout: 0.5,
             threads: None,
         }
     }
@@ -112,6 +130,27 @@ impl TrainConfig {
                 self.holdout_fraction
             ));
         }
+        if self.hidden > MAX_HIDDEN {
+            return bad(format!(
+                "hidden must be at most {MAX_HIDDEN} units, got {}",
+                self.hidden
+            ));
+        }
+        if self.hidden > 0 && self.hidden_epochs == 0 {
+            return bad("hidden_epochs must be at least 1 when hidden > 0".into());
+        }
+        if !(self.hidden_learning_rate.is_finite() && self.hidden_learning_rate > 0.0) {
+            return bad(format!(
+                "hidden_learning_rate must be > 0, got {}",
+                self.hidden_learning_rate
+            ));
+        }
+        if !(0.0..0.95).contains(&self.hidden_dropout) {
+            return bad(format!(
+                "hidden_dropout must be in [0, 0.95), got {}",
+                self.hidden_dropout
+            ));
+        }
         if self.threads == Some(0) {
             return bad("threads must be at least 1 (or unset for all cores)".into());
         }
@@ -140,7 +179,8 @@ pub struct TrainReport {
     pub best_epoch: u32,
     /// Accuracy of the final model on all training rows.
     pub train_accuracy: f64,
-    /// Best holdout accuracy of the early-stopping model (`None` without holdout).
+    /// Holdout accuracy of the early-stopping model at its best epoch, averaged with the
+    /// hidden layer trained on the same rows when there is one (`None` without holdout).
     pub holdout_accuracy: Option<f64>,
     /// Fitted softmax temperature.
     pub temperature: f32,
@@ -157,20 +197,23 @@ pub struct TrainReport {
 }
 
 /// Sparse row-major matrix of weighted features.
-struct Csr {
+pub(crate) struct Csr {
     indptr: Vec<usize>,
     entries: Vec<(u32, f32)>,
 }
 
 impl Csr {
     #[inline]
-    fn row(&self, i: usize) -> &[(u32, f32)] {
+    pub(crate) fn row(&self, i: usize) -> &[(u32, f32)] {
         &self.entries[self.indptr[i]..self.indptr[i + 1]]
     }
 }
 
 /// Row lengths and entries of a chunk of documents.
 type CsrChunk = (Vec<usize>, Vec<(u32, f32)>);
+
+/// Largest hidden layer accepted (its input matrix is feature rows × hidden floats).
+pub const MAX_HIDDEN: usize = 1024;
 
 /// Documents per parallel work unit when featurising.
 const DOC_CHUNK: usize = 512;
@@ -279,8 +322,43 @@ fn train_inner(
         _ => (first.weights, first.bias),
     };
 
+    // The hidden layer: trained on the same rows as the linear model's early-stopping phase
+    // (so the holdout can score and calibrate the mixture), then again on every row when
+    // the linear model is refitted.
+    let mut holdout_logits = first.best_holdout_logits.clone();
+    let mut holdout_accuracy = first.best_holdout_accuracy;
+    let mut mlp = None;
+    if config.hidden > 0 {
+        let settings = MlpSettings {
+            width: config.hidden,
+            epochs: config.hidden_epochs,
+            learning_rate: config.hidden_learning_rate,
+            dropout: config.hidden_dropout,
+            l2: config.l2,
+            batch_size: config.batch_size,
+        };
+        let all: Vec<u32> = (0..examples.len() as u32).collect();
+        let train_all = |seed| train_mlp(&csr, &y, c, vocab.len(), &all, &settings, seed);
+        match (holdout, &first.best_holdout_logits) {
+            (Some(hold), Some(linear)) => {
+                let early = train_mlp(&csr, &y, c, vocab.len(), &train_idx, &settings, config.seed);
+                let mixed = mixed_logits(&early, &csr, hold, linear, c);
+                let pred: Vec<u32> = mixed.chunks_exact(c).map(argmax).collect();
+                let truth: Vec<u32> = hold.iter().map(|&i| y[i as usize]).collect();
+                holdout_accuracy = Some(accuracy(&truth, &pred));
+                holdout_logits = Some(mixed);
+                mlp = Some(if config.refit_full {
+                    train_all(config.seed ^ 0x5EED)
+                } else {
+                    early
+                });
+            }
+            _ => mlp = Some(train_all(config.seed)),
+        }
+    }
+
     let (mut temperature, mut ece_before, mut ece_after) = (1.0f32, None, None);
-    if let Some(logits) = &first.best_holdout_logits {
+    if let Some(logits) = &holdout_logits {
         let hy: Vec<u32> = hold_idx.iter().map(|&i| y[i as usize]).collect();
         if config.calibrate {
             temperature = fit_temperature(logits, &hy, c);
@@ -290,7 +368,7 @@ fn train_inner(
     }
 
     let all_rows: Vec<u32> = (0..examples.len() as u32).collect();
-    let train_pred = predict_rows(&csr, &weights, &bias, &all_rows);
+    let train_pred = predict_rows(&csr, &weights, &bias, mlp.as_ref(), &all_rows);
     let train_accuracy = accuracy(&y, &train_pred);
 
     let (hierarchy, hreport) = match hierarchy {
@@ -313,7 +391,7 @@ fn train_inner(
         epochs_run: first.epochs_run,
         best_epoch: first.best_epoch,
         train_accuracy,
-        holdout_accuracy: first.best_holdout_accuracy,
+        holdout_accuracy,
         temperature,
         ece_before,
         ece_after,
@@ -328,6 +406,7 @@ fn train_inner(
         hierarchy,
         weights: weights.into_iter().map(bf16_from_f32).collect(),
         bias,
+        hidden: mlp.as_ref().map(Mlp::to_layer),
         temperature,
         hyperparameters,
     };
@@ -404,12 +483,24 @@ fn vectorize_all(fc: &FeatureConfig, vocab: &Vocabulary, examples: &[Example<'_>
     Csr { indptr, entries }
 }
 
-fn predict_rows(csr: &Csr, weights: &[f32], bias: &[f32], rows: &[u32]) -> Vec<u32> {
+fn predict_rows(
+    csr: &Csr,
+    weights: &[f32],
+    bias: &[f32],
+    mlp: Option<&Mlp>,
+    rows: &[u32],
+) -> Vec<u32> {
+    let c = bias.len();
     rows.par_iter()
         .map_init(
-            || vec![0f32; bias.len()],
-            |scores, &i| {
-                linear_scores(weights, bias, csr.row(i as usize), scores);
+            || (vec![0f32; c], vec![0f32; c], Vec::new(), Vec::new()),
+            |(scores, z, a, active), &i| {
+                let x = csr.row(i as usize);
+                linear_scores(weights, bias, x, scores);
+                if let Some(m) = mlp {
+                    m.scores(x, a, active, z);
+                    mix_logits(scores, z);
+                }
                 argmax(scores)
             },
         )
@@ -425,6 +516,68 @@ fn argmax(x: &[f32]) -> u32 {
         }
     }
     best as u32
+}
+
+/// The batch's features as `(row, position in batch, value)`, sorted by row (stably: equal
+/// rows keep batch order, so every sum over them runs in a fixed order).
+pub(crate) fn batch_triplets(csr: &Csr, batch: &[u32], trip: &mut Vec<(u32, u32, f32)>) {
+    trip.clear();
+    for (pos, &i) in batch.iter().enumerate() {
+        trip.extend(csr.row(i as usize).iter().map(|&(r, v)| (r, pos as u32, v)));
+    }
+    trip.sort_by_key(|t| t.0);
+}
+
+/// One AdaGrad step on the rows of `w` (`width` floats each, accumulators in `acc`) that the
+/// batch touches: row `r` gets the gradient `Σ v · resid[pos]` over its triplets
+/// `(r, pos, v)` plus the lazy L2 term `l2 · w[r]`. Rows are updated in parallel blocks; each
+/// row's sum runs in triplet order, so the result does not depend on the thread count.
+pub(crate) fn sparse_adagrad_step(
+    w: &mut [f32],
+    acc: &mut [f32],
+    width: usize,
+    trip: &[(u32, u32, f32)],
+    resid: &[f32],
+    lr: f32,
+    l2: f32,
+) {
+    let eps = 1e-8f32;
+    w.par_chunks_mut(ROW_BLOCK * width)
+        .zip(acc.par_chunks_mut(ROW_BLOCK * width))
+        .enumerate()
+        .for_each(|(bi, (wb, ab))| {
+            let lo = (bi * ROW_BLOCK) as u32;
+            let hi = lo + ROW_BLOCK as u32;
+            let s = trip.partition_point(|t| t.0 < lo);
+            let e = s + trip[s..].partition_point(|t| t.0 < hi);
+            if s == e {
+                return;
+            }
+            let mut g = vec![0f32; width];
+            let mut i = s;
+            while i < e {
+                let row = trip[i].0;
+                g.fill(0.0);
+                let mut j = i;
+                while j < e && trip[j].0 == row {
+                    let (_, pos, v) = trip[j];
+                    let rr = &resid[pos as usize * width..(pos as usize + 1) * width];
+                    for (gk, &rk) in g.iter_mut().zip(rr) {
+                        *gk += v * rk;
+                    }
+                    j += 1;
+                }
+                let off = (row - lo) as usize * width;
+                let wr = &mut wb[off..off + width];
+                let ar = &mut ab[off..off + width];
+                for ((wk, ak), &gk) in wr.iter_mut().zip(ar.iter_mut()).zip(&g) {
+                    let gk = gk + l2 * *wk;
+                    *ak += gk * gk;
+                    *wk -= lr * gk / (ak.sqrt() + eps);
+                }
+                i = j;
+            }
+        });
 }
 
 struct Sgd<'a> {
@@ -496,54 +649,8 @@ impl Sgd<'_> {
                             *v *= inv_b;
                         }
                     });
-                trip.clear();
-                for (pos, &i) in batch.iter().enumerate() {
-                    trip.extend(
-                        self.csr
-                            .row(i as usize)
-                            .iter()
-                            .map(|&(r, v)| (r, pos as u32, v)),
-                    );
-                }
-                // Stable: equal rows keep batch order, so every sum below has a fixed order.
-                trip.sort_by_key(|t| t.0);
-                let (trip, resid) = (&trip, &resid);
-                w.par_chunks_mut(ROW_BLOCK * c)
-                    .zip(gw.par_chunks_mut(ROW_BLOCK * c))
-                    .enumerate()
-                    .for_each(|(bi, (wb, gb_))| {
-                        let lo = (bi * ROW_BLOCK) as u32;
-                        let hi = lo + ROW_BLOCK as u32;
-                        let s = trip.partition_point(|t| t.0 < lo);
-                        let e = s + trip[s..].partition_point(|t| t.0 < hi);
-                        if s == e {
-                            return;
-                        }
-                        let mut g = vec![0f32; c];
-                        let mut i = s;
-                        while i < e {
-                            let row = trip[i].0;
-                            g.fill(0.0);
-                            let mut j = i;
-                            while j < e && trip[j].0 == row {
-                                let (_, pos, v) = trip[j];
-                                let rr = &resid[pos as usize * c..(pos as usize + 1) * c];
-                                for (gk, &rk) in g.iter_mut().zip(rr) {
-                                    *gk += v * rk;
-                                }
-                                j += 1;
-                            }
-                            let off = (row - lo) as usize * c;
-                            let wr = &mut wb[off..off + c];
-                            let ar = &mut gb_[off..off + c];
-                            for ((wk, ak), &gk) in wr.iter_mut().zip(ar.iter_mut()).zip(&g) {
-                                let gk = gk + l2 * *wk;
-                                *ak += gk * gk;
-                                *wk -= lr * gk / (ak.sqrt() + eps);
-                            }
-                            i = j;
-                        }
-                    });
+                batch_triplets(self.csr, batch, &mut trip);
+                sparse_adagrad_step(&mut w, &mut gw, c, &trip, &resid, lr, l2);
                 for k in 0..c {
                     let g: f32 = (0..batch.len()).map(|p| resid[p * c + k]).sum();
                     gb[k] += g * g;

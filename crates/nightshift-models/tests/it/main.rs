@@ -216,12 +216,14 @@ fn bytes_round_trip_gives_identical_predictions() {
     );
 }
 
-/// `bytes` (the current version) rewritten as format `version` (1 stored the weights as
-/// `f32`; 2 had no character weighting byte), with a fresh checksum.
+/// `bytes` (the current version, of a model without hidden layer) rewritten as format
+/// `version` (1 stored the weights as `f32`; 2 had no character weighting byte; 1-3 have no
+/// hidden width), with a fresh checksum.
 fn as_old_version(model: &TextClassifier, bytes: &[u8], version: u32) -> Vec<u8> {
+    assert_eq!(model.hidden_width(), 0);
     let n_weights = model.n_features() * model.n_classes();
     let hp = model.hyperparameters().to_string();
-    let tail = 4 + hp.len() + 8; // hyper-parameter string and checksum
+    let tail = 4 + 4 + hp.len() + 8; // hidden width 0, hyper-parameter string and checksum
     let w_end = bytes.len() - tail;
     let w_start = w_end - 2 * n_weights;
     let mut old = bytes[..w_start].to_vec();
@@ -234,16 +236,17 @@ fn as_old_version(model: &TextClassifier, bytes: &[u8], version: u32) -> Vec<u8>
     } else {
         old.extend_from_slice(&bytes[w_start..w_end]);
     }
-    old.extend_from_slice(&bytes[w_end..bytes.len() - 8]);
+    assert_eq!(bytes[w_end..w_end + 4], [0, 0, 0, 0]);
+    old.extend_from_slice(&bytes[w_end + 4..bytes.len() - 8]);
     let sum = nightshift_models::fnv1a(&old);
     old.extend_from_slice(&sum.to_le_bytes());
     old
 }
 
-/// Formats 1 and 2 (whole-text character weighting; version 1 with `f32` weights) must
+/// Formats 1 to 3 (1 and 2: whole-text character weighting; 1 with `f32` weights) must
 /// still load, with the same predictions, and re-save as the current version.
 #[test]
-fn version_1_and_2_bytes_still_load() {
+fn version_1_2_and_3_bytes_still_load() {
     let rows = toy(300, 7);
     let mut config = small_config();
     config.features.char_weighting = CharWeighting::Text;
@@ -251,7 +254,7 @@ fn version_1_and_2_bytes_still_load() {
     let current = model.to_bytes();
     let test = toy(100, 8);
     let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
-    for version in [1, 2] {
+    for version in [1, 2, 3] {
         let bytes = as_old_version(&model, &current, version);
         let old = TextClassifier::from_bytes(&bytes)
             .unwrap_or_else(|e| panic!("version {version} loads: {e}"));
@@ -275,6 +278,67 @@ fn token_weighting_needs_version_3() {
     match TextClassifier::from_bytes(&bytes) {
         Err(Error::Corrupt(m)) => assert!(m.contains("character weighting"), "{m}"),
         other => panic!("expected a corrupt-model error, got {other:?}"),
+    }
+}
+
+/// The hidden layer: learns, is deterministic whatever the thread count, survives the byte
+/// format, and changes the model (its probabilities are mixed in).
+#[test]
+fn hidden_layer_model_is_deterministic_and_round_trips() {
+    let rows = toy(600, 21);
+    let ex = examples(&rows);
+    let mut cfg = small_config();
+    cfg.hidden = 16;
+    cfg.hidden_epochs = 4;
+    cfg.threads = Some(1);
+    let (a, report) = train(&cfg, &ex).unwrap();
+    assert_eq!(a.hidden_width(), 16);
+    assert_eq!(report.train_accuracy, 1.0);
+    assert_eq!(a.hyperparameters()["hidden"], 16);
+    cfg.threads = Some(3);
+    let (b, _) = train(&cfg, &ex).unwrap();
+    let bytes = a.to_bytes();
+    assert!(bytes == b.to_bytes(), "1 vs 3 threads differ");
+
+    let back = TextClassifier::from_bytes(&bytes).unwrap();
+    assert!(back.to_bytes() == bytes);
+    let test = toy(200, 22);
+    let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
+    let preds = a.predict_batch(&inputs, 4);
+    assert_eq!(preds, back.predict_batch(&inputs, 4));
+    for (p, r) in preds.iter().zip(&test) {
+        assert_eq!(a.labels()[p.label as usize], r.label, "{}", r.text);
+        let sum: f32 = p.top_k.iter().map(|t| t.1).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "top 4 of 4 classes sum to {sum}");
+    }
+
+    cfg.hidden = 0;
+    let (linear, _) = train(&cfg, &ex).unwrap();
+    assert_ne!(
+        linear.probabilities(&inputs[0]),
+        a.probabilities(&inputs[0]),
+        "the hidden layer must change the probabilities"
+    );
+
+    // A cut anywhere in the hidden-layer fields is an error.
+    let hidden_bytes = bytes.len() - linear.to_bytes().len();
+    for cut in [1, hidden_bytes / 2, hidden_bytes] {
+        assert!(TextClassifier::from_bytes(&bytes[..bytes.len() - cut]).is_err());
+    }
+}
+
+#[test]
+fn hidden_layer_settings_are_checked() {
+    let rows = toy(50, 1);
+    for (hidden, epochs, dropout) in [(5000, 12, 0.5), (8, 0, 0.5), (8, 12, 0.99)] {
+        let mut cfg = small_config();
+        cfg.hidden = hidden;
+        cfg.hidden_epochs = epochs;
+        cfg.hidden_dropout = dropout;
+        assert!(
+            matches!(train(&cfg, &examples(&rows)), Err(Error::InvalidConfig(_))),
+            "{hidden} {epochs} {dropout}"
+        );
     }
 }
 

@@ -106,6 +106,7 @@ async fn train(
     );
     let config = TrainConfig {
         seed: args.seed,
+        hidden: usize::from(args.hidden),
         ..TrainConfig::default()
     };
     let now = chrono::Utc::now();

@@ -138,6 +138,41 @@ fn train_eval_predict_alias_and_history() {
     assert_eq!(moves[1]["from_version"], 1);
     assert_eq!(moves[1]["to_version"], 2);
     assert_eq!(moves[1]["reason"], "newer");
+
+    // A model with a hidden layer: its own weights, recorded in the manifest, as accurate.
+    let out = train(&["--hidden", "16"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "rc@3");
+    assert!(weights(3) != weights(2));
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p.join("models/rc/3/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["hyperparameters"]["hidden"], 16, "{manifest}");
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "models",
+            "eval",
+            "rc@3",
+            "--data",
+            d,
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert!(
+        report["accuracy"].as_f64().expect("accuracy") > 0.95,
+        "{report}"
+    );
+    let out = train(&["--hidden", "5000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--hidden"), "{}", stderr(&out));
 }
 
 #[test]

@@ -1,0 +1,248 @@
+//! Training the optional hidden layer ([`crate::TrainConfig::hidden`]): a one-hidden-layer
+//! ReLU network on the same sparse TF-IDF vectors as the linear model, trained with
+//! mini-batch AdaGrad, inverted dropout on the hidden units and lazy L2 on the input rows a
+//! batch touches. Its probabilities are averaged with the linear model's at prediction
+//! ([`crate::classifier::mix_logits`]).
+//!
+//! Why: on intent data sets a linear model cannot express feature interactions; the hidden
+//! layer alone is no better on every data set and varies between seeds, but the average of
+//! the two models beats both (see `bench/research/ensemble/REPORT.md`).
+//!
+//! Determinism: the initial weights and the per-epoch order come from the seed; each row's
+//! dropout mask is a hash of (seed, epoch, row); sums over a batch run in batch order and
+//! input-row updates go through [`sparse_adagrad_step`], so the result does not depend on the
+//! number of threads.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::classifier::{
+    HiddenLayer, bf16_from_f32, linear_scores, mix_logits, relu_sparse, softmax_in_place,
+};
+use crate::train::{Csr, batch_triplets, sparse_adagrad_step};
+
+/// Initial weight scale of the input layer `U` (standard deviation); the output layer's is
+/// `INIT_STD · sqrt(2 / H)`. A unit-variance start is far worse (85.5 vs 88-89 on HWU64).
+const INIT_STD: f32 = 0.1;
+
+/// The hidden layer's weights in `f32`, as trained.
+pub(crate) struct Mlp {
+    width: usize,
+    u: Vec<f32>,
+    c: Vec<f32>,
+    v: Vec<f32>,
+    d: Vec<f32>,
+}
+
+/// What [`train_mlp`] needs besides the rows to train on.
+pub(crate) struct MlpSettings {
+    pub(crate) width: usize,
+    pub(crate) epochs: u32,
+    pub(crate) learning_rate: f32,
+    pub(crate) dropout: f32,
+    pub(crate) l2: f32,
+    pub(crate) batch_size: usize,
+}
+
+impl Mlp {
+    /// Class scores of one feature vector (no dropout). `a` and `active` are buffers.
+    pub(crate) fn scores(
+        &self,
+        x: &[(u32, f32)],
+        a: &mut Vec<f32>,
+        active: &mut Vec<(u32, f32)>,
+        out: &mut [f32],
+    ) {
+        a.resize(self.width, 0.0);
+        linear_scores(&self.u, &self.c, x, a);
+        relu_sparse(a, active);
+        linear_scores(&self.v, &self.d, active, out);
+    }
+
+    /// The stored (bfloat16) form.
+    pub(crate) fn to_layer(&self) -> HiddenLayer {
+        let bf = |w: &[f32]| w.iter().map(|&x| bf16_from_f32(x)).collect();
+        HiddenLayer {
+            width: self.width,
+            input: bf(&self.u),
+            input_bias: self.c.clone(),
+            output: bf(&self.v),
+            output_bias: self.d.clone(),
+        }
+    }
+}
+
+/// Mixed logits ([`mix_logits`]) of the linear model's `linear` logits (row `k` of
+/// `linear` belongs to `rows[k]`) and the hidden layer's, for each row of `rows`.
+pub(crate) fn mixed_logits(
+    mlp: &Mlp,
+    csr: &Csr,
+    rows: &[u32],
+    linear: &[f32],
+    c: usize,
+) -> Vec<f32> {
+    let mut out = linear.to_vec();
+    out.par_chunks_mut(c).zip(rows.par_iter()).for_each_init(
+        || (Vec::new(), Vec::new(), vec![0f32; c]),
+        |(a, active, z), (lin, &i)| {
+            mlp.scores(csr.row(i as usize), a, active, z);
+            mix_logits(lin, z);
+        },
+    );
+    out
+}
+
+/// `splitmix64`: a fast, well-mixed hash of a 64-bit key.
+#[inline]
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A standard normal draw (Box-Muller; one of the pair is used).
+fn normal(rng: &mut ChaCha8Rng) -> f32 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+/// Trains the hidden layer on the rows `train` of `csr` (labels `y`, `c` classes, `rows`
+/// feature rows) for a fixed number of epochs.
+pub(crate) fn train_mlp(
+    csr: &Csr,
+    y: &[u32],
+    c: usize,
+    rows: usize,
+    train: &[u32],
+    settings: &MlpSettings,
+    seed: u64,
+) -> Mlp {
+    let h = settings.width;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4D4C_5031);
+    let mut u: Vec<f32> = (0..rows * h).map(|_| INIT_STD * normal(&mut rng)).collect();
+    let out_std = INIT_STD * (2.0 / h as f32).sqrt();
+    let mut v: Vec<f32> = (0..h * c).map(|_| out_std * normal(&mut rng)).collect();
+    let mut cb = vec![0f32; h];
+    let mut d = vec![0f32; c];
+    let (mut gu, mut gv) = (vec![0f32; rows * h], vec![0f32; h * c]);
+    let (mut gc, mut gd) = (vec![0f32; h], vec![0f32; c]);
+    let lr = settings.learning_rate;
+    let eps = 1e-8f32;
+    let keep = 1.0 - settings.dropout;
+    // A unit survives when its 24-bit hash is below this.
+    let keep_below = (f64::from(keep) * f64::from(1u32 << 24)) as u64;
+    let inv_keep = 1.0 / keep;
+    let mut order = train.to_vec();
+    // Per batch row: class residuals (C), hidden residuals (H), dropped-out activations (H).
+    let (mut dz, mut dh, mut ht) = (Vec::new(), Vec::new(), Vec::new());
+    let mut trip = Vec::new();
+    for epoch in 1..=settings.epochs {
+        order.shuffle(&mut rng);
+        let epoch_key = splitmix64(seed ^ (u64::from(epoch) << 40));
+        for batch in order.chunks(settings.batch_size) {
+            let n = batch.len();
+            let inv_b = 1.0 / n as f32;
+            dz.clear();
+            dz.resize(n * c, 0.0);
+            dh.clear();
+            dh.resize(n * h, 0.0);
+            ht.clear();
+            ht.resize(n * h, 0.0);
+            let (uw, vw, cw, dw) = (&u, &v, &cb, &d);
+            dz.par_chunks_mut(c)
+                .zip(dh.par_chunks_mut(h))
+                .zip(ht.par_chunks_mut(h))
+                .zip(batch.par_iter())
+                .with_min_len(4)
+                .for_each_init(
+                    || (Vec::new(), Vec::new()),
+                    |(a, active): &mut (Vec<f32>, Vec<(u32, f32)>), (((dzr, dhr), htr), &i)| {
+                        a.resize(h, 0.0);
+                        linear_scores(uw, cw, csr.row(i as usize), a);
+                        let row_key = splitmix64(epoch_key ^ u64::from(i));
+                        active.clear();
+                        for (j, (&aj, hj)) in a.iter().zip(htr.iter_mut()).enumerate() {
+                            let kept = splitmix64(row_key.wrapping_add(j as u64)) >> 40;
+                            if aj > 0.0 && kept < keep_below {
+                                *hj = aj * inv_keep;
+                                active.push((j as u32, *hj));
+                            }
+                        }
+                        linear_scores(vw, dw, active, dzr);
+                        softmax_in_place(dzr, 1.0);
+                        dzr[y[i as usize] as usize] -= 1.0;
+                        for g in dzr.iter_mut() {
+                            *g *= inv_b;
+                        }
+                        // Through V, the dropout mask and the ReLU (zero where inactive).
+                        for &(j, _) in active.iter() {
+                            let vj = &vw[j as usize * c..(j as usize + 1) * c];
+                            let back: f32 = dzr.iter().zip(vj).map(|(&g, &w)| g * w).sum();
+                            dhr[j as usize] = back * inv_keep;
+                        }
+                    },
+                );
+            // Output layer: V[j] += Σ_batch ht[j] · dz, no L2.
+            let (dz_, ht_) = (&dz, &ht);
+            v.par_chunks_mut(c)
+                .zip(gv.par_chunks_mut(c))
+                .enumerate()
+                .for_each_init(
+                    || vec![0f32; c],
+                    |g, (j, (vr, ar))| {
+                        g.fill(0.0);
+                        let mut any = false;
+                        for p in 0..n {
+                            let hv = ht_[p * h + j];
+                            if hv != 0.0 {
+                                any = true;
+                                for (gk, &zk) in g.iter_mut().zip(&dz_[p * c..(p + 1) * c]) {
+                                    *gk += hv * zk;
+                                }
+                            }
+                        }
+                        if any {
+                            adagrad(vr, ar, g, lr, eps);
+                        }
+                    },
+                );
+            let mut g = vec![0f32; c.max(h)];
+            column_sums(&dz, c, &mut g[..c]);
+            adagrad(&mut d, &mut gd, &g[..c], lr, eps);
+            column_sums(&dh, h, &mut g[..h]);
+            adagrad(&mut cb, &mut gc, &g[..h], lr, eps);
+            batch_triplets(csr, batch, &mut trip);
+            sparse_adagrad_step(&mut u, &mut gu, h, &trip, &dh, lr, settings.l2);
+        }
+    }
+    Mlp {
+        width: h,
+        u,
+        c: cb,
+        v,
+        d,
+    }
+}
+
+/// `out[k] = Σ_rows m[row][k]` for a row-major matrix with `width` columns.
+fn column_sums(m: &[f32], width: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for row in m.chunks_exact(width) {
+        for (o, &x) in out.iter_mut().zip(row) {
+            *o += x;
+        }
+    }
+}
+
+/// One dense AdaGrad step: `acc += g²; w -= lr · g / (√acc + eps)`.
+#[inline]
+fn adagrad(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32) {
+    for ((wk, ak), &gk) in w.iter_mut().zip(acc.iter_mut()).zip(g) {
+        *ak += gk * gk;
+        *wk -= lr * gk / (ak.sqrt() + eps);
+    }
+}
