@@ -2,7 +2,9 @@
 //! ReLU network on the same sparse TF-IDF vectors as the linear model, trained with
 //! mini-batch AdaGrad, inverted dropout on the hidden units and lazy L2 on the input rows a
 //! batch touches. Its probabilities are averaged with the linear model's at prediction
-//! ([`crate::classifier::mix_logits`]).
+//! ([`crate::classifier::mix_logits`]). With a hierarchy, a second softmax head on the
+//! hidden units learns the parent during training (multi-task; the head is dropped), so the
+//! hidden units also encode what sibling classes share.
 //!
 //! Why: on intent data sets a linear model cannot express feature interactions; the hidden
 //! layer alone is no better on every data set and varies between seeds, but the average of
@@ -37,8 +39,12 @@ pub(crate) struct Mlp {
 }
 
 /// What [`train_mlp`] needs besides the rows to train on.
-pub(crate) struct MlpSettings {
+pub(crate) struct MlpSettings<'a> {
     pub(crate) width: usize,
+    /// With a hierarchy: the parent of each class (`NO_PARENT` = none) and the parent
+    /// count. The network then also learns to predict the parent from its hidden units (an
+    /// auxiliary loss, dropped after training), which shapes the hidden layer by the parents.
+    pub(crate) parents: Option<(&'a [u32], usize)>,
     pub(crate) epochs: u32,
     pub(crate) learning_rate: f32,
     pub(crate) dropout: f32,
@@ -118,14 +124,18 @@ pub(crate) fn train_mlp(
     c: usize,
     rows: usize,
     train: &[u32],
-    settings: &MlpSettings,
+    settings: &MlpSettings<'_>,
     seed: u64,
 ) -> Mlp {
     let h = settings.width;
+    let (child_parent, np) = settings.parents.unwrap_or((&[], 0));
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4D4C_5031);
     let mut u: Vec<f32> = (0..rows * h).map(|_| INIT_STD * normal(&mut rng)).collect();
     let out_std = INIT_STD * (2.0 / h as f32).sqrt();
     let mut v: Vec<f32> = (0..h * c).map(|_| out_std * normal(&mut rng)).collect();
+    let mut vp: Vec<f32> = (0..h * np).map(|_| out_std * normal(&mut rng)).collect();
+    let mut dp = vec![0f32; np];
+    let (mut gvp, mut gdp) = (vec![0f32; h * np], vec![0f32; np]);
     let mut cb = vec![0f32; h];
     let mut d = vec![0f32; c];
     let (mut gu, mut gv) = (vec![0f32; rows * h], vec![0f32; h * c]);
@@ -139,6 +149,8 @@ pub(crate) fn train_mlp(
     let mut order = train.to_vec();
     // Per batch row: class residuals (C), hidden residuals (H), dropped-out activations (H).
     let (mut dz, mut dh, mut ht) = (Vec::new(), Vec::new(), Vec::new());
+    // Per batch row: parent residuals (P).
+    let mut dzp = Vec::new();
     let mut trip = Vec::new();
     for epoch in 1..=settings.epochs {
         order.shuffle(&mut rng);
@@ -152,15 +164,19 @@ pub(crate) fn train_mlp(
             dh.resize(n * h, 0.0);
             ht.clear();
             ht.resize(n * h, 0.0);
-            let (uw, vw, cw, dw) = (&u, &v, &cb, &d);
+            dzp.clear();
+            dzp.resize(n * np.max(1), 0.0);
+            let (uw, vw, cw, dw, vpw, dpw) = (&u, &v, &cb, &d, &vp, &dp);
             dz.par_chunks_mut(c)
                 .zip(dh.par_chunks_mut(h))
                 .zip(ht.par_chunks_mut(h))
+                .zip(dzp.par_chunks_mut(np.max(1)))
                 .zip(batch.par_iter())
                 .with_min_len(4)
                 .for_each_init(
                     || (Vec::new(), Vec::new()),
-                    |(a, active): &mut (Vec<f32>, Vec<(u32, f32)>), (((dzr, dhr), htr), &i)| {
+                    |(a, active): &mut (Vec<f32>, Vec<(u32, f32)>),
+                     ((((dzr, dhr), htr), dzpr), &i)| {
                         a.resize(h, 0.0);
                         linear_scores(uw, cw, csr.row(i as usize), a);
                         let row_key = splitmix64(epoch_key ^ u64::from(i));
@@ -178,38 +194,40 @@ pub(crate) fn train_mlp(
                         for g in dzr.iter_mut() {
                             *g *= inv_b;
                         }
-                        // Through V, the dropout mask and the ReLU (zero where inactive).
-                        for &(j, _) in active.iter() {
-                            let vj = &vw[j as usize * c..(j as usize + 1) * c];
-                            let back: f32 = dzr.iter().zip(vj).map(|(&g, &w)| g * w).sum();
-                            dhr[j as usize] = back * inv_keep;
-                        }
-                    },
-                );
-            // Output layer: V[j] += Σ_batch ht[j] · dz, no L2.
-            let (dz_, ht_) = (&dz, &ht);
-            v.par_chunks_mut(c)
-                .zip(gv.par_chunks_mut(c))
-                .enumerate()
-                .for_each_init(
-                    || vec![0f32; c],
-                    |g, (j, (vr, ar))| {
-                        g.fill(0.0);
-                        let mut any = false;
-                        for p in 0..n {
-                            let hv = ht_[p * h + j];
-                            if hv != 0.0 {
-                                any = true;
-                                for (gk, &zk) in g.iter_mut().zip(&dz_[p * c..(p + 1) * c]) {
-                                    *gk += hv * zk;
-                                }
+                        let parent = child_parent
+                            .get(y[i as usize] as usize)
+                            .copied()
+                            .filter(|&p| (p as usize) < np);
+                        if let Some(p) = parent {
+                            linear_scores(vpw, dpw, active, dzpr);
+                            softmax_in_place(dzpr, 1.0);
+                            dzpr[p as usize] -= 1.0;
+                            for g in dzpr.iter_mut() {
+                                *g *= inv_b;
                             }
                         }
-                        if any {
-                            adagrad(vr, ar, g, lr, eps);
+                        // Through V (and the parent head), the dropout mask and the ReLU
+                        // (zero where inactive).
+                        for &(j, _) in active.iter() {
+                            let j = j as usize;
+                            let vj = &vw[j * c..(j + 1) * c];
+                            let mut back: f32 = dzr.iter().zip(vj).map(|(&g, &w)| g * w).sum();
+                            if parent.is_some() {
+                                let pj = &vpw[j * np..(j + 1) * np];
+                                back += dzpr.iter().zip(pj).map(|(&g, &w)| g * w).sum::<f32>();
+                            }
+                            dhr[j] = back * inv_keep;
                         }
                     },
                 );
+            // Output layer (and parent head): V[j] -= step(Σ_batch ht[j] · dz), no L2.
+            output_step(&mut v, &mut gv, c, &ht, h, &dz, n, lr, eps);
+            if np > 0 {
+                output_step(&mut vp, &mut gvp, np, &ht, h, &dzp, n, lr, eps);
+                let mut g = vec![0f32; np];
+                column_sums(&dzp, np, &mut g);
+                adagrad(&mut dp, &mut gdp, &g, lr, eps);
+            }
             let mut g = vec![0f32; c.max(h)];
             column_sums(&dz, c, &mut g[..c]);
             adagrad(&mut d, &mut gd, &g[..c], lr, eps);
@@ -226,6 +244,44 @@ pub(crate) fn train_mlp(
         v,
         d,
     }
+}
+
+/// AdaGrad step on a dense output layer `w` (`H` rows of `width`): row `j`'s gradient is
+/// `Σ_p ht[p][j] · dz[p]` over the `n` batch rows, summed in batch order.
+#[allow(clippy::too_many_arguments)]
+fn output_step(
+    w: &mut [f32],
+    acc: &mut [f32],
+    width: usize,
+    ht: &[f32],
+    h: usize,
+    dz: &[f32],
+    n: usize,
+    lr: f32,
+    eps: f32,
+) {
+    w.par_chunks_mut(width)
+        .zip(acc.par_chunks_mut(width))
+        .enumerate()
+        .for_each_init(
+            || vec![0f32; width],
+            |g, (j, (wr, ar))| {
+                g.fill(0.0);
+                let mut any = false;
+                for p in 0..n {
+                    let hv = ht[p * h + j];
+                    if hv != 0.0 {
+                        any = true;
+                        for (gk, &zk) in g.iter_mut().zip(&dz[p * width..(p + 1) * width]) {
+                            *gk += hv * zk;
+                        }
+                    }
+                }
+                if any {
+                    adagrad(wr, ar, g, lr, eps);
+                }
+            },
+        );
 }
 
 /// `out[k] = Σ_rows m[row][k]` for a row-major matrix with `width` columns.

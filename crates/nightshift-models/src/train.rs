@@ -68,8 +68,8 @@ pub struct TrainConfig {
     pub calibrate: bool,
     /// Hidden units of the optional second model (0 = none): a one-hidden-layer ReLU
     /// network on the same features whose probabilities are averaged with the linear
-    /// model's. About +0.3 to +1 accuracy point on intent data sets, at 2-3x the prediction
-    /// cost and several times the training time; 128 is a good size.
+    /// model's. About +0.3 to +1 accuracy point on intent data sets, at 2-2.5x the
+    /// prediction cost and 2-3x the training time; 128 is a good size.
     pub hidden: usize,
     /// Passes over the data for the hidden layer (a fixed count: no early stopping).
     pub hidden_epochs: u32,
@@ -77,6 +77,11 @@ pub struct TrainConfig {
     pub hidden_learning_rate: f32,
     /// Fraction of hidden units dropped at random in each training step.
     pub hidden_dropout: f32,
+    /// When the examples have parents, also train the hidden layer to predict the parent
+    /// (an auxiliary softmax over parents, not kept in the model): the hidden units learn
+    /// what siblings share. On HWU64 (scenario as parent): +0.25 intent, +0.5 scenario
+    /// accuracy over 8 seeds.
+    pub hidden_parent_loss: bool,
     /// Worker threads; `None` = all cores. Does not change the result.
     pub threads: Option<usize>,
 }
@@ -99,6 +104,7 @@ impl Default for TrainConfig {
             hidden_epochs: 12,
             hidden_learning_rate: 0.1,
             hidden_dropout: 0.5,
+            hidden_parent_loss: true,
             threads: None,
         }
     }
@@ -331,6 +337,10 @@ fn train_inner(
     if config.hidden > 0 {
         let settings = MlpSettings {
             width: config.hidden,
+            parents: hierarchy
+                .as_ref()
+                .filter(|_| config.hidden_parent_loss)
+                .map(|(h, _)| (h.child_parent.as_slice(), h.parents.len())),
             epochs: config.hidden_epochs,
             learning_rate: config.hidden_learning_rate,
             dropout: config.hidden_dropout,

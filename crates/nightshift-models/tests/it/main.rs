@@ -312,6 +312,17 @@ fn hidden_layer_model_is_deterministic_and_round_trips() {
         assert!((sum - 1.0).abs() < 1e-4, "top 4 of 4 classes sum to {sum}");
     }
 
+    cfg.hidden_parent_loss = false;
+    let (no_parent_loss, _) = train(&cfg, &ex).unwrap();
+    assert!(
+        no_parent_loss.to_bytes() != bytes,
+        "the parent loss shapes the hidden layer"
+    );
+    assert_ne!(
+        no_parent_loss.probabilities(&inputs[0]),
+        a.probabilities(&inputs[0])
+    );
+
     cfg.hidden = 0;
     let (linear, _) = train(&cfg, &ex).unwrap();
     assert_ne!(
