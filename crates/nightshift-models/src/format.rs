@@ -30,7 +30,7 @@
 //!
 //! Feature hashing (how a text becomes buckets) is specified in [`crate::features`] and is
 //! part of this format. With a hidden layer the model's logits are
-//! `ln(½·softmax(W·x + b) + ½·softmax(V·relu(U·x + c) + d))`, divided by the temperature.
+//! `½·((W·x + b) + (V·relu(U·x + c) + d))`, divided by the temperature.
 //! Readers validate every size against the remaining bytes before
 //! allocating, so truncated or corrupted input yields an [`Error`], never a panic.
 

@@ -28,8 +28,8 @@
 //!     holdout, refitted on all rows; temperature T fitted on the holdout logits; W rounded
 //!     to bfloat16 (half the memory traffic at prediction, same accuracy).
 //!     With `hidden = H > 0`, also a ReLU network V·relu(U·x + c) + d on the same x
-//!     (dropout, AdaGrad, fixed epochs); the model's logits become
-//!     ln(½·softmax(linear) + ½·softmax(network)), and T is fitted on those.
+//!     (dropout, AdaGrad, fixed epochs; with parents, an auxiliary parent head during
+//!     training); the model's logits become ½·(linear + network), and T is fitted on those.
 //!
 //! &[Input { text, extras }] ──TextClassifier::predict_batch(top_k)──▶ Vec<Prediction>
 //!     label = argmax softmax((W·x + b) / T); parent = parent_of(label) with the summed

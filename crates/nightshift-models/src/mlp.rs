@@ -1,14 +1,15 @@
 //! Training the optional hidden layer ([`crate::TrainConfig::hidden`]): a one-hidden-layer
 //! ReLU network on the same sparse TF-IDF vectors as the linear model, trained with
 //! mini-batch AdaGrad, inverted dropout on the hidden units and lazy L2 on the input rows a
-//! batch touches. Its probabilities are averaged with the linear model's at prediction
-//! ([`crate::classifier::mix_logits`]). With a hierarchy, a second softmax head on the
+//! batch touches. Its logits are averaged with the linear model's at prediction
+//! ([`crate::classifier::mix_logits`]: the normalised geometric mean of the two models'
+//! probabilities). With a hierarchy, a second softmax head on the
 //! hidden units learns the parent during training (multi-task; the head is dropped), so the
 //! hidden units also encode what sibling classes share.
 //!
 //! Why: on intent data sets a linear model cannot express feature interactions; the hidden
-//! layer alone is no better on every data set and varies between seeds, but the average of
-//! the two models beats both (see `bench/research/ensemble/REPORT.md`).
+//! layer alone is no better on every data set and varies between seeds, but the combination
+//! of the two models beats both (see `bench/research/ensemble/REPORT.md`).
 //!
 //! Determinism: the initial weights and the per-epoch order come from the seed; each row's
 //! dropout mask is a hash of (seed, epoch, row); sums over a batch run in batch order and
