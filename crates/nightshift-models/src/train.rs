@@ -359,6 +359,8 @@ fn train_inner(
                 holdout_accuracy = Some(accuracy(&truth, &pred));
                 holdout_logits = Some(mixed);
                 mlp = Some(if config.refit_full {
+                    // Free its weights first: training holds feature rows x H x 8 bytes.
+                    drop(early);
                     train_all(config.seed ^ 0x5EED)
                 } else {
                     early
