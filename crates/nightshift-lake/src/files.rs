@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use deltalake::arrow::csv::reader::Format;
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::{
@@ -45,8 +46,9 @@ impl FileFormat {
 }
 
 /// Reads a whole data file into batches. CSV and TSV columns are all read as text (so a label
-/// column of numbers, or a text column that starts with numbers, is never mis-typed); Parquet and
-/// JSON keep their types. A missing file is an [`Error::Io`].
+/// column of numbers, or a text column that starts with numbers, is never mis-typed), and a
+/// double-quoted value may span lines; Parquet and JSON keep their types. A missing file is
+/// an [`Error::Io`].
 pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
     if !path.is_file() {
         return Err(Error::Io {
@@ -74,6 +76,9 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
                     .has_header(true)
                     .delimiter(delimiter)
                     .quote(b'"')
+                    // Support texts span lines: a quoted value may hold newlines (RFC 4180, and
+                    // what `nightshift sql --csv` writes).
+                    .newlines_in_values(true)
                     .file_extension(
                         path.extension()
                             .and_then(|e| e.to_str())
@@ -81,10 +86,20 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
                             .unwrap_or(""),
                     )
             };
-            let inferred = ctx.read_csv(&name, options()).await.map_err(sql_err)?;
+            // Column names from the header alone, parsed by a whole-file CSV reader:
+            // DataFusion's schema inference parses the file in chunks and fails when a
+            // quoted value spans a chunk boundary.
+            let file = std::fs::File::open(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let (header, _) = Format::default()
+                .with_header(true)
+                .with_delimiter(delimiter)
+                .with_quote(b'"')
+                .infer_schema(file, Some(0))?;
             let text_schema = Schema::new(
-                inferred
-                    .schema()
+                header
                     .fields()
                     .iter()
                     .map(|f| Arc::new(Field::new(f.name(), DataType::Utf8, true)))

@@ -46,6 +46,31 @@ async fn tsv_with_quotes_and_numeric_labels_reads_as_text() {
     );
 }
 
+/// Support texts hold line breaks: quoted CSV and TSV values may span lines (as
+/// `nightshift sql --csv` writes them).
+#[tokio::test]
+async fn quoted_values_may_span_lines() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (name, sep) in [("a.csv", ","), ("a.tsv", "\t")] {
+        let path = dir.path().join(name);
+        // Enough rows (~600 KB) that a reader working in chunks meets a value split by one.
+        let mut body = format!("text{sep}label\n");
+        let mut texts = Vec::new();
+        for i in 0..10_000 {
+            let text = format!("Hi team {i}\nmy card, declined\r\nagain");
+            body.push_str(&format!("\"{text}\"{sep}card\nplain {i}{sep}late\n"));
+            texts.push(text);
+            texts.push(format!("plain {i}"));
+        }
+        std::fs::write(&path, body).expect("write");
+        let batches = read_data_file(&path).await.expect(name);
+        assert_eq!(column(&batches, "text"), texts, "{name}");
+        let labels = column(&batches, "label");
+        assert_eq!(labels.len(), 20_000);
+        assert_eq!(labels[..2], ["card".to_string(), "late".into()]);
+    }
+}
+
 #[tokio::test]
 async fn missing_and_unsupported_files_are_clear_errors() {
     let dir = tempfile::tempdir().expect("tmp");
