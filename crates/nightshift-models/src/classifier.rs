@@ -81,6 +81,29 @@ pub(crate) struct HiddenLayer {
     pub(crate) output: Vec<u16>,
     /// `d`: class biases.
     pub(crate) output_bias: Vec<f32>,
+    /// `V` widened to `f32` at load (`H·C` floats, small enough to stay in cache): the
+    /// output layer then needs no widening per multiply. Derived, not stored.
+    pub(crate) output_wide: Vec<f32>,
+}
+
+impl HiddenLayer {
+    pub(crate) fn new(
+        width: usize,
+        input: Vec<u16>,
+        input_bias: Vec<f32>,
+        output: Vec<u16>,
+        output_bias: Vec<f32>,
+    ) -> Self {
+        let output_wide = output.iter().map(|&w| f32_from_bf16(w)).collect();
+        Self {
+            width,
+            input,
+            input_bias,
+            output,
+            output_bias,
+            output_wide,
+        }
+    }
 }
 
 /// The positive entries of the hidden pre-activations `a` as sparse `(unit, value)` pairs:
@@ -134,18 +157,41 @@ pub(crate) fn f32_from_bf16(b: u16) -> f32 {
     f32::from_bits(u32::from(b) << 16)
 }
 
-/// `out = bias + Σ v · W[row]` for sparse features (training, `f32` weights).
+/// `out = bias + Σ v · W[row]` for sparse features (training, `f32` weights): features
+/// taken four at a time as `out += (v0·w0 + v1·w1) + (v2·w2 + v3·w3)` (a fixed order, so
+/// results are deterministic; four rows per pass over `out` quarter its loads and stores),
+/// then the rest one by one. Compiled for the baseline CPU, without fused multiply-add.
 #[inline]
 pub(crate) fn linear_scores(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
-    accumulate(weights, bias, feats, out, |w| w, |_| {});
+    let c = bias.len();
+    out.copy_from_slice(bias);
+    let row = |r: u32| {
+        let start = r as usize * c;
+        &weights[start..start + c]
+    };
+    let mut groups = feats.chunks_exact(4);
+    for q in groups.by_ref() {
+        let (w0, w1, w2, w3) = (row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0));
+        let (v0, v1, v2, v3) = (q[0].1, q[1].1, q[2].1, q[3].1);
+        for ((((o, &a), &b), &x), &y) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+            *o += (v0 * a + v1 * b) + (v2 * x + v3 * y);
+        }
+    }
+    for &(r, v) in groups.remainder() {
+        for (o, &w) in out.iter_mut().zip(row(r)) {
+            *o += v * w;
+        }
+    }
 }
 
-/// The shared kernel: `out = bias + Σ v · widen(W[row])`, features taken four at a time as
-/// `out += (v0·w0 + v1·w1) + (v2·w2 + v3·w3)` (a fixed order, so results are deterministic;
-/// four rows per pass over `out` quarter its loads and stores), then the rest one by one.
-/// `before_group(i)` runs before the group starting at feature `i` (used for prefetching).
+/// The prediction kernel: `out = bias + Σ v · widen(W[row])` with each class accumulated by
+/// a chain of fused multiply-adds in feature order (`o = v·w + o`, one rounding per
+/// feature), four rows per pass over `out`. Fused multiply-add is exactly specified by IEEE
+/// 754, so the AVX2+FMA path and the portable path ([`f32::mul_add`]) give the same bits on
+/// every CPU; AVX2 only widens the lanes across classes. (Training keeps separate multiply
+/// and add in [`linear_scores`]: its `f32` scores are not compared bit for bit with these.)
 #[inline(always)]
-fn accumulate<W: Copy>(
+fn accumulate_fused<W: Copy>(
     weights: &[W],
     bias: &[f32],
     feats: &[(u32, f32)],
@@ -165,21 +211,28 @@ fn accumulate<W: Copy>(
         let (w0, w1, w2, w3) = (row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0));
         let (v0, v1, v2, v3) = (q[0].1, q[1].1, q[2].1, q[3].1);
         for ((((o, &a), &b), &x), &y) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
-            *o += (v0 * widen(a) + v1 * widen(b)) + (v2 * widen(x) + v3 * widen(y));
+            let t = v0.mul_add(widen(a), *o);
+            let t = v1.mul_add(widen(b), t);
+            let t = v2.mul_add(widen(x), t);
+            *o = v3.mul_add(widen(y), t);
         }
     }
     for &(r, v) in groups.remainder() {
         for (o, &w) in out.iter_mut().zip(row(r)) {
-            *o += v * widen(w);
+            *o = v.mul_add(widen(w), *o);
         }
     }
 }
 
-/// `out = bias + Σ v · W[row]` with bfloat16 weights (prediction).
-///
-/// Each class accumulates its features in input order with separate multiply and add (never
-/// fused) and the bf16 → f32 widening is exact, so the result is bit-for-bit the same on
-/// every CPU whether or not the AVX2 path is taken: AVX2 only widens the lanes across classes.
+/// Whether this CPU takes the AVX2+FMA prediction kernels (checked once, cached by std).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// `out = bias + Σ v · W[row]` with bfloat16 weights (prediction; see
+/// [`accumulate_fused`] for the arithmetic, identical on every CPU).
 #[inline]
 pub(crate) fn linear_scores_bf16(
     weights: &[u16],
@@ -189,13 +242,66 @@ pub(crate) fn linear_scores_bf16(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
+        if has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             unsafe { linear_scores_bf16_avx2(weights, bias, feats, out) };
             return;
         }
     }
     linear_scores_bf16_portable(weights, bias, feats, out);
+}
+
+/// `out = bias + Σ v · W[row]` with `f32` weights small enough to stay in cache (the hidden
+/// layer's output weights), same arithmetic as [`linear_scores_bf16`], no prefetching.
+#[inline]
+pub(crate) fn linear_scores_f32(
+    weights: &[f32],
+    bias: &[f32],
+    feats: &[(u32, f32)],
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            unsafe { linear_scores_f32_avx2(weights, bias, feats, out) };
+            return;
+        }
+    }
+    accumulate_fused(weights, bias, feats, out, |w| w, |_| {});
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn linear_scores_f32_avx2(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    accumulate_fused(weights, bias, feats, out, |w| w, |_| {});
+}
+
+/// `out += k · x`, fused (one rounding per element), the same bits on every CPU.
+#[inline]
+pub(crate) fn add_scaled(out: &mut [f32], k: f32, x: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            unsafe { add_scaled_avx2(out, k, x) };
+            return;
+        }
+    }
+    add_scaled_portable(out, k, x);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn add_scaled_avx2(out: &mut [f32], k: f32, x: &[f32]) {
+    add_scaled_portable(out, k, x);
+}
+
+#[inline(always)]
+fn add_scaled_portable(out: &mut [f32], k: f32, x: &[f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = k.mul_add(v, *o);
+    }
 }
 
 /// How many features ahead [`linear_scores_bf16_avx2`] prefetches weight rows: rows are
@@ -204,7 +310,7 @@ pub(crate) fn linear_scores_bf16(
 const PREFETCH_AHEAD: usize = 8;
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn linear_scores_bf16_avx2(weights: &[u16], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
     use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     let c = bias.len();
@@ -223,7 +329,7 @@ fn linear_scores_bf16_avx2(weights: &[u16], bias: &[f32], feats: &[(u32, f32)], 
     for &(r, _) in feats.iter().take(PREFETCH_AHEAD) {
         prefetch(r);
     }
-    accumulate(weights, bias, feats, out, f32_from_bf16, |i| {
+    accumulate_fused(weights, bias, feats, out, f32_from_bf16, |i| {
         for &(next, _) in feats.iter().skip(i + PREFETCH_AHEAD).take(4) {
             prefetch(next);
         }
@@ -237,7 +343,7 @@ fn linear_scores_bf16_portable(
     feats: &[(u32, f32)],
     out: &mut [f32],
 ) {
-    accumulate(weights, bias, feats, out, f32_from_bf16, |_| {});
+    accumulate_fused(weights, bias, feats, out, f32_from_bf16, |_| {});
 }
 
 /// In-place softmax of `x / t`; returns nothing, `x` sums to 1 afterwards.
@@ -365,7 +471,7 @@ impl TextClassifier {
         if let Some(h) = &self.hidden {
             relu_sparse(&s.hidden, &mut s.active);
             s.mlp_scores.resize(out.len(), 0.0);
-            linear_scores_bf16(&h.output, &h.output_bias, &s.active, &mut s.mlp_scores);
+            linear_scores_f32(&h.output_wide, &h.output_bias, &s.active, &mut s.mlp_scores);
             mix_logits(out, &s.mlp_scores);
         }
     }
@@ -405,12 +511,8 @@ impl TextClassifier {
             let coef = kc * token_scale(k);
             let at = entry.scores as usize;
             let (lin, hid) = s.tok_scores[at..at + stride].split_at(c);
-            for (o, &v) in out.iter_mut().zip(lin) {
-                *o += coef * v;
-            }
-            for (o, &v) in s.hidden.iter_mut().zip(hid) {
-                *o += coef * v;
-            }
+            add_scaled(out, coef, lin);
+            add_scaled(&mut s.hidden, coef, hid);
         }
     }
 
@@ -506,11 +608,31 @@ mod tests {
         linear_scores_bf16(&weights, &bias, &feats, &mut dispatched);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&portable), bits(&dispatched));
-        // And bf16 weights widened to f32 through the training kernel agree too.
+        // The same weights widened to f32 give the same bits through the f32 kernel, and
+        // (up to rounding: separate multiply and add) through the training kernel.
         let wide: Vec<f32> = weights.iter().map(|&w| f32_from_bf16(w)).collect();
+        let mut f32_path = vec![0f32; c];
+        linear_scores_f32(&wide, &bias, &feats, &mut f32_path);
+        assert_eq!(bits(&portable), bits(&f32_path));
         let mut train_path = vec![0f32; c];
         linear_scores(&wide, &bias, &feats, &mut train_path);
-        assert_eq!(bits(&portable), bits(&train_path));
+        for (p, t) in portable.iter().zip(&train_path) {
+            assert!((p - t).abs() <= 1e-5 * (1.0 + t.abs()), "{p} vs {t}");
+        }
+        // A fused multiply-add rounds once: (1 + 2^-23)(1 + 2^-7) - (1 + 2^-7 + 2^-23) is
+        // 2^-30 exactly, which a rounded product (1 + 2^-7 + 2^-23 in f32) would lose.
+        let (e7, e23) = (2f32.powi(-7), 2f32.powi(-23));
+        let w = [bf16_from_f32(1.0 + e7)];
+        for kernel in [linear_scores_bf16, linear_scores_bf16_portable] {
+            let mut fused = [0f32];
+            kernel(&w, &[-(1.0 + e7 + e23)], &[(0, 1.0 + e23)], &mut fused);
+            assert_eq!(fused[0], 2f32.powi(-30));
+        }
+        let mut portable_axpy = [0.25f32, -3.0, 7.5];
+        let mut dispatched_axpy = portable_axpy;
+        add_scaled_portable(&mut portable_axpy, 0.1, &[1.0, 2.0, 3.0]);
+        add_scaled(&mut dispatched_axpy, 0.1, &[1.0, 2.0, 3.0]);
+        assert_eq!(bits(&portable_axpy), bits(&dispatched_axpy));
     }
 
     /// The per-token fast path gives the scores of the definition (`vectorize` then the
@@ -571,7 +693,7 @@ mod tests {
                     let mut active = Vec::new();
                     relu_sparse(&a, &mut active);
                     let mut z = vec![0f32; c];
-                    linear_scores_bf16(&h.output, &h.output_bias, &active, &mut z);
+                    linear_scores_f32(&h.output_wide, &h.output_bias, &active, &mut z);
                     mix_logits(&mut want, &z);
                 }
                 for (g, w) in got.iter().zip(&want) {

@@ -38,6 +38,7 @@ use crate::classifier::{HiddenLayer, TextClassifier, bf16_from_f32};
 use crate::error::{Error, Result};
 use crate::features::{CharWeighting, FeatureConfig, Vocabulary, fnv1a};
 use crate::hierarchy::{Hierarchy, NO_PARENT};
+use crate::memory::huge_vec;
 
 /// First eight bytes of every model.
 pub const MAGIC: &[u8; 8] = b"NSTXTCLF";
@@ -118,11 +119,13 @@ impl<'a> Reader<'a> {
         Ok(self.u32s(n)?.into_iter().map(f32::from_bits).collect())
     }
     fn u16s(&mut self, n: usize) -> Result<Vec<u16>> {
-        Ok(self
-            .take(n.saturating_mul(2))?
-            .chunks_exact(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
-            .collect())
+        let bytes = self.take(n.saturating_mul(2))?;
+        Ok(huge_vec(
+            n,
+            bytes
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]])),
+        ))
     }
     fn string(&mut self) -> Result<String> {
         let n = self.count(1, "string byte")?;
@@ -342,11 +345,11 @@ fn read_hidden(r: &mut Reader<'_>, rows: usize, c: usize) -> Result<Option<Hidde
     let input = r.u16s(n_input)?;
     let output = r.u16s(width * c)?;
     let output_bias = r.f32s(c)?;
-    Ok(Some(HiddenLayer {
+    Ok(Some(HiddenLayer::new(
         width,
         input,
         input_bias,
         output,
         output_bias,
-    }))
+    )))
 }

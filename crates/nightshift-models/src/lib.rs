@@ -8,6 +8,7 @@
 //! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`CharWeighting`], [`fnv1a`] |
 //! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`] |
 //! | [`train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
+//! | `memory` (private) | weight matrices allocated on transparent huge pages (fewer TLB misses) | |
 //! | `mlp` (private) | the optional hidden layer's trainer (back-propagation, dropout, AdaGrad) | `TrainConfig::hidden` |
 //! | [`hierarchy`] | child → parent map and consistent parent predictions | [`HierarchyReport`] |
 //! | [`calibration`] | softmax temperature fitting | [`fit_temperature`] |
@@ -49,6 +50,7 @@ pub mod error;
 pub mod features;
 pub mod format;
 pub mod hierarchy;
+mod memory;
 pub mod metrics;
 mod mlp;
 pub mod train;

@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use crate::classifier::{
     HiddenLayer, bf16_from_f32, linear_scores, mix_logits, relu_sparse, softmax_in_place,
 };
+use crate::memory::huge_vec;
 use crate::train::{Csr, batch_triplets, sparse_adagrad_step};
 
 /// Initial weight scale of the input layer `U` (standard deviation); the output layer's is
@@ -70,14 +71,14 @@ impl Mlp {
 
     /// The stored (bfloat16) form.
     pub(crate) fn to_layer(&self) -> HiddenLayer {
-        let bf = |w: &[f32]| w.iter().map(|&x| bf16_from_f32(x)).collect();
-        HiddenLayer {
-            width: self.width,
-            input: bf(&self.u),
-            input_bias: self.c.clone(),
-            output: bf(&self.v),
-            output_bias: self.d.clone(),
-        }
+        let bf = |w: &[f32]| huge_vec(w.len(), w.iter().map(|&x| bf16_from_f32(x)));
+        HiddenLayer::new(
+            self.width,
+            bf(&self.u),
+            self.c.clone(),
+            bf(&self.v),
+            self.d.clone(),
+        )
     }
 }
 

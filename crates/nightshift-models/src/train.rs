@@ -23,6 +23,7 @@ use crate::classifier::{
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, Scratch, Vocabulary, raw_buckets};
 use crate::hierarchy::{Hierarchy, HierarchyReport};
+use crate::memory::huge_vec;
 use crate::metrics::accuracy;
 use crate::mlp::{Mlp, MlpSettings, mixed_logits, train_mlp};
 
@@ -417,7 +418,7 @@ fn train_inner(
         vocab,
         labels,
         hierarchy,
-        weights: weights.into_iter().map(bf16_from_f32).collect(),
+        weights: huge_vec(weights.len(), weights.iter().map(|&w| bf16_from_f32(w))),
         bias,
         hidden: mlp.as_ref().map(Mlp::to_layer),
         temperature,
