@@ -62,6 +62,18 @@ impl Bundle {
         Ok(bundle)
     }
 
+    /// Only the manifest of the bundle in `dir`, parsed and validated, without reading or
+    /// verifying the other files (for listings; [`Bundle::open`] before using the weights).
+    pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            action: "read",
+            path: path.clone(),
+            source,
+        })?;
+        parse_manifest(&bytes, &path)
+    }
+
     /// The verified bytes of one file, e.g. `weights.bin`; read and checked again now.
     pub fn read_file(&self, name: &str) -> Result<Vec<u8>> {
         let entry = self.entry(name)?;

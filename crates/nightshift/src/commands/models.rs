@@ -7,7 +7,7 @@ use nightshift_lake::Warehouse;
 use nightshift_lake::arrow::array::RecordBatch;
 use nightshift_models::{Input, TrainConfig};
 use nightshift_pipeline::model::{self, Columns};
-use nightshift_registry::{ModelRef, Registry};
+use nightshift_registry::{Bundle, ModelRef, Registry};
 
 use crate::cli::{
     AliasArgs, DataArgs, EvalArgs, GlobalArgs, ModelsCommand, NameArg, PredictArgs, TrainArgs,
@@ -320,7 +320,31 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
             Some("`nightshift models list` shows the models".into()),
         ));
     }
+    // What each version is (from its manifest: labels, hidden layer, training source); a
+    // bundle whose manifest cannot be read is listed with the reason instead.
+    let details: Vec<Result<ModelDetails, String>> = versions
+        .iter()
+        .map(|v| {
+            Bundle::read_manifest(&v.dir)
+                .map(|m| ModelDetails::of(&m))
+                .map_err(|e| e.to_string())
+        })
+        .collect();
     if global.json {
+        let versions: Vec<serde_json::Value> = versions
+            .iter()
+            .zip(&details)
+            .map(|(v, d)| {
+                let mut value = serde_json::to_value(v).unwrap_or_default();
+                if let (Some(object), Ok(d)) = (value.as_object_mut(), d) {
+                    object.insert("labels".into(), d.labels.into());
+                    object.insert("parents".into(), d.parents.into());
+                    object.insert("hidden".into(), d.hidden.into());
+                    object.insert("training_source".into(), d.source.clone().into());
+                }
+                value
+            })
+            .collect();
         return super::print_json(
             &serde_json::json!({ "name": args.name, "aliases": aliases, "versions": versions }),
         );
@@ -329,7 +353,7 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
     for (alias, v) in &aliases {
         println!("  alias {alias} -> {v}");
     }
-    for v in &versions {
+    for (v, d) in versions.iter().zip(&details) {
         let acc = v
             .metrics
             .pointer("/training/holdout_accuracy")
@@ -344,8 +368,61 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
             acc,
             v.dir.display()
         );
+        match d {
+            Ok(d) => println!("               {}", d.summary()),
+            Err(e) => println!("               manifest unreadable: {e}"),
+        }
     }
     Ok(())
+}
+
+/// What `models show` says about a version beyond the registry's index.
+struct ModelDetails {
+    labels: usize,
+    /// Distinct parent labels (0 without a hierarchy).
+    parents: usize,
+    /// Hidden units (0: linear model only).
+    hidden: u64,
+    source: String,
+}
+
+impl ModelDetails {
+    fn of(m: &nightshift_registry::Manifest) -> Self {
+        let parents = m.parents.as_ref().map_or(0, |p| {
+            p.iter().collect::<std::collections::BTreeSet<_>>().len()
+        });
+        Self {
+            labels: m.labels.len(),
+            parents,
+            hidden: m
+                .hyperparameters
+                .get("hidden")
+                .and_then(|h| h.as_u64())
+                .unwrap_or(0),
+            source: m.training_data.source.clone(),
+        }
+    }
+
+    fn summary(&self) -> String {
+        let parents = if self.parents > 0 {
+            format!(" in {} parents", self.parents)
+        } else {
+            String::new()
+        };
+        let layer = if self.hidden > 0 {
+            format!("linear + hidden layer of {} units", self.hidden)
+        } else {
+            "linear".to_string()
+        };
+        let mut source = self.source.replace(['\n', '\r'], " ");
+        if source.chars().count() > 60 {
+            source = source.chars().take(57).collect::<String>() + "...";
+        }
+        format!(
+            "{} labels{parents}, {layer}; trained on {source}",
+            self.labels
+        )
+    }
 }
 
 #[allow(clippy::print_stdout)]

@@ -149,6 +149,21 @@ fn train_eval_predict_alias_and_history() {
     )
     .expect("json");
     assert_eq!(manifest["hyperparameters"]["hidden"], 16, "{manifest}");
+    // `models show` says which versions have a hidden layer.
+    let out = nightshift(&p, &["models", "show", "rc"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("linear + hidden layer of 16 units"), "{text}");
+    assert_eq!(text.matches(", linear; trained on").count(), 2, "{text}");
+    let out = nightshift(&p, &["--json", "models", "show", "rc"]);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let hidden: Vec<u64> = shown["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["hidden"].as_u64().expect("hidden"))
+        .collect();
+    assert_eq!(hidden, [0, 0, 16], "{shown}");
     let out = nightshift(
         &p,
         &[
