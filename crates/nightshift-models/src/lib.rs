@@ -37,7 +37,9 @@
 //!     probability of its children. Per thread, each distinct token's character group and
 //!     its class scores W·x_token (and hidden pre-activations U·x_token) are computed once
 //!     and cached, so a text costs its word n-grams plus one (C + H)-vector per token; weight
-//!     rows are prefetched ahead (AVX2 when present, bit-identical results without it).
+//!     rows are prefetched ahead and sit on transparent huge pages (`memory`); the kernels
+//!     chain fused multiply-adds (AVX2+FMA when present, `f32::mul_add` otherwise: the same
+//!     bits on every CPU).
 //!
 //! TextClassifier ──to_bytes──▶ Vec<u8> ──from_bytes──▶ TextClassifier (identical predictions)
 //! ```
