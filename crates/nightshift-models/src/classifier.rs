@@ -231,6 +231,21 @@ fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
+/// Calls `$fast` (compiled for AVX2 + FMA) when this CPU has both, `$portable` otherwise,
+/// with the same arguments; the two must compute the same bits.
+macro_rules! dispatch {
+    ($fast:ident, $portable:ident, ($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if has_avx2_fma() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                return unsafe { $fast($($arg),*) };
+            }
+        }
+        $portable($($arg),*)
+    }};
+}
+
 /// `out = bias + Σ v · W[row]` with bfloat16 weights (prediction; see
 /// [`accumulate_fused`] for the arithmetic, identical on every CPU).
 #[inline]
@@ -240,15 +255,11 @@ pub(crate) fn linear_scores_bf16(
     feats: &[(u32, f32)],
     out: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { linear_scores_bf16_avx2(weights, bias, feats, out) };
-            return;
-        }
-    }
-    linear_scores_bf16_portable(weights, bias, feats, out);
+    dispatch!(
+        linear_scores_bf16_avx2,
+        linear_scores_bf16_portable,
+        (weights, bias, feats, out)
+    )
 }
 
 /// `out = bias + Σ v · W[row]` with `f32` weights small enough to stay in cache (the hidden
@@ -260,35 +271,33 @@ pub(crate) fn linear_scores_f32(
     feats: &[(u32, f32)],
     out: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { linear_scores_f32_avx2(weights, bias, feats, out) };
-            return;
-        }
-    }
-    accumulate_fused(weights, bias, feats, out, |w| w, |_| {});
+    dispatch!(
+        linear_scores_f32_avx2,
+        linear_scores_f32_portable,
+        (weights, bias, feats, out)
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn linear_scores_f32_avx2(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    linear_scores_f32_portable(weights, bias, feats, out);
+}
+
+#[inline(always)]
+fn linear_scores_f32_portable(
+    weights: &[f32],
+    bias: &[f32],
+    feats: &[(u32, f32)],
+    out: &mut [f32],
+) {
     accumulate_fused(weights, bias, feats, out, |w| w, |_| {});
 }
 
 /// `out += k · x`, fused (one rounding per element), the same bits on every CPU.
 #[inline]
 pub(crate) fn add_scaled(out: &mut [f32], k: f32, x: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { add_scaled_avx2(out, k, x) };
-            return;
-        }
-    }
-    add_scaled_portable(out, k, x);
+    dispatch!(add_scaled_avx2, add_scaled_portable, (out, k, x))
 }
 
 #[cfg(target_arch = "x86_64")]
