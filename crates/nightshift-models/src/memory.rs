@@ -42,7 +42,7 @@ fn advise_huge_pages<T>(v: &Vec<T>) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise_huge_pages<T>(_v: &Vec<T>) {}
+fn advise_huge_pages<T>(_v: &[T]) {}
 
 #[cfg(test)]
 mod tests {
