@@ -38,8 +38,8 @@
 //!     its class scores W·x_token (and hidden pre-activations U·x_token) are computed once
 //!     and cached, so a text costs its word n-grams plus one (C + H)-vector per token; weight
 //!     rows are prefetched ahead and sit on transparent huge pages (`memory`); the kernels
-//!     chain fused multiply-adds (AVX2+FMA when present, `f32::mul_add` otherwise: the same
-//!     bits on every CPU).
+//!     chain fused multiply-adds (AVX2+FMA when present, otherwise an exact emulation in
+//!     `f64` on x86-64 and `f32::mul_add` elsewhere: the same bits on every CPU).
 //!
 //! TextClassifier ──to_bytes──▶ Vec<u8> ──from_bytes──▶ TextClassifier (identical predictions)
 //! ```

@@ -28,29 +28,7 @@ impl Bundle {
     /// A missing, truncated or altered file is an error naming the file with the expected
     /// and actual size or checksum; [`Error::hint`] says to restore or re-train.
     pub fn open(dir: &Path) -> Result<Bundle> {
-        let manifest_path = dir.join(MANIFEST_FILE);
-        let bytes = match std::fs::read(&manifest_path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(if dir.is_dir() {
-                    Error::ManifestMissing {
-                        dir: dir.to_path_buf(),
-                    }
-                } else {
-                    Error::BundleMissing {
-                        dir: dir.to_path_buf(),
-                    }
-                });
-            }
-            Err(source) => {
-                return Err(Error::Io {
-                    action: "read",
-                    path: manifest_path,
-                    source,
-                });
-            }
-        };
-        let manifest = parse_manifest(&bytes, &manifest_path)?;
+        let (bytes, manifest) = read_manifest_file(dir)?;
         let bundle = Bundle {
             dir: dir.to_path_buf(),
             manifest,
@@ -65,13 +43,7 @@ impl Bundle {
     /// Only the manifest of the bundle in `dir`, parsed and validated, without reading or
     /// verifying the other files (for listings; [`Bundle::open`] before using the weights).
     pub fn read_manifest(dir: &Path) -> Result<Manifest> {
-        let path = dir.join(MANIFEST_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            action: "read",
-            path: path.clone(),
-            source,
-        })?;
-        parse_manifest(&bytes, &path)
+        Ok(read_manifest_file(dir)?.1)
     }
 
     /// The verified bytes of one file, e.g. `weights.bin`; read and checked again now.
@@ -172,6 +144,35 @@ impl Bundle {
 }
 
 /// Parses and validates `manifest.json` bytes.
+/// The bytes and parsed contents of `dir`'s manifest; a missing manifest or bundle
+/// directory is [`Error::ManifestMissing`] / [`Error::BundleMissing`].
+fn read_manifest_file(dir: &Path) -> Result<(Vec<u8>, Manifest)> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(if dir.is_dir() {
+                Error::ManifestMissing {
+                    dir: dir.to_path_buf(),
+                }
+            } else {
+                Error::BundleMissing {
+                    dir: dir.to_path_buf(),
+                }
+            });
+        }
+        Err(source) => {
+            return Err(Error::Io {
+                action: "read",
+                path,
+                source,
+            });
+        }
+    };
+    let manifest = parse_manifest(&bytes, &path)?;
+    Ok((bytes, manifest))
+}
+
 pub(crate) fn parse_manifest(bytes: &[u8], path: &Path) -> Result<Manifest> {
     // Read the format version first, so a newer manifest is reported as such rather
     // than as a field this build does not know.
