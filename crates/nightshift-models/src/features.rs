@@ -42,6 +42,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::memory::{huge_vec, prefetch};
+use crate::token_index::TokenIndex;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -182,7 +184,9 @@ pub(crate) struct Scratch {
     token_rows: FxHashMap<Box<[u8]>, (u32, u32)>,
     token_rows_data: Vec<u32>,
     /// [`CharWeighting::Token`]: distinct token -> index into `tok_entries`.
-    tok_index: FxHashMap<Box<[u8]>, u32>,
+    tok_index: TokenIndex,
+    /// [`TokenIndex::hash`] of each token of the current text.
+    tok_hashes: Vec<u64>,
     pub(crate) tok_entries: Vec<TokenEntry>,
     /// The weighted `(row, value)` features of the cached tokens.
     pub(crate) tok_feats: Vec<(u32, f32)>,
@@ -551,11 +555,19 @@ impl Vocabulary {
     /// weighed character n-grams, unigram row and bigram hash prefix) into `s.tok_ids`.
     fn resolve_tokens(&self, cfg: &FeatureConfig, s: &mut Scratch) {
         let lower = s.lower.as_bytes();
-        s.tok_ids.clear();
+        // Hash every token and prefetch its slot first, so that the index's cache misses
+        // overlap.
+        s.tok_hashes.clear();
         for &(a, b) in &s.spans {
+            let hash = TokenIndex::hash(&lower[a..b]);
+            s.tok_index.prefetch(hash);
+            s.tok_hashes.push(hash);
+        }
+        s.tok_ids.clear();
+        for (&(a, b), &hash) in s.spans.iter().zip(&s.tok_hashes) {
             let token = &lower[a..b];
-            let id = match s.tok_index.get(token) {
-                Some(&id) => id,
+            let id = match s.tok_index.get(token, hash) {
+                Some(id) => id,
                 None => {
                     s.chars.clear();
                     if cfg.char_ngram_min > 0 {
@@ -589,7 +601,7 @@ impl Vocabulary {
                             &[SEP],
                         ),
                     });
-                    s.tok_index.insert(token.into(), id);
+                    s.tok_index.insert(token, hash, id);
                     id
                 }
             };
@@ -610,20 +622,41 @@ impl Vocabulary {
                 rows.push(row);
             }
         };
-        let row_of = |h: u64| self.map.get(bucket_of(cfg, h));
+        // First the buckets of the word n-grams (in `s.word`, `u32::MAX` for a unigram,
+        // whose row the token entry holds), each map slot prefetched, then their rows: the
+        // map's cache misses overlap instead of following one another.
+        let buckets = &mut s.word;
+        buckets.clear();
         for (i, &id) in s.tok_ids.iter().enumerate() {
             let entry = &s.tok_entries[id as usize];
-            push(entry.unigram_row);
+            buckets.push(u32::MAX);
             if cfg.word_ngrams >= 2 && i + 1 < spans.len() {
                 let (a, b) = spans[i + 1];
-                push(row_of(fnv1a_extend(entry.bigram_prefix, &lower[a..b])));
+                buckets.push(bucket_of(
+                    cfg,
+                    fnv1a_extend(entry.bigram_prefix, &lower[a..b]),
+                ));
             }
             if cfg.word_ngrams >= 3 && i + 2 < spans.len() {
-                push(row_of(word_ngram_hash(lower, &spans[i..i + 3])));
+                buckets.push(bucket_of(cfg, word_ngram_hash(lower, &spans[i..i + 3])));
             }
         }
         for &(field, value) in extras {
-            push(row_of(extra_hash(field, value)));
+            buckets.push(bucket_of(cfg, extra_hash(field, value)));
+        }
+        for &b in buckets.iter() {
+            if b != u32::MAX {
+                self.map.prefetch(b);
+            }
+        }
+        let mut tokens = s.tok_ids.iter();
+        for &b in buckets.iter() {
+            if b == u32::MAX {
+                let id = tokens.next().expect("one unigram marker per token");
+                push(s.tok_entries[*id as usize].unigram_row);
+            } else {
+                push(self.map.get(b));
+            }
         }
     }
 
@@ -649,6 +682,9 @@ impl Vocabulary {
     /// of first occurrence; returns the squared norm. Repeats are counted in a small hash
     /// table ([`Dedup`]), so this is linear in `rows.len()` (no sort).
     fn weigh_group(&self, rows: &[u32], dedup: &mut Dedup, out: &mut Vec<(u32, f32)>) -> f32 {
+        for &r in rows {
+            prefetch(&self.idf, r as usize);
+        }
         let start = out.len();
         dedup.count(rows, out);
         let mut sq = 0.0f32;
@@ -741,9 +777,18 @@ impl RowMap {
     fn with_capacity(n: usize) -> Self {
         let bits = (2 * n.max(8)).next_power_of_two().trailing_zeros();
         Self {
-            slots: vec![(u32::MAX, u32::MAX); 1 << bits],
+            slots: huge_vec(
+                1 << bits,
+                std::iter::repeat_n((u32::MAX, u32::MAX), 1 << bits),
+            ),
             shift: 32 - bits,
         }
+    }
+
+    /// Starts loading the home slot of `bucket` (see [`prefetch`]).
+    #[inline]
+    fn prefetch(&self, bucket: u32) {
+        prefetch(&self.slots, self.home(bucket));
     }
 
     #[inline]

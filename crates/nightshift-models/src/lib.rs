@@ -55,6 +55,7 @@ pub mod hierarchy;
 mod memory;
 pub mod metrics;
 mod mlp;
+mod token_index;
 pub mod train;
 
 pub use calibration::fit_temperature;
