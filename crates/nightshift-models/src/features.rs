@@ -567,7 +567,11 @@ impl Vocabulary {
         for (&(a, b), &hash) in s.spans.iter().zip(&s.tok_hashes) {
             let token = &lower[a..b];
             let id = match s.tok_index.get(token, hash) {
-                Some(id) => id,
+                Some(id) => {
+                    // Its bigram prefix and unigram row are read next (token_word_rows).
+                    prefetch(&s.tok_entries, id as usize);
+                    id
+                }
                 None => {
                     s.chars.clear();
                     if cfg.char_ngram_min > 0 {
