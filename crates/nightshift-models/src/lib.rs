@@ -8,8 +8,9 @@
 //! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`CharWeighting`], [`fnv1a`] |
 //! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`] |
 //! | [`train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
-//! | `memory` (private) | weight matrices allocated on transparent huge pages (fewer TLB misses) | |
-//! | `mlp` (private) | the optional hidden layer's trainer (back-propagation, dropout, AdaGrad) | `TrainConfig::hidden` |
+//! | `memory` (private) | weight matrices allocated on transparent huge pages (fewer TLB misses); cache prefetch hints | |
+//! | `token_index` (private) | the per-thread token -> token-cache entry index (short tokens stored in the slot, prefetchable) | |
+//! | `mlp` (private) | the hidden layer's trainer (back-propagation, dropout, AdaGrad; 128 units by default, 0 = none) | `TrainConfig::hidden` |
 //! | [`hierarchy`] | child → parent map and consistent parent predictions | [`HierarchyReport`] |
 //! | [`calibration`] | softmax temperature fitting | [`fit_temperature`] |
 //! | [`metrics`] | accuracy, macro-F1, per-class P/R/F1, ECE over label-index slices | [`accuracy`], [`macro_f1`], [`per_class`], [`expected_calibration_error`] |
@@ -28,7 +29,7 @@
 //!     softmax(W·x + b) trained by mini-batch AdaGrad (+L2), early-stopped on a stratified
 //!     holdout, refitted on all rows; temperature T fitted on the holdout logits; W rounded
 //!     to bfloat16 (half the memory traffic at prediction, same accuracy).
-//!     With `hidden = H > 0`, also a ReLU network V·relu(U·x + c) + d on the same x
+//!     With `hidden = H > 0` (default 128), also a ReLU network V·relu(U·x + c) + d on the same x
 //!     (dropout, AdaGrad, fixed epochs; with parents, an auxiliary parent head during
 //!     training); the model's logits become ½·(linear + network), and T is fitted on those.
 //!

@@ -69,9 +69,9 @@ pub struct TrainConfig {
     pub calibrate: bool,
     /// Hidden units of the optional second model (0 = none): a one-hidden-layer ReLU
     /// network on the same features whose logits are averaged with the linear model's
-    /// (the normalised geometric mean of the two models' probabilities). About +0.3 to
-    /// +1.2 accuracy points on intent data sets, at about 2x the prediction cost and 2-4x
-    /// the training time; 128 is a good size.
+    /// (the normalised geometric mean of the two models' probabilities). The default, 128,
+    /// adds 0.3 to 1.2 accuracy points on intent data sets over the linear model alone, at
+    /// about 1.5x its prediction cost and 2-4x its training time.
     pub hidden: usize,
     /// Passes over the data for the hidden layer (a fixed count: no early stopping).
     pub hidden_epochs: u32,
@@ -102,7 +102,7 @@ impl Default for TrainConfig {
             holdout_fraction: 0.1,
             refit_full: true,
             calibrate: true,
-            hidden: 0,
+            hidden: 128,
             hidden_epochs: 12,
             hidden_learning_rate: 0.1,
             hidden_dropout: 0.5,

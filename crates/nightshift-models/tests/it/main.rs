@@ -250,6 +250,8 @@ fn version_1_2_and_3_bytes_still_load() {
     let rows = toy(300, 7);
     let mut config = small_config();
     config.features.char_weighting = CharWeighting::Text;
+    // Formats before version 4 have no hidden layer.
+    config.hidden = 0;
     let (model, _) = train(&config, &examples(&rows)).unwrap();
     let current = model.to_bytes();
     let test = toy(100, 8);
@@ -272,7 +274,9 @@ fn version_1_2_and_3_bytes_still_load() {
 #[test]
 fn token_weighting_needs_version_3() {
     let rows = toy(300, 7);
-    let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
+    let mut config = small_config();
+    config.hidden = 0;
+    let (model, _) = train(&config, &examples(&rows)).unwrap();
     assert_eq!(model.feature_config().char_weighting, CharWeighting::Token);
     let bytes = as_old_version(&model, &model.to_bytes(), 2);
     match TextClassifier::from_bytes(&bytes) {

@@ -139,22 +139,28 @@ fn train_eval_predict_alias_and_history() {
     assert_eq!(moves[1]["to_version"], 2);
     assert_eq!(moves[1]["reason"], "newer");
 
-    // A model with a hidden layer: its own weights, recorded in the manifest, as accurate.
-    let out = train(&["--hidden", "16"]);
+    // The default has a hidden layer of 128 units; `--hidden 0` trains the linear model
+    // alone: its own weights, recorded in the manifest, as accurate.
+    let manifest = |v: u32| -> serde_json::Value {
+        let path = p.join(format!("models/rc/{v}/manifest.json"));
+        serde_json::from_slice(&std::fs::read(path).expect("manifest")).expect("json")
+    };
+    assert_eq!(manifest(1)["hyperparameters"]["hidden"], 128);
+    let out = train(&["--hidden", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "rc@3");
     assert!(weights(3) != weights(2));
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(p.join("models/rc/3/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
-    assert_eq!(manifest["hyperparameters"]["hidden"], 16, "{manifest}");
+    assert_eq!(manifest(3)["hyperparameters"]["hidden"], 0);
     // `models show` says which versions have a hidden layer.
     let out = nightshift(&p, &["models", "show", "rc"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("linear + hidden layer of 16 units"), "{text}");
-    assert_eq!(text.matches(", linear; trained on").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("linear + hidden layer of 128 units").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches(", linear; trained on").count(), 1, "{text}");
     let out = nightshift(&p, &["--json", "models", "show", "rc"]);
     let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let hidden: Vec<u64> = shown["versions"]
@@ -163,7 +169,7 @@ fn train_eval_predict_alias_and_history() {
         .iter()
         .map(|v| v["hidden"].as_u64().expect("hidden"))
         .collect();
-    assert_eq!(hidden, [0, 0, 16], "{shown}");
+    assert_eq!(hidden, [128, 128, 0], "{shown}");
     let out = nightshift(
         &p,
         &[
