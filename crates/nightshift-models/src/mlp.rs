@@ -169,59 +169,68 @@ pub(crate) fn train_mlp(
             dzp.clear();
             dzp.resize(n * np.max(1), 0.0);
             let (uw, vw, cw, dw, vpw, dpw) = (&u, &v, &cb, &d, &vp, &dp);
-            dz.par_chunks_mut(c)
-                .zip(dh.par_chunks_mut(h))
-                .zip(ht.par_chunks_mut(h))
-                .zip(dzp.par_chunks_mut(np.max(1)))
-                .zip(batch.par_iter())
-                .with_min_len(4)
-                .for_each_init(
-                    || (Vec::new(), Vec::new()),
-                    |(a, active): &mut (Vec<f32>, Vec<(u32, f32)>),
-                     ((((dzr, dhr), htr), dzpr), &i)| {
-                        a.resize(h, 0.0);
-                        linear_scores(uw, cw, csr.row(i as usize), a);
-                        let row_key = splitmix64(epoch_key ^ u64::from(i));
-                        active.clear();
-                        for (j, (&aj, hj)) in a.iter().zip(htr.iter_mut()).enumerate() {
-                            let kept = splitmix64(row_key.wrapping_add(j as u64)) >> 40;
-                            if aj > 0.0 && kept < keep_below {
-                                *hj = aj * inv_keep;
-                                active.push((j as u32, *hj));
-                            }
-                        }
-                        linear_scores(vw, dw, active, dzr);
-                        softmax_in_place(dzr, 1.0);
-                        dzr[y[i as usize] as usize] -= 1.0;
-                        for g in dzr.iter_mut() {
-                            *g *= inv_b;
-                        }
-                        let parent = child_parent
-                            .get(y[i as usize] as usize)
-                            .copied()
-                            .filter(|&p| (p as usize) < np);
-                        if let Some(p) = parent {
-                            linear_scores(vpw, dpw, active, dzpr);
-                            softmax_in_place(dzpr, 1.0);
-                            dzpr[p as usize] -= 1.0;
-                            for g in dzpr.iter_mut() {
-                                *g *= inv_b;
-                            }
-                        }
-                        // Through V (and the parent head), the dropout mask and the ReLU
-                        // (zero where inactive).
-                        for &(j, _) in active.iter() {
-                            let j = j as usize;
-                            let vj = &vw[j * c..(j + 1) * c];
-                            let mut back: f32 = dzr.iter().zip(vj).map(|(&g, &w)| g * w).sum();
-                            if parent.is_some() {
-                                let pj = &vpw[j * np..(j + 1) * np];
-                                back += dzpr.iter().zip(pj).map(|(&g, &w)| g * w).sum::<f32>();
-                            }
-                            dhr[j] = back * inv_keep;
-                        }
-                    },
-                );
+            // The batch's triplets (a sort, on one thread) do not depend on the forward
+            // pass: built while the other threads run it.
+            rayon::join(
+                || {
+                    dz.par_chunks_mut(c)
+                        .zip(dh.par_chunks_mut(h))
+                        .zip(ht.par_chunks_mut(h))
+                        .zip(dzp.par_chunks_mut(np.max(1)))
+                        .zip(batch.par_iter())
+                        .with_min_len(4)
+                        .for_each_init(
+                            || (Vec::new(), Vec::new()),
+                            |(a, active): &mut (Vec<f32>, Vec<(u32, f32)>),
+                             ((((dzr, dhr), htr), dzpr), &i)| {
+                                a.resize(h, 0.0);
+                                linear_scores(uw, cw, csr.row(i as usize), a);
+                                let row_key = splitmix64(epoch_key ^ u64::from(i));
+                                active.clear();
+                                for (j, (&aj, hj)) in a.iter().zip(htr.iter_mut()).enumerate() {
+                                    let kept = splitmix64(row_key.wrapping_add(j as u64)) >> 40;
+                                    if aj > 0.0 && kept < keep_below {
+                                        *hj = aj * inv_keep;
+                                        active.push((j as u32, *hj));
+                                    }
+                                }
+                                linear_scores(vw, dw, active, dzr);
+                                softmax_in_place(dzr, 1.0);
+                                dzr[y[i as usize] as usize] -= 1.0;
+                                for g in dzr.iter_mut() {
+                                    *g *= inv_b;
+                                }
+                                let parent = child_parent
+                                    .get(y[i as usize] as usize)
+                                    .copied()
+                                    .filter(|&p| (p as usize) < np);
+                                if let Some(p) = parent {
+                                    linear_scores(vpw, dpw, active, dzpr);
+                                    softmax_in_place(dzpr, 1.0);
+                                    dzpr[p as usize] -= 1.0;
+                                    for g in dzpr.iter_mut() {
+                                        *g *= inv_b;
+                                    }
+                                }
+                                // Through V (and the parent head), the dropout mask and the ReLU
+                                // (zero where inactive).
+                                for &(j, _) in active.iter() {
+                                    let j = j as usize;
+                                    let vj = &vw[j * c..(j + 1) * c];
+                                    let mut back: f32 =
+                                        dzr.iter().zip(vj).map(|(&g, &w)| g * w).sum();
+                                    if parent.is_some() {
+                                        let pj = &vpw[j * np..(j + 1) * np];
+                                        back +=
+                                            dzpr.iter().zip(pj).map(|(&g, &w)| g * w).sum::<f32>();
+                                    }
+                                    dhr[j] = back * inv_keep;
+                                }
+                            },
+                        );
+                },
+                || batch_triplets(csr, batch, &mut trip),
+            );
             // Output layer (and parent head): V[j] -= step(Σ_batch ht[j] · dz), no L2.
             output_step(&mut v, &mut gv, c, &ht, h, &dz, n, lr, eps);
             if np > 0 {
@@ -235,7 +244,6 @@ pub(crate) fn train_mlp(
             adagrad(&mut d, &mut gd, &g[..c], lr, eps);
             column_sums(&dh, h, &mut g[..h]);
             adagrad(&mut cb, &mut gc, &g[..h], lr, eps);
-            batch_triplets(csr, batch, &mut trip);
             sparse_adagrad_step(&mut u, &mut gu, h, &trip, &dh, lr, settings.l2);
         }
     }

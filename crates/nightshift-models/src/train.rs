@@ -651,19 +651,25 @@ impl Sgd<'_> {
                 let inv_b = 1.0 / batch.len() as f32;
                 resid.clear();
                 resid.resize(batch.len() * c, 0.0);
-                resid
-                    .par_chunks_mut(c)
-                    .zip(batch.par_iter())
-                    .with_min_len(4)
-                    .for_each(|(r, &i)| {
-                        linear_scores(&w, &b, self.csr.row(i as usize), r);
-                        softmax_in_place(r, 1.0);
-                        r[self.y[i as usize] as usize] -= 1.0;
-                        for v in r.iter_mut() {
-                            *v *= inv_b;
-                        }
-                    });
-                batch_triplets(self.csr, batch, &mut trip);
+                // The batch's triplets (a sort, on one thread) do not depend on the
+                // residuals: built while the other threads compute those.
+                rayon::join(
+                    || {
+                        resid
+                            .par_chunks_mut(c)
+                            .zip(batch.par_iter())
+                            .with_min_len(4)
+                            .for_each(|(r, &i)| {
+                                linear_scores(&w, &b, self.csr.row(i as usize), r);
+                                softmax_in_place(r, 1.0);
+                                r[self.y[i as usize] as usize] -= 1.0;
+                                for v in r.iter_mut() {
+                                    *v *= inv_b;
+                                }
+                            });
+                    },
+                    || batch_triplets(self.csr, batch, &mut trip),
+                );
                 sparse_adagrad_step(&mut w, &mut gw, c, &trip, &resid, lr, l2);
                 for k in 0..c {
                     let g: f32 = (0..batch.len()).map(|p| resid[p * c + k]).sum();
