@@ -143,12 +143,25 @@ thread_local! {
 const PREDICT_CHUNK: usize = 256;
 
 /// Rounds `x` to the nearest bfloat16 (ties to even) and returns its bits: the upper half of
-/// an IEEE `f32`. Weights are finite and far from the `f32` range limits.
+/// an IEEE `f32`, with a subnormal result flushed to zero ([`bf16_flush_subnormal`]).
+/// Weights are finite and far from the `f32` range limits.
 #[inline]
 pub(crate) fn bf16_from_f32(x: f32) -> u16 {
     let bits = x.to_bits();
     let lsb = (bits >> 16) & 1;
-    (bits.wrapping_add(0x7FFF + lsb) >> 16) as u16
+    bf16_flush_subnormal((bits.wrapping_add(0x7FFF + lsb) >> 16) as u16)
+}
+
+/// A weight's bfloat16 bits with a subnormal value (magnitude below 2^-126) replaced by a zero
+/// of the same sign. Rows that training rarely touched decay towards zero (L2) and some end
+/// up subnormal; they change no score (each product is far below the rounding of the sums
+/// it joins), but on many x86-64 CPUs every multiply-add with a subnormal operand takes a
+/// microcode assist of a hundred cycles or more: a BANKING77 model with 3% of subnormal
+/// weights predicted 2.8x slower on such a CPU. Applied to new models as they are rounded
+/// and to every model as it is loaded, so predictions are the same on every CPU.
+#[inline]
+pub(crate) fn bf16_flush_subnormal(b: u16) -> u16 {
+    if b & 0x7F80 == 0 { b & 0x8000 } else { b }
 }
 
 /// The `f32` value of bfloat16 bits (exact).
@@ -657,6 +670,25 @@ mod tests {
         for x in [0.0f32, 0.123, -7.75e-3, 42.0] {
             let back = f32_from_bf16(bf16_from_f32(x));
             assert!((back - x).abs() <= x.abs() / 256.0, "{x} -> {back}");
+        }
+        // Subnormal results become zeros of their sign; the smallest normal stays.
+        assert_eq!(bf16_from_f32(1e-39), 0x0000);
+        assert_eq!(bf16_from_f32(-3e-40), 0x8000);
+        assert_eq!(bf16_from_f32(f32::MIN_POSITIVE), 0x0080);
+        assert_eq!(f32_from_bf16(0x0080), f32::MIN_POSITIVE);
+    }
+
+    #[test]
+    fn subnormal_weights_are_flushed_and_nothing_else() {
+        for b in 0..=u16::MAX {
+            let flushed = bf16_flush_subnormal(b);
+            let x = f32_from_bf16(b);
+            if x.is_subnormal() {
+                assert_eq!(flushed, b & 0x8000, "{b:#06x}");
+                assert_eq!(f32_from_bf16(flushed), 0.0);
+            } else {
+                assert_eq!(flushed, b, "{b:#06x}");
+            }
         }
     }
 

@@ -34,7 +34,7 @@
 //! Readers validate every size against the remaining bytes before
 //! allocating, so truncated or corrupted input yields an [`Error`], never a panic.
 
-use crate::classifier::{HiddenLayer, TextClassifier, bf16_from_f32};
+use crate::classifier::{HiddenLayer, TextClassifier, bf16_flush_subnormal, bf16_from_f32};
 use crate::error::{Error, Result};
 use crate::features::{CharWeighting, FeatureConfig, Vocabulary, fnv1a};
 use crate::hierarchy::{Hierarchy, NO_PARENT};
@@ -118,13 +118,15 @@ impl<'a> Reader<'a> {
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
         Ok(self.u32s(n)?.into_iter().map(f32::from_bits).collect())
     }
-    fn u16s(&mut self, n: usize) -> Result<Vec<u16>> {
+    /// `n` bfloat16 weights, subnormal ones flushed to zero ([`bf16_flush_subnormal`]: models
+    /// saved before that was done at training hold some).
+    fn bf16_weights(&mut self, n: usize) -> Result<Vec<u16>> {
         let bytes = self.take(n.saturating_mul(2))?;
         Ok(huge_vec(
             n,
             bytes
                 .chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]])),
+                .map(|b| bf16_flush_subnormal(u16::from_le_bytes([b[0], b[1]]))),
         ))
     }
     fn string(&mut self) -> Result<String> {
@@ -286,7 +288,7 @@ impl TextClassifier {
         let weights = if version == 1 {
             r.f32s(n_weights)?.into_iter().map(bf16_from_f32).collect()
         } else {
-            r.u16s(n_weights)?
+            r.bf16_weights(n_weights)?
         };
         let hidden = if version >= 4 {
             read_hidden(&mut r, rows, c)?
@@ -342,8 +344,8 @@ fn read_hidden(r: &mut Reader<'_>, rows: usize, c: usize) -> Result<Option<Hidde
         .checked_mul(width)
         .ok_or_else(|| Error::Corrupt("hidden layer size overflows".into()))?;
     let input_bias = r.f32s(width)?;
-    let input = r.u16s(n_input)?;
-    let output = r.u16s(width * c)?;
+    let input = r.bf16_weights(n_input)?;
+    let output = r.bf16_weights(width * c)?;
     let output_bias = r.f32s(c)?;
     Ok(Some(HiddenLayer::new(
         width,
@@ -352,4 +354,22 @@ fn read_hidden(r: &mut Reader<'_>, rows: usize, c: usize) -> Result<Option<Hidde
         output,
         output_bias,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_subnormal_weights_load_as_zeros() {
+        // 0x0001 (subnormal), 0x0080 (smallest normal), 0x8001 (negative subnormal), 0x3F80 (1.0).
+        let bytes = [0x01, 0x00, 0x80, 0x00, 0x01, 0x80, 0x80, 0x3F];
+        let mut r = Reader {
+            bytes: &bytes,
+            pos: 0,
+        };
+        let weights = r.bf16_weights(4).expect("four weights");
+        assert_eq!(weights, vec![0x0000, 0x0080, 0x8000, 0x3F80]);
+        assert!(r.bf16_weights(1).is_err(), "nothing left");
+    }
 }
