@@ -326,17 +326,10 @@ fn demo_predicts_every_day_with_its_model_version_and_reruns_are_idempotent() {
         predicted
     );
 
-    // Re-run one date: the same rows, no duplicates.
-    let date = chrono::Utc::now().date_naive() - chrono::Days::new(1);
-    let out = nightshift(
-        &demo,
-        &[
-            "run",
-            "root_cause",
-            "--date",
-            &date.format("%Y-%m-%d").to_string(),
-        ],
-    );
+    // Re-run one date, the demo's last day (from its summary, not the clock, which may
+    // have passed midnight since): the same rows, no duplicates.
+    let date = summary["days"]["to"].as_str().expect("last day");
+    let out = nightshift(&demo, &["run", "root_cause", "--date", date]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         count("SELECT count(*) FROM output.root_cause_predictions"),
