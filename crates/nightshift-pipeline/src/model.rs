@@ -15,7 +15,7 @@ use nightshift_lake::arrow::compute::cast;
 use nightshift_lake::arrow::datatypes::DataType;
 use nightshift_models::{Example, Input, TextClassifier, TrainConfig, TrainReport};
 use nightshift_registry::{
-    InputSchema, Manifest, ModelRef, ModelVersion, NewModel, Registry, TrainingData,
+    Bundle, InputSchema, Manifest, ModelRef, ModelVersion, NewModel, Registry, TrainingData,
 };
 use sha2::{Digest, Sha256};
 
@@ -71,20 +71,25 @@ impl LoadedModel {
 /// the bundle's checksums.
 pub fn load_model(registry: &Registry, reference: &ModelRef) -> Result<LoadedModel> {
     let version = registry.resolve(reference)?;
-    let bundle = registry.open_bundle(&version)?;
-    if bundle.manifest.kind != NATIVE_KIND {
+    // The kind first (a bundle of another kind may have no weights file at all).
+    let kind = Bundle::read_manifest(&version.dir)?.kind;
+    if kind != NATIVE_KIND {
         return Err(Error::Config {
             message: format!(
                 "model {}@{} is of kind `{}`, which this version of Nightshift cannot run",
-                version.name, version.version, bundle.manifest.kind
+                version.name, version.version, kind
             ),
             hint: Some(format!(
                 "train a `{NATIVE_KIND}` model with `nightshift models train`"
             )),
         });
     }
-    let bytes = bundle.read_file(WEIGHTS_FILE)?;
-    let classifier = TextClassifier::from_bytes(&bytes).map_err(|e| Error::Model {
+    // The weights are read once and parsed while another core checks their SHA-256 (which
+    // also covers the format's own, slower checksum).
+    let (bundle, classifier) = registry.open_bundle_decoding(&version, WEIGHTS_FILE, |bytes| {
+        TextClassifier::from_bytes_checked_elsewhere(bytes)
+    })?;
+    let classifier = classifier.map_err(|e| Error::Model {
         message: format!("{}/{WEIGHTS_FILE}: {e}", bundle.dir.display()),
         hint: Some("the bundle is damaged: restore it from a backup or train a new version".into()),
     })?;

@@ -28,16 +28,50 @@ impl Bundle {
     /// A missing, truncated or altered file is an error naming the file with the expected
     /// and actual size or checksum; [`Error::hint`] says to restore or re-train.
     pub fn open(dir: &Path) -> Result<Bundle> {
-        let (bytes, manifest) = read_manifest_file(dir)?;
-        let bundle = Bundle {
-            dir: dir.to_path_buf(),
-            manifest,
-            manifest_sha256: sha256_hex(&bytes),
-        };
+        let bundle = Bundle::from_manifest(dir)?;
         for name in bundle.manifest.files.keys() {
             bundle.verify_file(name)?;
         }
         Ok(bundle)
+    }
+
+    /// [`Bundle::open`], and the result of `decode` on the bytes of the listed file `name`
+    /// (e.g. `weights.bin`), reading that file once: its SHA-256 is computed on another
+    /// thread while `decode` runs, and `decode`'s result is returned only if the file is
+    /// intact. A damaged file is reported as [`Bundle::open`] reports it (size, then
+    /// checksum), whatever `decode` made of its bytes.
+    pub fn open_decoding<T>(
+        dir: &Path,
+        name: &str,
+        decode: impl FnOnce(&[u8]) -> T,
+    ) -> Result<(Bundle, T)> {
+        let bundle = Bundle::from_manifest(dir)?;
+        let entry = bundle.entry(name)?;
+        for other in bundle.manifest.files.keys().filter(|n| *n != name) {
+            bundle.verify_file(other)?;
+        }
+        let path = dir.join(name);
+        let bytes =
+            std::fs::read(&path).map_err(|e| bundle.read_error(name, entry.bytes, path, e))?;
+        bundle.check(name, bytes.len() as u64, String::new)?;
+        let (sha, decoded) = std::thread::scope(|s| {
+            let hashing = s.spawn(|| sha256_hex(&bytes));
+            let decoded = decode(&bytes);
+            (hashing.join(), decoded)
+        });
+        let sha = sha.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        bundle.check(name, bytes.len() as u64, || sha)?;
+        Ok((bundle, decoded))
+    }
+
+    /// The bundle as its manifest describes it, no listed file checked yet.
+    fn from_manifest(dir: &Path) -> Result<Bundle> {
+        let (bytes, manifest) = read_manifest_file(dir)?;
+        Ok(Bundle {
+            dir: dir.to_path_buf(),
+            manifest,
+            manifest_sha256: sha256_hex(&bytes),
+        })
     }
 
     /// Only the manifest of the bundle in `dir`, parsed and validated, without reading or

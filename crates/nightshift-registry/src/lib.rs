@@ -30,6 +30,8 @@
 //! trainer ──NewModel + files──▶ Registry::register ──▶ models/<name>/<n>/ + row (n = highest + 1)
 //! pipeline start: "root_cause@production" ──parse──▶ ModelRef ──Registry::resolve──▶ ModelVersion (recorded with the run)
 //!                 ModelVersion ──Registry::open_bundle──▶ Bundle (verified) ──read_file("weights.bin")──▶ bytes
+//!                 or ModelVersion ──Registry::open_bundle_decoding("weights.bin", decode)──▶ (Bundle, decoded),
+//!                    the file read once and hashed on another thread while `decode` runs
 //! CLI: models alias ──set_alias──▶ aliases + alias_history;  eval ──update_metrics──▶ metrics in the index
 //! ```
 

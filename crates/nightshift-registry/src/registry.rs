@@ -320,32 +320,21 @@ impl Registry {
     /// Opens and verifies a version's bundle, checking that it is the one the index recorded.
     pub fn open_bundle(&self, v: &ModelVersion) -> Result<Bundle> {
         let bundle = Bundle::open(&v.dir)?;
-        let mismatch = |field: &'static str, expected: String, actual: String| {
-            Err(Error::ManifestMismatch {
-                dir: v.dir.clone(),
-                field,
-                expected,
-                actual,
-            })
-        };
-        if bundle.manifest.name != v.name {
-            return mismatch("name", v.name.clone(), bundle.manifest.name.clone());
-        }
-        if bundle.manifest.version != v.version {
-            return mismatch(
-                "version",
-                v.version.to_string(),
-                bundle.manifest.version.to_string(),
-            );
-        }
-        if bundle.manifest_sha256 != v.manifest_sha256 {
-            return mismatch(
-                "manifest sha256",
-                v.manifest_sha256.clone(),
-                bundle.manifest_sha256.clone(),
-            );
-        }
+        check_recorded(v, &bundle)?;
         Ok(bundle)
+    }
+
+    /// [`Registry::open_bundle`] plus `decode` of one of its files, read once
+    /// ([`Bundle::open_decoding`]).
+    pub fn open_bundle_decoding<T>(
+        &self,
+        v: &ModelVersion,
+        name: &str,
+        decode: impl FnOnce(&[u8]) -> T,
+    ) -> Result<(Bundle, T)> {
+        let (bundle, decoded) = Bundle::open_decoding(&v.dir, name, decode)?;
+        check_recorded(v, &bundle)?;
+        Ok((bundle, decoded))
     }
 
     /// Every model: its latest version, how many versions it has, and its aliases; by name.
@@ -913,4 +902,34 @@ fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
             other => return other.map(|_| ()),
         }
     }
+}
+
+/// Checks that `bundle` is the one the index recorded for `v` (name, version, manifest).
+fn check_recorded(v: &ModelVersion, bundle: &Bundle) -> Result<()> {
+    let mismatch = |field: &'static str, expected: String, actual: String| {
+        Err(Error::ManifestMismatch {
+            dir: v.dir.clone(),
+            field,
+            expected,
+            actual,
+        })
+    };
+    if bundle.manifest.name != v.name {
+        return mismatch("name", v.name.clone(), bundle.manifest.name.clone());
+    }
+    if bundle.manifest.version != v.version {
+        return mismatch(
+            "version",
+            v.version.to_string(),
+            bundle.manifest.version.to_string(),
+        );
+    }
+    if bundle.manifest_sha256 != v.manifest_sha256 {
+        return mismatch(
+            "manifest sha256",
+            v.manifest_sha256.clone(),
+            bundle.manifest_sha256.clone(),
+        );
+    }
+    Ok(())
 }

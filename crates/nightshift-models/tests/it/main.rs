@@ -343,6 +343,35 @@ fn hidden_layer_model_is_deterministic_and_round_trips() {
 }
 
 #[test]
+fn bytes_checked_elsewhere_parse_alike_and_never_panic() {
+    // `from_bytes_checked_elsewhere` skips only the trailing checksum: intact bytes give the
+    // same model, altered ones an error or some model that predicts without panicking (the
+    // caller's own checksum rejects it).
+    let rows = toy(200, 10);
+    let mut cfg = small_config();
+    cfg.hidden = 8;
+    let (model, _) = train(&cfg, &examples(&rows)).unwrap();
+    let bytes = model.to_bytes();
+    let back = TextClassifier::from_bytes_checked_elsewhere(&bytes).unwrap();
+    for row in rows.iter().take(50) {
+        let input = Input::text(&row.text);
+        assert_eq!(back.predict(&input, 3), model.predict(&input, 3));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    for _ in 0..300 {
+        let mut b = bytes.clone();
+        let i = rng.random_range(0..b.len());
+        b[i] ^= 1 << rng.random_range(0..8);
+        if let Ok(m) = TextClassifier::from_bytes_checked_elsewhere(&b) {
+            let _ = m.predict(&Input::text("where is my refund for the late order"), 3);
+        }
+    }
+    for len in [0, 12, bytes.len() / 2, bytes.len() - 9] {
+        assert!(TextClassifier::from_bytes_checked_elsewhere(&bytes[..len]).is_err());
+    }
+}
+
+#[test]
 fn hidden_layer_settings_are_checked() {
     let rows = toy(50, 1);
     for (hidden, epochs, dropout) in [(5000, 12, 0.5), (8, 0, 0.5), (8, 12, 0.99)] {

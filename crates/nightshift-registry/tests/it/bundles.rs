@@ -161,3 +161,61 @@ fn an_edited_or_broken_manifest_is_caught() {
         "{err:?}"
     );
 }
+
+#[test]
+fn open_decoding_reads_the_file_once_and_returns_only_intact_results() {
+    let (_p, reg, v) = setup();
+    let (bundle, decoded) = reg
+        .open_bundle_decoding(&v, "weights.bin", <[u8]>::to_vec)
+        .expect("intact");
+    assert_eq!(decoded, WEIGHTS);
+    assert_eq!(bundle.manifest_sha256, v.manifest_sha256);
+
+    // Same size, one byte altered: `decode` gets the altered bytes, the caller an error.
+    let path = v.dir.join("weights.bin");
+    let mut bytes = WEIGHTS.to_vec();
+    bytes[3] ^= 0x20;
+    std::fs::write(&path, &bytes).expect("alter");
+    let mut seen = Vec::new();
+    let err = reg
+        .open_bundle_decoding(&v, "weights.bin", |b| seen = b.to_vec())
+        .expect_err("altered weights accepted");
+    assert_eq!(seen, bytes);
+    assert!(
+        matches!(&err, Error::ChecksumMismatch { file, actual, .. } if file == "weights.bin" && actual == &sha256_hex(&bytes)),
+        "{err:?}"
+    );
+
+    // Truncated: the size is reported and `decode` never runs.
+    std::fs::write(&path, &WEIGHTS[..10]).expect("truncate");
+    let err = reg
+        .open_bundle_decoding(&v, "weights.bin", |_| panic!("decoded a truncated file"))
+        .expect_err("truncated accepted");
+    assert!(
+        matches!(
+            err,
+            Error::FileSizeMismatch {
+                expected: 32,
+                actual: 10,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // The bundle's other files are still verified.
+    std::fs::write(&path, WEIGHTS).expect("restore");
+    std::fs::write(v.dir.join("vocab.txt"), b"a\nc\n").expect("alter vocab");
+    let err = reg
+        .open_bundle_decoding(&v, "weights.bin", <[u8]>::to_vec)
+        .expect_err("altered vocabulary accepted");
+    assert!(
+        matches!(&err, Error::ChecksumMismatch { file, .. } if file == "vocab.txt"),
+        "{err:?}"
+    );
+
+    let err = reg
+        .open_bundle_decoding(&v, "model.onnx", <[u8]>::to_vec)
+        .expect_err("unlisted file");
+    assert!(matches!(err, Error::FileNotInBundle { .. }), "{err:?}");
+}
