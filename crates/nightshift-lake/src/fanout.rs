@@ -23,14 +23,16 @@ use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::DataFrame;
+use deltalake::kernel::scalars::ScalarExt;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Remove};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode as DeltaWriteMode};
 use futures::StreamExt;
+use indexmap::IndexMap;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::DS_COLUMN;
@@ -285,6 +287,10 @@ pub(crate) async fn stage(
     let (tx, rx) = mpsc::channel::<RecordBatch>(QUEUE_PER_WRITER * writers);
     let rx = Arc::new(Mutex::new(rx));
     let mut tasks = tokio::task::JoinSet::new();
+    // In a slice replacement every batch lies in the one `ds` slice (`produce` checks each
+    // before queueing it, and `plan` that `ds` is the only partition column): it goes to
+    // that partition as it is, where `write` would sort and copy each batch by partition.
+    let one_partition = matches!(mode, WriteMode::ReplaceSlice { .. });
     for _ in 0..writers {
         let mut writer = RecordBatchWriter::for_table(table).map_err(delta_err)?;
         let rx = rx.clone();
@@ -300,7 +306,14 @@ pub(crate) async fn stage(
                         .with_writer_properties(writer_properties(&batch, max_row_group_size));
                     first = false;
                 }
-                writer.write(batch).await?;
+                match slice_partition(&batch, one_partition) {
+                    Some(partition) => {
+                        writer
+                            .write_partition(batch, &partition, DeltaWriteMode::Default)
+                            .await?;
+                    }
+                    None => writer.write(batch).await?,
+                }
             }
             writer.flush().await
         });
@@ -346,6 +359,22 @@ pub(crate) async fn stage(
         },
         predicate,
     })
+}
+
+/// The `ds` partition of a batch that lies in one slice (`one_partition`), as delta-rs reads
+/// it from the first row; `None` otherwise, or if that value cannot be read (then
+/// `RecordBatchWriter::write` splits the batch itself). Generic because delta-rs does not
+/// export its kernel's `Scalar` by name: the caller's `write_partition` fixes the type.
+fn slice_partition<S: ScalarExt>(
+    batch: &RecordBatch,
+    one_partition: bool,
+) -> Option<IndexMap<String, S>> {
+    if !one_partition || batch.num_rows() == 0 {
+        return None;
+    }
+    let column = batch.column_by_name(DS_COLUMN)?;
+    let value = S::from_array(column.as_ref(), 0)?;
+    Some(IndexMap::from([(DS_COLUMN.to_string(), value)]))
 }
 
 /// Commits a staged write (its files and the planned removals) in one Delta commit carrying

@@ -80,6 +80,30 @@ async fn a_streamed_slice_replacement_is_one_exact_commit() {
     )
     .expect("commit");
     assert!(log.contains("num_added_bytes"), "{log}");
+    // Each batch goes to its slice's partition as it is (no per-row split): the files land
+    // where delta-rs puts them, with the same partition values and statistics.
+    let adds: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON action"))
+        .filter_map(|a| a.get("add").cloned())
+        .collect();
+    assert!(!adds.is_empty(), "{log}");
+    for add in &adds {
+        assert_eq!(
+            add["partitionValues"],
+            serde_json::json!({"ds": "2026-11-19"})
+        );
+        let path = add["path"].as_str().expect("path");
+        assert!(path.starts_with("ds=2026-11-19/"), "{path}");
+        let stats: serde_json::Value =
+            serde_json::from_str(add["stats"].as_str().expect("stats")).expect("stats JSON");
+        assert!(
+            stats["numRecords"].as_i64().expect("numRecords") > 0,
+            "{stats}"
+        );
+        assert!(stats["minValues"].get("ds").is_none(), "{stats}");
+        assert_eq!(stats["minValues"]["model_version"], "2", "{stats}");
+    }
     assert_eq!(first.rows, 4000);
     assert_eq!(first.version, Some(1), "one commit");
     assert!(first.files_added >= 1);
