@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::AsArray;
+use deltalake::arrow::array::{Array, ArrayRef, AsArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
@@ -443,67 +443,123 @@ pub(crate) async fn commit(
     })
 }
 
-/// Rows of a file's first batch looked at to tell whether a string column repeats.
+/// Values of a file's first batch looked at to tell whether a column repeats.
 const DICTIONARY_SAMPLE: usize = 4096;
 
+/// Fewest non-null values in the sample that say anything about repeats.
+const DICTIONARY_MIN_SAMPLE: usize = 256;
+
 /// The Parquet settings of a file whose first batch is `first`: Snappy, row groups of
-/// `max_row_group_size` rows, and dictionary encoding except for the top-level string, number
-/// and time columns whose values mostly differ (ids, free text, amounts, timestamps). Parquet would try a dictionary for those too
-/// and give up once it passed its size limit in each row group, after hashing and comparing
-/// every value up to there; the file's contents are the same either way.
+/// `max_row_group_size` rows, and dictionary encoding except for the string, number and time
+/// columns whose values mostly differ (ids, free text, amounts, timestamps, the
+/// probabilities inside a list of structs), judged on the first non-null values of each
+/// column, top-level or nested. Parquet would try a dictionary for those too and give up
+/// once it passed its size limit in each row group, after hashing and comparing every value
+/// up to there; the file's contents are the same either way.
 fn writer_properties(first: &RecordBatch, max_row_group_size: usize) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_created_by(format!("nightshift {}", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(max_row_group_size.max(1)));
-    let sample = first.num_rows().min(DICTIONARY_SAMPLE);
-    // Too few rows say nothing about repeats.
-    if sample < 256 {
-        return builder.build();
-    }
+    let mut unique = Vec::new();
     for (field, column) in first.schema().fields().iter().zip(first.columns()) {
-        let distinct = match column.data_type() {
-            DataType::Utf8 => distinct_values(column.as_string::<i32>().iter().take(sample)),
-            DataType::LargeUtf8 => distinct_values(column.as_string::<i64>().iter().take(sample)),
-            DataType::Utf8View => distinct_values(column.as_string_view().iter().take(sample)),
-            // Numbers and times: a dictionary of 4- or 8-byte values that mostly differ is
-            // as large as the values.
-            t if t.is_primitive() => {
-                let data = column.to_data();
-                let Some(values) = data.buffers().first() else {
-                    continue;
-                };
-                match t.primitive_width() {
-                    Some(4) => distinct_values(
-                        values.typed_data::<u32>()[data.offset()..]
-                            .iter()
-                            .take(sample)
-                            .map(Some),
-                    ),
-                    Some(8) => distinct_values(
-                        values.typed_data::<u64>()[data.offset()..]
-                            .iter()
-                            .take(sample)
-                            .map(Some),
-                    ),
-                    _ => continue,
-                }
-            }
-            _ => continue,
-        };
-        if distinct * 2 > sample {
-            builder = builder
-                .set_column_dictionary_enabled(ColumnPath::new(vec![field.name().clone()]), false);
-        }
+        mostly_unique_leaves(vec![field.name().clone()], column, &mut unique);
+    }
+    for path in unique {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::new(path), false);
     }
     builder.build()
 }
 
-fn distinct_values<T: Eq + std::hash::Hash>(values: impl Iterator<Item = Option<T>>) -> usize {
-    values
-        .flatten()
-        .collect::<std::collections::HashSet<T>>()
-        .len()
+/// Appends to `out` the Parquet paths of the leaf columns under `path` (holding `column`)
+/// whose sampled non-null values mostly differ. Lists are `<name>.list.<element>` in
+/// Parquet, struct fields `<name>.<field>`.
+fn mostly_unique_leaves(path: Vec<String>, column: &ArrayRef, out: &mut Vec<Vec<String>>) {
+    let child = |name: &str| {
+        let mut p = path.clone();
+        p.push(name.to_string());
+        p
+    };
+    match column.data_type() {
+        DataType::Struct(fields) => {
+            let columns = column.as_struct().columns();
+            for (field, c) in fields.iter().zip(columns) {
+                mostly_unique_leaves(child(field.name()), c, out);
+            }
+            return;
+        }
+        // The values of the rows of `column` (a slice's list keeps all of its parent's).
+        DataType::List(field) => {
+            let mut p = child("list");
+            p.push(field.name().clone());
+            let list = column.as_list::<i32>();
+            let (start, end) = (list.value_offsets()[0], list.value_offsets()[list.len()]);
+            let values = list.values().slice(start as usize, (end - start) as usize);
+            return mostly_unique_leaves(p, &values, out);
+        }
+        DataType::LargeList(field) => {
+            let mut p = child("list");
+            p.push(field.name().clone());
+            let list = column.as_list::<i64>();
+            let (start, end) = (list.value_offsets()[0], list.value_offsets()[list.len()]);
+            let values = list.values().slice(start as usize, (end - start) as usize);
+            return mostly_unique_leaves(p, &values, out);
+        }
+        _ => {}
+    }
+    let Some((values, distinct)) = sampled_distinct(column) else {
+        return;
+    };
+    if values >= DICTIONARY_MIN_SAMPLE && distinct * 2 > values {
+        out.push(path);
+    }
+}
+
+/// `(non-null values, distinct values)` among the first [`DICTIONARY_SAMPLE`] non-null values
+/// of a string, number or time column; `None` for other types.
+fn sampled_distinct(column: &ArrayRef) -> Option<(usize, usize)> {
+    let t = column.data_type();
+    Some(match t {
+        DataType::Utf8 => distinct_values(column.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => distinct_values(column.as_string::<i64>().iter()),
+        DataType::Utf8View => distinct_values(column.as_string_view().iter()),
+        // Numbers and times: a dictionary of 4- or 8-byte values that mostly differ is as
+        // large as the values.
+        t if t.is_primitive() => {
+            let data = column.to_data();
+            let values = data.buffers().first()?;
+            let valid = |i: usize| column.is_valid(i);
+            match t.primitive_width() {
+                Some(4) => distinct_values(
+                    values.typed_data::<u32>()[data.offset()..][..column.len()]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| valid(i).then_some(v)),
+                ),
+                Some(8) => distinct_values(
+                    values.typed_data::<u64>()[data.offset()..][..column.len()]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| valid(i).then_some(v)),
+                ),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// `(non-null values, distinct values)` among the first [`DICTIONARY_SAMPLE`] non-null ones.
+fn distinct_values<T: Eq + std::hash::Hash>(
+    values: impl Iterator<Item = Option<T>>,
+) -> (usize, usize) {
+    let mut seen = std::collections::HashSet::new();
+    let mut n = 0;
+    for v in values.flatten().take(DICTIONARY_SAMPLE) {
+        seen.insert(v);
+        n += 1;
+    }
+    (n, seen.len())
 }
 
 /// Runs the query, checks and shapes each batch, and queues it for the writers; returns the
@@ -581,11 +637,15 @@ fn shape(fanout: &Fanout, batch: RecordBatch) -> Result<RecordBatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deltalake::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
-    use deltalake::arrow::datatypes::{Field, Schema};
+    use deltalake::arrow::array::{
+        Float32Array, Float64Array, Int64Array, ListArray, StringArray, StructArray,
+    };
+    use deltalake::arrow::buffer::OffsetBuffer;
+    use deltalake::arrow::datatypes::{Field, Fields, Schema};
 
-    /// Columns whose values mostly differ are written without a dictionary; the others, and
-    /// every column of a batch too small to tell, keep it.
+    /// Columns whose values mostly differ are written without a dictionary, nested ones too
+    /// and judged on their non-null values; the others, and every column of a batch too
+    /// small to tell, keep it.
     #[test]
     fn dictionaries_only_where_values_repeat() {
         let n = 1000;
@@ -593,31 +653,74 @@ mod tests {
         let channels: Vec<&str> = (0..n).map(|i| ["chat", "email"][i % 2]).collect();
         let amounts: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
         let versions: Vec<i64> = vec![3; n];
+        // 70% nulls: the 300 others all differ.
+        let trips: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 10 < 3).then(|| format!("trip-{i}")))
+            .collect();
+        // Three (label, probability) pairs per row: labels repeat, probabilities do not.
+        let entry = Fields::from(vec![
+            Field::new("label", DataType::Utf8, false),
+            Field::new("confidence", DataType::Float32, false),
+        ]);
+        let labels: Vec<&str> = (0..3 * n)
+            .map(|i| ["refund", "late", "app"][i % 3])
+            .collect();
+        let probabilities: Vec<f32> = (0..3 * n).map(|i| 1.0 / (i as f32 + 2.0)).collect();
+        let entries = StructArray::new(
+            entry.clone(),
+            vec![
+                Arc::new(StringArray::from(labels)) as ArrayRef,
+                Arc::new(Float32Array::from(probabilities)),
+            ],
+            None,
+        );
+        let element = Arc::new(Field::new("element", DataType::Struct(entry), false));
+        let top_k = ListArray::new(
+            element.clone(),
+            OffsetBuffer::from_lengths(vec![3; n]),
+            Arc::new(entries),
+            None,
+        );
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
                 Field::new("id", DataType::Utf8, false),
                 Field::new("channel", DataType::Utf8, false),
                 Field::new("amount", DataType::Float64, false),
                 Field::new("version", DataType::Int64, false),
+                Field::new("trip_id", DataType::Utf8, true),
+                Field::new("top_k", DataType::List(element), false),
             ])),
             vec![
                 Arc::new(StringArray::from(ids)) as ArrayRef,
                 Arc::new(StringArray::from(channels)),
                 Arc::new(Float64Array::from(amounts)),
                 Arc::new(Int64Array::from(versions)),
+                Arc::new(StringArray::from(trips)),
+                Arc::new(top_k),
             ],
         )
         .expect("batch");
         let dictionary = |p: &WriterProperties, c: &str| {
-            p.dictionary_enabled(&ColumnPath::new(vec![c.to_string()]))
+            p.dictionary_enabled(&ColumnPath::new(c.split('.').map(String::from).collect()))
         };
         let p = writer_properties(&batch, 128);
         assert!(!dictionary(&p, "id"));
         assert!(dictionary(&p, "channel"));
         assert!(!dictionary(&p, "amount"));
         assert!(dictionary(&p, "version"));
+        assert!(
+            !dictionary(&p, "trip_id"),
+            "distinct among its non-null values"
+        );
+        assert!(dictionary(&p, "top_k.list.element.label"));
+        assert!(!dictionary(&p, "top_k.list.element.confidence"));
         assert_eq!(p.max_row_group_row_count(), Some(128));
-        let small = writer_properties(&batch.slice(0, 100), 128);
-        assert!(dictionary(&small, "id"), "100 rows say nothing");
+        let small = writer_properties(&batch.slice(0, 80), 128);
+        assert!(dictionary(&small, "id"), "80 rows say nothing");
+        assert!(dictionary(&small, "top_k.list.element.confidence"));
+        // 100 rows hold 300 probabilities: enough to tell for them, not for the ids.
+        let some = writer_properties(&batch.slice(20, 100), 128);
+        assert!(dictionary(&some, "id"));
+        assert!(!dictionary(&some, "top_k.list.element.confidence"));
     }
 }
