@@ -170,12 +170,53 @@ pub(crate) fn f32_from_bf16(b: u16) -> f32 {
     f32::from_bits(u32::from(b) << 16)
 }
 
-/// `out = bias + Σ v · W[row]` for sparse features (training, `f32` weights): features
-/// taken four at a time as `out += (v0·w0 + v1·w1) + (v2·w2 + v3·w3)` (a fixed order, so
-/// results are deterministic; four rows per pass over `out` quarter its loads and stores),
-/// then the rest one by one. Compiled for the baseline CPU, without fused multiply-add.
-#[inline]
-pub(crate) fn linear_scores(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+/// Defines `$name`, which runs `$body` (an `#[inline(always)]` function of the same
+/// arguments) compiled for AVX2 when the CPU has it, for the baseline CPU otherwise. For the
+/// training kernels: they keep separate multiplies and adds (Rust never fuses them) and
+/// IEEE-exact square roots and divisions, each lane in the same order, so both builds give
+/// the same bits; AVX2 only makes the lanes twice as wide.
+macro_rules! avx2_or_baseline {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident => $body:ident ($($arg:ident : $ty:ty),* $(,)?)) => {
+        $(#[$meta])*
+        #[inline]
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn wide($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use avx2_or_baseline;
+
+avx2_or_baseline! {
+    /// `out = bias + Σ v · W[row]` for sparse features (training, `f32` weights): features
+    /// taken four at a time as `out += (v0·w0 + v1·w1) + (v2·w2 + v3·w3)` (a fixed order, so
+    /// results are deterministic; four rows per pass over `out` quarter its loads and stores),
+    /// then the rest one by one; without fused multiply-add.
+    pub(crate) fn linear_scores => linear_scores_body(
+        weights: &[f32],
+        bias: &[f32],
+        feats: &[(u32, f32)],
+        out: &mut [f32],
+    )
+}
+
+#[inline(always)]
+pub(crate) fn linear_scores_body(
+    weights: &[f32],
+    bias: &[f32],
+    feats: &[(u32, f32)],
+    out: &mut [f32],
+) {
     let c = bias.len();
     out.copy_from_slice(bias);
     let row = |r: u32| {

@@ -22,7 +22,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::classifier::{
-    HiddenLayer, bf16_from_f32, linear_scores, mix_logits, relu_sparse, softmax_in_place,
+    HiddenLayer, avx2_or_baseline, bf16_from_f32, linear_scores, mix_logits, relu_sparse,
+    softmax_in_place,
 };
 use crate::memory::huge_vec;
 use crate::train::{Csr, batch_triplets, sparse_adagrad_step};
@@ -275,23 +276,57 @@ fn output_step(
         .enumerate()
         .for_each_init(
             || vec![0f32; width],
-            |g, (j, (wr, ar))| {
-                g.fill(0.0);
-                let mut any = false;
-                for p in 0..n {
-                    let hv = ht[p * h + j];
-                    if hv != 0.0 {
-                        any = true;
-                        for (gk, &zk) in g.iter_mut().zip(&dz[p * width..(p + 1) * width]) {
-                            *gk += hv * zk;
-                        }
-                    }
-                }
-                if any {
-                    adagrad(wr, ar, g, lr, eps);
-                }
-            },
+            |g, (j, (wr, ar))| output_row(wr, ar, g, j, ht, h, dz, n, lr, eps),
         );
+}
+
+avx2_or_baseline! {
+    /// Row `j` of [`output_step`]: its gradient summed in batch order into `g`, then its
+    /// AdaGrad step (none when no batch row activated unit `j`).
+    #[allow(clippy::too_many_arguments)]
+    fn output_row => output_row_body(
+        w: &mut [f32],
+        acc: &mut [f32],
+        g: &mut [f32],
+        j: usize,
+        ht: &[f32],
+        h: usize,
+        dz: &[f32],
+        n: usize,
+        lr: f32,
+        eps: f32,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn output_row_body(
+    w: &mut [f32],
+    acc: &mut [f32],
+    g: &mut [f32],
+    j: usize,
+    ht: &[f32],
+    h: usize,
+    dz: &[f32],
+    n: usize,
+    lr: f32,
+    eps: f32,
+) {
+    let width = w.len();
+    g.fill(0.0);
+    let mut any = false;
+    for p in 0..n {
+        let hv = ht[p * h + j];
+        if hv != 0.0 {
+            any = true;
+            for (gk, &zk) in g.iter_mut().zip(&dz[p * width..(p + 1) * width]) {
+                *gk += hv * zk;
+            }
+        }
+    }
+    if any {
+        adagrad_body(w, acc, g, lr, eps);
+    }
 }
 
 /// `out[k] = Σ_rows m[row][k]` for a row-major matrix with `width` columns.
@@ -304,9 +339,13 @@ fn column_sums(m: &[f32], width: usize, out: &mut [f32]) {
     }
 }
 
-/// One dense AdaGrad step: `acc += g²; w -= lr · g / (√acc + eps)`.
-#[inline]
-fn adagrad(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32) {
+avx2_or_baseline! {
+    /// One dense AdaGrad step: `acc += g²; w -= lr · g / (√acc + eps)`.
+    fn adagrad => adagrad_body(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32)
+}
+
+#[inline(always)]
+fn adagrad_body(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32) {
     for ((wk, ak), &gk) in w.iter_mut().zip(acc.iter_mut()).zip(g) {
         *ak += gk * gk;
         *wk -= lr * gk / (ak.sqrt() + eps);

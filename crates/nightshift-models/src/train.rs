@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibration::{ece_at_temperature, fit_temperature};
 use crate::classifier::{
-    TextClassifier, bf16_from_f32, linear_scores, mix_logits, softmax_in_place,
+    TextClassifier, avx2_or_baseline, bf16_from_f32, linear_scores, mix_logits, softmax_in_place,
 };
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, Scratch, Vocabulary, raw_buckets};
@@ -568,30 +568,64 @@ pub(crate) fn sparse_adagrad_step(
                 return;
             }
             let mut g = vec![0f32; width];
-            let mut i = s;
-            while i < e {
-                let row = trip[i].0;
-                g.fill(0.0);
-                let mut j = i;
-                while j < e && trip[j].0 == row {
-                    let (_, pos, v) = trip[j];
-                    let rr = &resid[pos as usize * width..(pos as usize + 1) * width];
-                    for (gk, &rk) in g.iter_mut().zip(rr) {
-                        *gk += v * rk;
-                    }
-                    j += 1;
-                }
-                let off = (row - lo) as usize * width;
-                let wr = &mut wb[off..off + width];
-                let ar = &mut ab[off..off + width];
-                for ((wk, ak), &gk) in wr.iter_mut().zip(ar.iter_mut()).zip(&g) {
-                    let gk = gk + l2 * *wk;
-                    *ak += gk * gk;
-                    *wk -= lr * gk / (ak.sqrt() + eps);
-                }
-                i = j;
-            }
+            adagrad_rows(wb, ab, &mut g, lo, &trip[s..e], resid, lr, l2, eps);
         });
+}
+
+avx2_or_baseline! {
+    /// The AdaGrad step of [`sparse_adagrad_step`] on one block of rows (`w`, `acc`, the first
+    /// row being `lo`) for its sorted triplets `trip`; `g` is a row-wide scratch.
+    #[allow(clippy::too_many_arguments)]
+    fn adagrad_rows => adagrad_rows_body(
+        w: &mut [f32],
+        acc: &mut [f32],
+        g: &mut [f32],
+        lo: u32,
+        trip: &[(u32, u32, f32)],
+        resid: &[f32],
+        lr: f32,
+        l2: f32,
+        eps: f32,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn adagrad_rows_body(
+    w: &mut [f32],
+    acc: &mut [f32],
+    g: &mut [f32],
+    lo: u32,
+    trip: &[(u32, u32, f32)],
+    resid: &[f32],
+    lr: f32,
+    l2: f32,
+    eps: f32,
+) {
+    let width = g.len();
+    let mut i = 0;
+    while i < trip.len() {
+        let row = trip[i].0;
+        g.fill(0.0);
+        let mut j = i;
+        while j < trip.len() && trip[j].0 == row {
+            let (_, pos, v) = trip[j];
+            let rr = &resid[pos as usize * width..(pos as usize + 1) * width];
+            for (gk, &rk) in g.iter_mut().zip(rr) {
+                *gk += v * rk;
+            }
+            j += 1;
+        }
+        let off = (row - lo) as usize * width;
+        let wr = &mut w[off..off + width];
+        let ar = &mut acc[off..off + width];
+        for ((wk, ak), &gk) in wr.iter_mut().zip(ar.iter_mut()).zip(g.iter()) {
+            let gk = gk + l2 * *wk;
+            *ak += gk * gk;
+            *wk -= lr * gk / (ak.sqrt() + eps);
+        }
+        i = j;
+    }
 }
 
 struct Sgd<'a> {
@@ -717,5 +751,70 @@ impl Sgd<'_> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The AVX2 build of the training kernels (taken on a CPU that has AVX2) gives the same
+    /// bits as the baseline build: trained weights do not depend on the CPU. (Only optimised
+    /// builds vectorise: `cargo test --release -p nightshift-models` compares the wide lanes.)
+    #[test]
+    fn wide_training_kernels_match_the_baseline_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut random =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect() };
+        // Widths around the 8-lane boundary, and a hidden layer's.
+        for width in [1, 7, 8, 9, 27, 77, 128] {
+            let rows = 40;
+            let weights = random(rows * width);
+            let bias = random(width);
+            let feats: Vec<(u32, f32)> = (0..11)
+                .map(|i| ((i * 7 % rows) as u32, 0.3 + i as f32))
+                .collect();
+            let (mut wide, mut base) = (vec![0f32; width], vec![0f32; width]);
+            linear_scores(&weights, &bias, &feats, &mut wide);
+            crate::classifier::linear_scores_body(&weights, &bias, &feats, &mut base);
+            assert_eq!(bits(&wide), bits(&base), "linear_scores, width {width}");
+
+            // Rows 3, 5 (twice) and 9 of a block starting at row 2.
+            let trip = vec![
+                (3u32, 0u32, 0.5f32),
+                (5, 1, -1.5),
+                (5, 2, 0.25),
+                (9, 0, 2.0),
+            ];
+            let resid = random(3 * width);
+            let acc0: Vec<f32> = random(rows * width).iter().map(|x| x * x).collect();
+            let (mut w1, mut a1, mut g1) = (weights.clone(), acc0.clone(), vec![0f32; width]);
+            let (mut w2, mut a2, mut g2) = (weights.clone(), acc0, vec![0f32; width]);
+            let lo = 2;
+            let block = (rows - lo as usize) * width;
+            let (w1b, a1b) = (
+                &mut w1[lo as usize * width..][..block],
+                &mut a1[lo as usize * width..][..block],
+            );
+            adagrad_rows(w1b, a1b, &mut g1, lo, &trip, &resid, 0.1, 1e-4, 1e-8);
+            let (w2b, a2b) = (
+                &mut w2[lo as usize * width..][..block],
+                &mut a2[lo as usize * width..][..block],
+            );
+            adagrad_rows_body(w2b, a2b, &mut g2, lo, &trip, &resid, 0.1, 1e-4, 1e-8);
+            assert_ne!(bits(&w1), bits(&weights), "the step changed nothing");
+            assert_eq!(bits(&w1), bits(&w2), "adagrad_rows weights, width {width}");
+            assert_eq!(
+                bits(&a1),
+                bits(&a2),
+                "adagrad_rows accumulators, width {width}"
+            );
+        }
     }
 }
