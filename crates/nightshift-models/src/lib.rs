@@ -45,7 +45,9 @@
 //! TextClassifier ──to_bytes──▶ Vec<u8> ──from_bytes──▶ TextClassifier (identical predictions)
 //! ```
 //!
-//! Everything is deterministic for a given seed, independent of the number of threads.
+//! Everything is deterministic for a given seed, independent of the number of threads and of
+//! the CPU: the training kernels (`avx2_or_baseline!`) take AVX2 lanes when the CPU has them,
+//! with separate multiplies and adds and exact square roots and divisions in the same order.
 
 pub mod calibration;
 pub mod classifier;
