@@ -170,29 +170,39 @@ pub(crate) fn f32_from_bf16(b: u16) -> f32 {
     f32::from_bits(u32::from(b) << 16)
 }
 
-/// Defines `$name`, which runs `$body` (an `#[inline(always)]` function of the same
-/// arguments) compiled for AVX2 when the CPU has it, for the baseline CPU otherwise. For the
-/// training kernels: they keep separate multiplies and adds (Rust never fuses them) and
-/// IEEE-exact square roots and divisions, each lane in the same order, so both builds give
+/// Defines the kernel `$name` and its baseline build `$baseline` from one body: `$name` runs
+/// the body compiled for AVX2 when the CPU has it, `$baseline` as compiled for the target.
+/// For the training kernels: they keep separate multiplies and adds (Rust never fuses them)
+/// and IEEE-exact square roots and divisions, each lane in the same order, so both builds give
 /// the same bits; AVX2 only makes the lanes twice as wide.
 macro_rules! avx2_or_baseline {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident => $body:ident ($($arg:ident : $ty:ty),* $(,)?)) => {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident / $baseline:ident ($($arg:ident : $ty:ty),* $(,)?) $body:block
+    ) => {
         $(#[$meta])*
         #[inline]
+        #[allow(clippy::too_many_arguments)]
         $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2")]
+                #[allow(clippy::too_many_arguments)]
                 fn wide($($arg: $ty),*) {
-                    $body($($arg),*)
+                    $baseline($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU supports AVX2 (checked just above).
                     return unsafe { wide($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            $baseline($($arg),*)
         }
+
+        /// The baseline build of the kernel of the same name without the suffix.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $baseline($($arg: $ty),*) $body
     };
 }
 pub(crate) use avx2_or_baseline;
@@ -202,38 +212,30 @@ avx2_or_baseline! {
     /// taken four at a time as `out += (v0·w0 + v1·w1) + (v2·w2 + v3·w3)` (a fixed order, so
     /// results are deterministic; four rows per pass over `out` quarter its loads and stores),
     /// then the rest one by one; without fused multiply-add.
-    pub(crate) fn linear_scores => linear_scores_body(
+    pub(crate) fn linear_scores / linear_scores_baseline(
         weights: &[f32],
         bias: &[f32],
         feats: &[(u32, f32)],
         out: &mut [f32],
-    )
-}
-
-#[inline(always)]
-pub(crate) fn linear_scores_body(
-    weights: &[f32],
-    bias: &[f32],
-    feats: &[(u32, f32)],
-    out: &mut [f32],
-) {
-    let c = bias.len();
-    out.copy_from_slice(bias);
-    let row = |r: u32| {
-        let start = r as usize * c;
-        &weights[start..start + c]
-    };
-    let mut groups = feats.chunks_exact(4);
-    for q in groups.by_ref() {
-        let (w0, w1, w2, w3) = (row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0));
-        let (v0, v1, v2, v3) = (q[0].1, q[1].1, q[2].1, q[3].1);
-        for ((((o, &a), &b), &x), &y) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
-            *o += (v0 * a + v1 * b) + (v2 * x + v3 * y);
+    ) {
+        let c = bias.len();
+        out.copy_from_slice(bias);
+        let row = |r: u32| {
+            let start = r as usize * c;
+            &weights[start..start + c]
+        };
+        let mut groups = feats.chunks_exact(4);
+        for q in groups.by_ref() {
+            let (w0, w1, w2, w3) = (row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0));
+            let (v0, v1, v2, v3) = (q[0].1, q[1].1, q[2].1, q[3].1);
+            for ((((o, &a), &b), &x), &y) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+                *o += (v0 * a + v1 * b) + (v2 * x + v3 * y);
+            }
         }
-    }
-    for &(r, v) in groups.remainder() {
-        for (o, &w) in out.iter_mut().zip(row(r)) {
-            *o += v * w;
+        for &(r, v) in groups.remainder() {
+            for (o, &w) in out.iter_mut().zip(row(r)) {
+                *o += v * w;
+            }
         }
     }
 }

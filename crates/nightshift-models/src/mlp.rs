@@ -283,8 +283,7 @@ fn output_step(
 avx2_or_baseline! {
     /// Row `j` of [`output_step`]: its gradient summed in batch order into `g`, then its
     /// AdaGrad step (none when no batch row activated unit `j`).
-    #[allow(clippy::too_many_arguments)]
-    fn output_row => output_row_body(
+    fn output_row / output_row_baseline(
         w: &mut [f32],
         acc: &mut [f32],
         g: &mut [f32],
@@ -295,37 +294,22 @@ avx2_or_baseline! {
         n: usize,
         lr: f32,
         eps: f32,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn output_row_body(
-    w: &mut [f32],
-    acc: &mut [f32],
-    g: &mut [f32],
-    j: usize,
-    ht: &[f32],
-    h: usize,
-    dz: &[f32],
-    n: usize,
-    lr: f32,
-    eps: f32,
-) {
-    let width = w.len();
-    g.fill(0.0);
-    let mut any = false;
-    for p in 0..n {
-        let hv = ht[p * h + j];
-        if hv != 0.0 {
-            any = true;
-            for (gk, &zk) in g.iter_mut().zip(&dz[p * width..(p + 1) * width]) {
-                *gk += hv * zk;
+    ) {
+        let width = w.len();
+        g.fill(0.0);
+        let mut any = false;
+        for p in 0..n {
+            let hv = ht[p * h + j];
+            if hv != 0.0 {
+                any = true;
+                for (gk, &zk) in g.iter_mut().zip(&dz[p * width..(p + 1) * width]) {
+                    *gk += hv * zk;
+                }
             }
         }
-    }
-    if any {
-        adagrad_body(w, acc, g, lr, eps);
+        if any {
+            adagrad_baseline(w, acc, g, lr, eps);
+        }
     }
 }
 
@@ -341,13 +325,10 @@ fn column_sums(m: &[f32], width: usize, out: &mut [f32]) {
 
 avx2_or_baseline! {
     /// One dense AdaGrad step: `acc += g²; w -= lr · g / (√acc + eps)`.
-    fn adagrad => adagrad_body(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32)
-}
-
-#[inline(always)]
-fn adagrad_body(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32) {
-    for ((wk, ak), &gk) in w.iter_mut().zip(acc.iter_mut()).zip(g) {
-        *ak += gk * gk;
-        *wk -= lr * gk / (ak.sqrt() + eps);
+    fn adagrad / adagrad_baseline(w: &mut [f32], acc: &mut [f32], g: &[f32], lr: f32, eps: f32) {
+        for ((wk, ak), &gk) in w.iter_mut().zip(acc.iter_mut()).zip(g) {
+            *ak += gk * gk;
+            *wk -= lr * gk / (ak.sqrt() + eps);
+        }
     }
 }

@@ -575,8 +575,7 @@ pub(crate) fn sparse_adagrad_step(
 avx2_or_baseline! {
     /// The AdaGrad step of [`sparse_adagrad_step`] on one block of rows (`w`, `acc`, the first
     /// row being `lo`) for its sorted triplets `trip`; `g` is a row-wide scratch.
-    #[allow(clippy::too_many_arguments)]
-    fn adagrad_rows => adagrad_rows_body(
+    fn adagrad_rows / adagrad_rows_baseline(
         w: &mut [f32],
         acc: &mut [f32],
         g: &mut [f32],
@@ -586,45 +585,31 @@ avx2_or_baseline! {
         lr: f32,
         l2: f32,
         eps: f32,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn adagrad_rows_body(
-    w: &mut [f32],
-    acc: &mut [f32],
-    g: &mut [f32],
-    lo: u32,
-    trip: &[(u32, u32, f32)],
-    resid: &[f32],
-    lr: f32,
-    l2: f32,
-    eps: f32,
-) {
-    let width = g.len();
-    let mut i = 0;
-    while i < trip.len() {
-        let row = trip[i].0;
-        g.fill(0.0);
-        let mut j = i;
-        while j < trip.len() && trip[j].0 == row {
-            let (_, pos, v) = trip[j];
-            let rr = &resid[pos as usize * width..(pos as usize + 1) * width];
-            for (gk, &rk) in g.iter_mut().zip(rr) {
-                *gk += v * rk;
+    ) {
+        let width = g.len();
+        let mut i = 0;
+        while i < trip.len() {
+            let row = trip[i].0;
+            g.fill(0.0);
+            let mut j = i;
+            while j < trip.len() && trip[j].0 == row {
+                let (_, pos, v) = trip[j];
+                let rr = &resid[pos as usize * width..(pos as usize + 1) * width];
+                for (gk, &rk) in g.iter_mut().zip(rr) {
+                    *gk += v * rk;
+                }
+                j += 1;
             }
-            j += 1;
+            let off = (row - lo) as usize * width;
+            let wr = &mut w[off..off + width];
+            let ar = &mut acc[off..off + width];
+            for ((wk, ak), &gk) in wr.iter_mut().zip(ar.iter_mut()).zip(g.iter()) {
+                let gk = gk + l2 * *wk;
+                *ak += gk * gk;
+                *wk -= lr * gk / (ak.sqrt() + eps);
+            }
+            i = j;
         }
-        let off = (row - lo) as usize * width;
-        let wr = &mut w[off..off + width];
-        let ar = &mut acc[off..off + width];
-        for ((wk, ak), &gk) in wr.iter_mut().zip(ar.iter_mut()).zip(g.iter()) {
-            let gk = gk + l2 * *wk;
-            *ak += gk * gk;
-            *wk -= lr * gk / (ak.sqrt() + eps);
-        }
-        i = j;
     }
 }
 
@@ -782,7 +767,7 @@ mod tests {
                 .collect();
             let (mut wide, mut base) = (vec![0f32; width], vec![0f32; width]);
             linear_scores(&weights, &bias, &feats, &mut wide);
-            crate::classifier::linear_scores_body(&weights, &bias, &feats, &mut base);
+            crate::classifier::linear_scores_baseline(&weights, &bias, &feats, &mut base);
             assert_eq!(bits(&wide), bits(&base), "linear_scores, width {width}");
 
             // Rows 3, 5 (twice) and 9 of a block starting at row 2.
@@ -807,7 +792,7 @@ mod tests {
                 &mut w2[lo as usize * width..][..block],
                 &mut a2[lo as usize * width..][..block],
             );
-            adagrad_rows_body(w2b, a2b, &mut g2, lo, &trip, &resid, 0.1, 1e-4, 1e-8);
+            adagrad_rows_baseline(w2b, a2b, &mut g2, lo, &trip, &resid, 0.1, 1e-4, 1e-8);
             assert_ne!(bits(&w1), bits(&weights), "the step changed nothing");
             assert_eq!(bits(&w1), bits(&w2), "adagrad_rows weights, width {width}");
             assert_eq!(
