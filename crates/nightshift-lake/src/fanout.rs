@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{Array, ArrayRef, AsArray};
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
@@ -480,7 +480,7 @@ fn mostly_unique_leaves(path: Vec<String>, column: &ArrayRef, out: &mut Vec<Vec<
         p.push(name.to_string());
         p
     };
-    match column.data_type() {
+    let list = match column.data_type() {
         DataType::Struct(fields) => {
             let columns = column.as_struct().columns();
             for (field, c) in fields.iter().zip(columns) {
@@ -488,24 +488,14 @@ fn mostly_unique_leaves(path: Vec<String>, column: &ArrayRef, out: &mut Vec<Vec<
             }
             return;
         }
-        // The values of the rows of `column` (a slice's list keeps all of its parent's).
-        DataType::List(field) => {
-            let mut p = child("list");
-            p.push(field.name().clone());
-            let list = column.as_list::<i32>();
-            let (start, end) = (list.value_offsets()[0], list.value_offsets()[list.len()]);
-            let values = list.values().slice(start as usize, (end - start) as usize);
-            return mostly_unique_leaves(p, &values, out);
-        }
-        DataType::LargeList(field) => {
-            let mut p = child("list");
-            p.push(field.name().clone());
-            let list = column.as_list::<i64>();
-            let (start, end) = (list.value_offsets()[0], list.value_offsets()[list.len()]);
-            let values = list.values().slice(start as usize, (end - start) as usize);
-            return mostly_unique_leaves(p, &values, out);
-        }
-        _ => {}
+        DataType::List(element) => Some((element, row_values(column.as_list::<i32>()))),
+        DataType::LargeList(element) => Some((element, row_values(column.as_list::<i64>()))),
+        _ => None,
+    };
+    if let Some((element, values)) = list {
+        let mut p = child("list");
+        p.push(element.name().clone());
+        return mostly_unique_leaves(p, &values, out);
     }
     let Some((values, distinct)) = sampled_distinct(column) else {
         return;
@@ -513,6 +503,13 @@ fn mostly_unique_leaves(path: Vec<String>, column: &ArrayRef, out: &mut Vec<Vec<
     if values >= DICTIONARY_MIN_SAMPLE && distinct * 2 > values {
         out.push(path);
     }
+}
+
+/// The values of the rows of `list` (a slice of a list array keeps all of its parent's).
+fn row_values<O: OffsetSizeTrait>(list: &GenericListArray<O>) -> ArrayRef {
+    let offsets = list.value_offsets();
+    let (start, end) = (offsets[0].as_usize(), offsets[list.len()].as_usize());
+    list.values().slice(start, end - start)
 }
 
 /// `(non-null values, distinct values)` among the first [`DICTIONARY_SAMPLE`] non-null values
