@@ -5,7 +5,9 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use nightshift_lake::arrow::array::{ArrayRef, BooleanBuilder, RecordBatch, StringArray};
+use nightshift_lake::arrow::array::{
+    ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, StringArray,
+};
 use nightshift_lake::arrow::compute::{cast, filter_record_batch};
 use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
 use nightshift_lake::arrow::json::LineDelimitedWriter;
@@ -248,7 +250,8 @@ impl Refuser {
         let texts = StringColumn::of(batch.column(self.text_index))
             .ok_or_else(|| Error::Internal("the text column is not a string array".into()))?;
         let max_chars = self.max_chars;
-        let mut keep = BooleanBuilder::with_capacity(batch.num_rows());
+        // Rows refused, in order; nearly always none, and then the batch goes on as it is.
+        let mut refused: Vec<usize> = Vec::new();
         for i in 0..batch.num_rows() {
             let id = (!ids.is_null(i)).then(|| ids.value(i));
             let reason = match id {
@@ -277,18 +280,24 @@ impl Refuser {
                 }
                 Some(_) => None,
             };
-            match reason {
-                None => keep.append_value(true),
-                Some((reason, detail)) => {
-                    keep.append_value(false);
-                    *state.counts.entry(reason).or_default() += 1;
-                    state
-                        .rejects
-                        .push(id, reason, &detail, &row_json(&batch, i)?);
-                }
+            if let Some((reason, detail)) = reason {
+                refused.push(i);
+                *state.counts.entry(reason).or_default() += 1;
+                state
+                    .rejects
+                    .push(id, reason, &detail, &row_json(&batch, i)?);
             }
         }
-        let kept = filter_record_batch(&batch, &keep.finish())?;
+        let kept = if refused.is_empty() {
+            batch
+        } else {
+            let mut keep = BooleanBufferBuilder::new(batch.num_rows());
+            keep.append_n(batch.num_rows(), true);
+            for i in refused {
+                keep.set_bit(i, false);
+            }
+            filter_record_batch(&batch, &BooleanArray::new(keep.finish(), None))?
+        };
         let mut columns: Vec<ArrayRef> = kept.columns().to_vec();
         columns.push(Arc::new(StringArray::from(vec![
             self.ds.as_str();
