@@ -25,6 +25,8 @@
 //! - [`files`] reads CSV / TSV / Parquet / NDJSON data files (training and evaluation data).
 //! - [`predict`] is the `nightshift_predict(text, extra...)` UDF: a native text model run on
 //!   whole record batches inside DataFusion plans, so inference streams with bounded memory.
+//!   A batch runs on all cores through rayon; the calling tokio worker blocks in place, so the
+//!   tasks queued on it (the query feeding the model, the writers) move to another thread.
 //! - [`format`] renders query results as an aligned table, CSV or JSON for the CLI.
 //! - [`Error`] is the crate's one error type; [`Error::hint`] gives the user a next step.
 //!
