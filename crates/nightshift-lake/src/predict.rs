@@ -283,10 +283,8 @@ mod tests {
     use deltalake::arrow::array::{Array, StringArray, StringViewArray};
     use nightshift_models::{Example, TrainConfig, train};
 
-    /// The text column is read in place whatever its layout, and a null text gives a null
-    /// prediction.
-    #[test]
-    fn predictions_are_the_same_for_every_string_layout() {
+    /// A model of three labels trained in a few milliseconds.
+    fn small_model() -> TextClassifier {
         let texts = [
             "refund my card",
             "driver was rude",
@@ -305,7 +303,14 @@ mod tests {
         let mut config = TrainConfig::default();
         config.features.hash_bits = 12;
         config.max_epochs = 2;
-        let model = train(&config, &examples).expect("train").0;
+        train(&config, &examples).expect("train").0
+    }
+
+    /// The text column is read in place whatever its layout, and a null text gives a null
+    /// prediction.
+    #[test]
+    fn predictions_are_the_same_for_every_string_layout() {
+        let model = small_model();
         let values = vec![
             Some("refund please"),
             None,
@@ -327,18 +332,7 @@ mod tests {
     /// runtime's worker and in its `block_on`.
     #[test]
     fn predictions_run_on_every_kind_of_runtime() {
-        let examples: Vec<Example<'_>> = (0..40)
-            .map(|i| Example {
-                text: ["refund my card", "driver was rude"][i % 2],
-                label: ["payments", "safety"][i % 2],
-                parent: None,
-                extras: &[],
-            })
-            .collect();
-        let mut config = TrainConfig::default();
-        config.features.hash_bits = 12;
-        config.max_epochs = 2;
-        let model = Arc::new(train(&config, &examples).expect("train").0);
+        let model = Arc::new(small_model());
         let texts: ArrayRef = Arc::new(StringArray::from(vec!["refund", "rude driver"]));
         let call = move || {
             let udf = PredictUdf::new(model.clone(), Vec::new(), 1);
