@@ -42,14 +42,25 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
             .collect()
     };
     // The model reference is resolved once, before any task runs, and recorded in every row.
-    let model = if tasks
+    // Its bundle is read and verified on another thread while the warehouse opens; a model
+    // that fails to load still stops the run before any task.
+    let loading = tasks
         .iter()
         .any(|t| matches!(t, Task::Infer | Task::Publish))
-    {
-        Some(super::resolve_pipeline_model(&project, &plan.pipeline)?)
-    } else {
-        None
+        .then(|| {
+            let (project, pipeline) = (project.clone(), plan.pipeline.clone());
+            tokio::task::spawn_blocking(move || super::resolve_pipeline_model(&project, &pipeline))
+        });
+    let warehouse = Warehouse::open(&project).await;
+    let model = match loading {
+        Some(loading) => Some(
+            loading
+                .await
+                .map_err(|e| Failure::work(anyhow::anyhow!("loading the model stopped: {e}")))??,
+        ),
+        None => None,
     };
+    let warehouse = warehouse?;
     tracing::info!(
         pipeline = %plan.pipeline.name,
         ds = %plan.ds,
@@ -59,7 +70,6 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
         plan.run_id,
         tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(" -> ")
     );
-    let warehouse = Warehouse::open(&project).await?;
     let store = super::open_run_store(&project)?;
     let outcome = execute_run(
         &warehouse,

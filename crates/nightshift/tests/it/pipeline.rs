@@ -193,6 +193,38 @@ fn a_pipeline_whose_model_is_not_trained_fails_before_running_anything() {
         stderr(&out)
     );
     assert!(!p.join("warehouse/intermediate").exists(), "nothing ran");
+
+    // A damaged bundle (read while the warehouse opens) stops the run before any task too.
+    let labels = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \
+                  JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "root_cause",
+            "--alias",
+            "production",
+            "--hidden",
+            "0",
+            "--sql",
+            labels,
+            "--text-column",
+            "text",
+            "--label-column",
+            "subcategory",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let weights = p.join("models/root_cause/1/weights.bin");
+    let mut bytes = std::fs::read(&weights).expect("weights");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&weights, &bytes).expect("write");
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("weights.bin"), "{}", stderr(&out));
+    assert!(!p.join("warehouse/intermediate").exists(), "nothing ran");
 }
 
 #[test]
