@@ -219,7 +219,7 @@ async fn predictions_query(
     let mut args = vec![quoted(&spec.text_column)];
     args.extend(model.extra_columns().iter().map(|c| quoted(c)));
     let query = format!(
-        "SELECT CAST({id} AS VARCHAR) AS id, \
+        "SELECT arrow_cast({id}, 'Utf8') AS id, \
                 p['category'] AS category, p['subcategory'] AS subcategory, \
                 p['confidence'] AS confidence, p['category_confidence'] AS category_confidence, \
                 p['top_k'] AS top_k, \
