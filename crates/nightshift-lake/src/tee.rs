@@ -34,9 +34,9 @@ use tokio::sync::{Mutex, mpsc};
 use crate::error::{Error, Result};
 
 /// Batches queued between the write and the reading query before the write waits. Two keep
-/// the model fed (its tokio worker blocks in place, so the write is never held up by it);
-/// more only lengthen the tail, where the model works through the queue after the write has
-/// ended (4: ~1% slower end to end, 30 MiB more memory at 1M contacts).
+/// the model fed (it blocks its tokio worker in place, so the write's own tasks go on
+/// meanwhile); more only lengthen the tail in which the model works through the queue after
+/// the write has ended (4: ~1% slower end to end, up to 30 MiB more memory at 1M contacts).
 const QUEUE: usize = 2;
 
 enum Message {
