@@ -22,18 +22,32 @@
 //! the lookup tables' hash tables plus a few batches, whatever the size of the window. The
 //! price: each hash table is built by one thread, where a partitioned join builds on all
 //! cores; that matters only when both inputs are large and the cores many.
+//!
+//! A lookup narrowed to the window's keys (`AND t.trip_id IN (SELECT trip_id FROM window)`,
+//! as the `init` template writes it) is a semi-join. It hashes its probe side, the window's
+//! keys (one short column), unless that has more rows than the table it filters; its output
+//! has no row count in DataFusion's statistics, so it is estimated as at most the smaller of
+//! its two inputs (each key finds at most one row of a lookup table) with the width of the
+//! table's rows. The lookup join above it then hashes the narrowed table: on the end-to-end
+//! benchmark, the trips of the window's contacts instead of all of the week's: a third less
+//! peak memory, and a shorter build before the first row streams.
 
 use std::sync::Arc;
 
 use deltalake::arrow::datatypes::{DataType, Schema};
+use deltalake::datafusion::common::JoinType;
 use deltalake::datafusion::common::Statistics;
 use deltalake::datafusion::common::config::ConfigOptions;
 use deltalake::datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use deltalake::datafusion::error::Result as DfResult;
 use deltalake::datafusion::physical_optimizer::PhysicalOptimizerRule;
+use deltalake::datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use deltalake::datafusion::physical_plan::filter::FilterExec;
 use deltalake::datafusion::physical_plan::joins::{
     CrossJoinExec, HashJoinExec, NestedLoopJoinExec, PartitionMode, SortMergeJoinExec,
 };
+use deltalake::datafusion::physical_plan::projection::ProjectionExec;
+use deltalake::datafusion::physical_plan::repartition::RepartitionExec;
 use deltalake::datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
 /// Name of the rule in the session's physical optimiser (see [`BuildOnFewerBytes`]).
@@ -65,17 +79,10 @@ impl PhysicalOptimizerRule for BuildOnFewerBytes {
             {
                 return Ok(Transformed::no(node));
             }
-            let (Some(left), Some(right)) =
-                (estimated_bytes(join.left()), estimated_bytes(join.right()))
-            else {
+            let Some(hash_right) = hash_the_right_side(join) else {
                 return Ok(Transformed::no(node));
             };
-            if left > right {
-                tracing::debug!(
-                    "hash join on {:?}: hashing the right side ({right:.0} estimated bytes), \
-                     not the left ({left:.0})",
-                    join.on()
-                );
+            if hash_right {
                 let swapped = join.swap_inputs(PartitionMode::CollectLeft)?;
                 return Ok(Transformed::yes(swapped));
             }
@@ -100,28 +107,112 @@ impl PhysicalOptimizerRule for BuildOnFewerBytes {
     }
 }
 
-/// The plan's own byte estimate, or its rows times [`row_width`]; `None` without a row count.
+/// Whether `join` should hash its right input rather than its left; `None` without estimates.
+/// A semi or anti join filters its kept side by the keys of its probe side: it hashes the
+/// probe side (keys only, typically a window's) unless that has more rows than the kept side
+/// (whose hashed rows would carry a key each too). Any other join hashes the side with fewer
+/// estimated bytes.
+fn hash_the_right_side(join: &HashJoinExec) -> Option<bool> {
+    if let Some((kept, probe)) = semi_join_sides(join) {
+        let (kept_rows, probe_rows) = (estimated_rows(kept)?, estimated_rows(probe)?);
+        let hash_probe = probe_rows <= kept_rows;
+        tracing::debug!(
+            "{:?} join on {:?}: hashing the {} side ({:.0} estimated rows against {:.0})",
+            join.join_type(),
+            join.on(),
+            if hash_probe { "probe" } else { "kept" },
+            probe_rows.min(kept_rows),
+            probe_rows.max(kept_rows),
+        );
+        // The probe side of a Left* join is its right input.
+        let probe_is_right = Arc::ptr_eq(probe, join.right());
+        return Some(hash_probe == probe_is_right);
+    }
+    let (left, right) = (
+        estimated_bytes(join.left())?,
+        estimated_bytes(join.right())?,
+    );
+    let (side, hashed, other) = if left > right {
+        ("right", right, left)
+    } else {
+        ("left", left, right)
+    };
+    tracing::debug!(
+        "hash join on {:?}: hashing the {side} side ({hashed:.0} estimated bytes), \
+         not the other ({other:.0})",
+        join.on()
+    );
+    Some(left > right)
+}
+
+/// The plan's own byte estimate, or its rows ([`estimated_rows`]) times [`row_width`];
+/// `None` without a row count.
 fn estimated_bytes(plan: &Arc<dyn ExecutionPlan>) -> Option<f64> {
     let stats = statistics(plan)?;
     if let Some(bytes) = stats.total_byte_size.get_value() {
         return Some(*bytes as f64);
     }
-    let rows = *stats.num_rows.get_value()? as f64;
-    Some(rows * row_width(plan))
+    Some(estimated_rows(plan)? * row_width(plan))
 }
 
-/// Bytes per output row: a join's row carries a row of each input; another operator's row is
-/// at most as wide as its widest input's; a leaf's width comes from its schema.
+/// The plan's own row estimate; without one, for a semi or anti join (which outputs rows of
+/// one input, its *kept* side, filtered by the other, its *probe* side): at most the kept
+/// side's rows, and, for a lookup table narrowed to the keys of a window (`t.id IN (SELECT
+/// id FROM window)`, where each key finds at most one row), the probe side's; for an
+/// operator that passes on or drops its one input's rows (filter, projection, coalesce,
+/// repartition), that input's.
+fn estimated_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<f64> {
+    if let Some(rows) = statistics(plan).and_then(|s| s.num_rows.get_value().copied()) {
+        return Some(rows as f64);
+    }
+    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+        let (kept, probe) = semi_join_sides(join)?;
+        return Some(estimated_rows(kept)?.min(estimated_rows(probe)?));
+    }
+    match plan.children().as_slice() {
+        [child] if passes_rows_through(plan.as_ref()) => estimated_rows(child),
+        _ => None,
+    }
+}
+
+/// An input of a plan.
+type Input = Arc<dyn ExecutionPlan>;
+
+/// The kept and probe inputs of a semi or anti join; `None` for other joins.
+fn semi_join_sides(join: &HashJoinExec) -> Option<(&Input, &Input)> {
+    match join.join_type() {
+        JoinType::LeftSemi | JoinType::LeftAnti => Some((join.left(), join.right())),
+        JoinType::RightSemi | JoinType::RightAnti => Some((join.right(), join.left())),
+        _ => None,
+    }
+}
+
+/// Operators whose output rows are some of their one input's (never more).
+fn passes_rows_through(plan: &dyn ExecutionPlan) -> bool {
+    plan.is::<FilterExec>()
+        || plan.is::<ProjectionExec>()
+        || plan.is::<CoalescePartitionsExec>()
+        || plan.is::<RepartitionExec>()
+}
+
+/// Bytes per output row: a join's row carries a row of each input (a semi or anti join's,
+/// of its kept input); another operator's row is at most as wide as its widest input's; a
+/// leaf's width comes from its schema.
 fn row_width(plan: &Arc<dyn ExecutionPlan>) -> f64 {
+    if let Some((kept, _)) = plan
+        .downcast_ref::<HashJoinExec>()
+        .and_then(semi_join_sides)
+    {
+        return row_width(kept);
+    }
     let children = plan.children();
     if children.is_empty() {
         return schema_width(&plan.schema());
     }
     let mut widths = Vec::with_capacity(children.len());
     for child in children {
-        let rows = statistics(child).and_then(|s| s.num_rows.get_value().copied());
-        match (rows, estimated_bytes(child)) {
-            (Some(rows), Some(bytes)) if rows > 0 => widths.push(bytes / rows as f64),
+        match (estimated_rows(child), estimated_bytes(child)) {
+            (Some(rows), Some(bytes)) if rows > 0.0 => widths.push(bytes / rows),
             _ => return schema_width(&plan.schema()),
         }
     }

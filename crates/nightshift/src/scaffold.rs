@@ -50,8 +50,11 @@ pub(crate) const FEATURES_SQL: &str = r#"-- Features for root-cause attribution:
 -- joined with the trip or the delivery order it is about.
 -- Nightshift fills in {{ window_start }}, {{ window_end }} (UTC, 'YYYY-MM-DD HH:MM:SS'),
 -- {{ ds }} and {{ logical_date }}; re-running a date reads exactly the same rows.
--- A contact is about a trip or an order of the week before it: bounding the lookups by time
--- keeps the join reading (and holding in memory) a week of them, not their whole history.
+WITH contacts AS (
+    SELECT * FROM raw.support_contacts
+    WHERE created_at >= TIMESTAMP '{{ window_start }}'
+      AND created_at <  TIMESTAMP '{{ window_end }}'
+)
 SELECT
     c.contact_id,
     c.created_at,
@@ -67,17 +70,20 @@ SELECT
     t.distance_km      AS trip_distance_km,
     o.status           AS order_status,
     o.delivery_minutes AS order_delivery_minutes
-FROM raw.support_contacts AS c
+FROM contacts AS c
+-- The window's contacts stream past the trips and orders, which are held in memory: only
+-- those of the week before the window (a contact is about a recent trip or order), and of
+-- those only the ones the window's contacts are about (the IN clauses).
 LEFT JOIN raw.trips AS t
     ON  t.trip_id = c.trip_id
     AND t.requested_at >= TIMESTAMP '{{ window_start }}' - INTERVAL '7 days'
     AND t.requested_at <  TIMESTAMP '{{ window_end }}'
+    AND t.trip_id IN (SELECT trip_id FROM contacts)
 LEFT JOIN raw.orders AS o
     ON  o.order_id = c.order_id
     AND o.placed_at >= TIMESTAMP '{{ window_start }}' - INTERVAL '7 days'
     AND o.placed_at <  TIMESTAMP '{{ window_end }}'
-WHERE c.created_at >= TIMESTAMP '{{ window_start }}'
-  AND c.created_at <  TIMESTAMP '{{ window_end }}'
+    AND o.order_id IN (SELECT order_id FROM contacts)
 "#;
 
 /// `.gitignore` of a new project: the warehouse is data, not code.

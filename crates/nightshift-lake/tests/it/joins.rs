@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use nightshift_lake::arrow::array::{Int64Array, RecordBatch, StringArray};
 use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
+use nightshift_lake::datafusion::common::JoinType;
 use nightshift_lake::datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use nightshift_lake::datafusion::physical_plan::{ExecutionPlan, displayable};
 use nightshift_lake::{TableRef, Warehouse, WriteMode};
@@ -140,6 +141,82 @@ async fn lookups_too_big_for_datafusion_to_collect_are_hashed_once_too() {
     check_plan_and_rows(&wh).await;
 }
 
+/// The `init` template's lookups: the trips and orders narrowed to the keys of the window's
+/// contacts with `IN (SELECT ...)`. Each semi-join hashes the window's keys (one short column,
+/// not the lookup table), then each lookup join hashes the narrowed table: nothing hashed
+/// carries the contacts' text.
+const NARROWED: &str = "WITH c AS (SELECT * FROM raw.contacts WHERE id >= 0) \
+     SELECT c.id, c.text, t.status AS trip_status, o.status AS order_status \
+     FROM c \
+     LEFT JOIN raw.trips AS t \
+         ON t.trip_id = c.trip_id AND t.trip_id IN (SELECT trip_id FROM c) \
+     LEFT JOIN raw.orders AS o \
+         ON o.order_id = c.order_id AND o.order_id IN (SELECT order_id FROM c)";
+
+/// Every hash join of the plan, as (join type, whether its hashed side reads
+/// `raw.contacts`, whether it holds their `text`).
+fn hashed_sides(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<(JoinType, bool, bool)>) {
+    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+        assert_eq!(*join.partition_mode(), PartitionMode::CollectLeft);
+        let build = displayable(join.left().as_ref()).indent(true).to_string();
+        out.push((
+            *join.join_type(),
+            build.contains("contacts"),
+            build.contains("text"),
+        ));
+    }
+    for child in plan.children() {
+        hashed_sides(child, out);
+    }
+}
+
+async fn check_narrowed_lookups(wh: &Warehouse) {
+    let plan = wh
+        .sql(NARROWED)
+        .await
+        .expect("plan")
+        .create_physical_plan()
+        .await
+        .expect("physical plan");
+    let mut found = Vec::new();
+    hashed_sides(&plan, &mut found);
+    let shown = displayable(plan.as_ref()).indent(true).to_string();
+    let semi: Vec<_> = found
+        .iter()
+        .filter(|(t, ..)| matches!(t, JoinType::LeftSemi | JoinType::RightSemi))
+        .collect();
+    assert_eq!(
+        semi,
+        vec![&(JoinType::RightSemi, true, false); 2],
+        "each semi-join hashes the window's keys, not the lookup table:\n{shown}"
+    );
+    assert_eq!(found.len(), 4, "{shown}");
+    assert!(
+        found.iter().all(|&(_, _, text)| !text),
+        "no join hashes the window's text:\n{shown}"
+    );
+    let counted = |what: &str| format!("SELECT count({what}) FROM ({NARROWED})");
+    assert_eq!(scalar(wh, &counted("*")).await, 2_000);
+    assert_eq!(scalar(wh, &counted("trip_status")).await, 1_000);
+    assert_eq!(scalar(wh, &counted("order_status")).await, 1_000);
+}
+
+#[tokio::test]
+async fn lookups_narrowed_to_the_window_hash_its_keys_then_the_narrowed_lookups() {
+    let (_dir, wh) = warehouse().await;
+    tables(&wh).await;
+    check_narrowed_lookups(&wh).await;
+    for setting in [
+        "hash_join_single_partition_threshold",
+        "hash_join_single_partition_threshold_rows",
+    ] {
+        wh.query(&format!("SET datafusion.optimizer.{setting} = 0"))
+            .await
+            .expect("set");
+    }
+    check_narrowed_lookups(&wh).await;
+}
+
 /// Every join type gives the same rows whichever side is hashed: the rule's plans (small and
 /// large lookups) against plans with no reordering at all.
 #[tokio::test]
@@ -155,14 +232,19 @@ async fn every_join_type_gives_the_same_rows_with_the_rule() {
          FULL JOIN raw.trips t ON t.trip_id = c.trip_id",
         "SELECT count(*) FROM raw.contacts c JOIN raw.orders o ON o.order_id = c.order_id",
         "SELECT count(*) FROM raw.trips t WHERE t.trip_id IN (SELECT trip_id FROM raw.contacts)",
+        "SELECT count(*) FROM raw.contacts c WHERE c.trip_id IN (SELECT trip_id FROM raw.trips)",
+        "SELECT count(*) FROM raw.contacts c \
+         WHERE NOT EXISTS (SELECT 1 FROM raw.trips t WHERE t.trip_id = c.trip_id)",
         "SELECT count(*) FROM raw.trips t \
          WHERE NOT EXISTS (SELECT 1 FROM raw.contacts c WHERE c.trip_id = t.trip_id)",
         "SELECT count(*) FROM raw.orders o \
          WHERE o.order_id NOT IN (SELECT order_id FROM raw.contacts)",
     ];
+    let narrowed =
+        format!("SELECT count(*), count(trip_status), count(order_status) FROM ({NARROWED})");
     let run_all = async |wh: &Warehouse| {
         let mut out = Vec::new();
-        for q in queries {
+        for q in queries.iter().copied().chain([narrowed.as_str()]) {
             let batches = wh.query(q).await.expect(q);
             out.push(
                 nightshift_lake::arrow::util::pretty::pretty_format_batches(&batches)
