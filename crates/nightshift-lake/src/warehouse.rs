@@ -140,9 +140,7 @@ impl Warehouse {
             root,
             declared,
         };
-        for table in warehouse.discover()? {
-            warehouse.register(&table).await?;
-        }
+        warehouse.register_all(warehouse.discover()?).await?;
         Ok(warehouse)
     }
 
@@ -160,8 +158,27 @@ impl Warehouse {
     /// warehouse was opened, e.g. by another process). Long-running processes call this before
     /// each run.
     pub async fn refresh(&self) -> Result<()> {
-        for table in self.discover()? {
-            self.register(&table).await?;
+        self.register_all(self.discover()?).await
+    }
+
+    /// Registers `tables`, their logs read and replayed at once (each on its own task, so on
+    /// all cores), then registered in order.
+    async fn register_all(&self, tables: Vec<TableRef>) -> Result<()> {
+        let opening: Vec<_> = tables
+            .into_iter()
+            .map(|table| {
+                let (name, path) = (table.clone(), self.location(&table));
+                let task = tokio::spawn(async move { open_delta(&name, path).await });
+                (table, task)
+            })
+            .collect();
+        for (table, task) in opening {
+            let opened = task
+                .await
+                .map_err(|e| Error::Internal(format!("opening {table}: {e}")))??;
+            if let Some(delta) = opened {
+                self.register_delta(&table, &delta).await?;
+            }
         }
         Ok(())
     }
@@ -271,15 +288,7 @@ impl Warehouse {
 
     /// Opens the Delta table behind a name; `None` if it was never written.
     pub async fn delta_table(&self, table: &TableRef) -> Result<Option<DeltaTable>> {
-        let path = self.location(table);
-        if !path.join("_delta_log").is_dir() {
-            return Ok(None);
-        }
-        let url = dir_url(&path)?;
-        let delta = deltalake::open_table(url)
-            .await
-            .map_err(|e| Error::delta(&table.to_string(), &path, e))?;
-        Ok(Some(delta))
+        open_delta(table, self.location(table)).await
     }
 
     /// (Re-)registers a table's latest version in the session. A table that does not exist
@@ -384,6 +393,18 @@ pub(crate) async fn execute_logged(
         tracing::debug!("physical plan:\n{shown}");
     }
     execute_stream(plan, task)
+}
+
+/// Opens the Delta table at `path` (named `table` in errors); `None` if it was never written.
+async fn open_delta(table: &TableRef, path: PathBuf) -> Result<Option<DeltaTable>> {
+    if !path.join("_delta_log").is_dir() {
+        return Ok(None);
+    }
+    let url = dir_url(&path)?;
+    let delta = deltalake::open_table(url)
+        .await
+        .map_err(|e| Error::delta(&table.to_string(), &path, e))?;
+    Ok(Some(delta))
 }
 
 /// Count and total size of the files under a table's directory, its log excluded.
