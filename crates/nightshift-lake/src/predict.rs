@@ -194,7 +194,7 @@ fn predict_columns(
             extras: &extras[i * e..(i + 1) * e],
         })
         .collect();
-    let predictions = model.predict_batch(&inputs, top_k);
+    let predictions = model.predict_columns(&inputs, top_k);
 
     let labels = model.labels();
     let parents = model.parents();
@@ -206,20 +206,19 @@ fn predict_columns(
     offsets.push(0i32);
     let mut k_labels = StringBuilder::with_capacity(n * top_k, n * top_k * 16);
     let mut k_conf = Float32Builder::with_capacity(n * top_k);
-    for p in &predictions {
-        subcategory.append_value(label_name(labels, p.label));
-        match (parents, p.parent) {
+    for i in 0..n {
+        subcategory.append_value(label_name(labels, predictions.label[i]));
+        match (parents, predictions.parent[i]) {
             (Some(names), Some(parent)) => category.append_value(label_name(names, parent)),
             _ => category.append_null(),
         }
-        confidence.append_value(p.confidence);
-        category_confidence.append_option(p.parent_confidence);
-        for (label, conf) in &p.top_k {
-            k_labels.append_value(label_name(labels, *label));
-            k_conf.append_value(*conf);
+        confidence.append_value(predictions.confidence[i]);
+        category_confidence.append_option(predictions.parent_confidence[i]);
+        for &(label, conf) in predictions.top_k_of(i) {
+            k_labels.append_value(label_name(labels, label));
+            k_conf.append_value(conf);
         }
-        let last = *offsets.last().unwrap_or(&0);
-        offsets.push(last + p.top_k.len() as i32);
+        offsets.push(((i + 1) * predictions.k) as i32);
     }
     let entries = StructArray::new(
         top_k_fields(),

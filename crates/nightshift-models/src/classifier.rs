@@ -1,6 +1,6 @@
 //! The trained model: hashed TF-IDF features → softmax regression → temperature-scaled
 //! probabilities, with an optional consistent parent prediction. Training lives in
-//! [`crate::train`], the byte format in [`crate::format`].
+//! [`mod@crate::train`], the byte format in [`crate::format`].
 
 use rayon::prelude::*;
 
@@ -44,6 +44,32 @@ pub struct Prediction {
     pub parent: Option<u32>,
     /// Sum of the probabilities of the children of `parent`.
     pub parent_confidence: Option<f32>,
+}
+
+/// The answers for a batch of inputs, column by column ([`TextClassifier::predict_columns`]):
+/// the same values as a [`Prediction`] per row, with no allocation per row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Predictions {
+    /// [`Prediction::label`] of each row.
+    pub label: Vec<u32>,
+    /// [`Prediction::confidence`] of each row.
+    pub confidence: Vec<f32>,
+    /// [`Prediction::parent`] of each row.
+    pub parent: Vec<Option<u32>>,
+    /// [`Prediction::parent_confidence`] of each row.
+    pub parent_confidence: Vec<Option<f32>>,
+    /// `(class, probability)` pairs per row, most probable first: [`Self::k`] of them per
+    /// row, row `i`'s at `top_k[i * k..(i + 1) * k]`.
+    pub top_k: Vec<(u32, f32)>,
+    /// Pairs per row in `top_k`: the `top_k` asked for, at most the number of classes.
+    pub k: usize,
+}
+
+impl Predictions {
+    /// Row `i`'s `top_k` pairs.
+    pub fn top_k_of(&self, i: usize) -> &[(u32, f32)] {
+        &self.top_k[i * self.k..(i + 1) * self.k]
+    }
 }
 
 /// A trained multinomial logistic-regression text classifier.
@@ -601,14 +627,47 @@ impl TextClassifier {
     }
 
     /// Classifies `inputs` in parallel on the current rayon pool; output order matches input
-    /// order. `top_k` may be 0 (then `Prediction::top_k` is empty). Feature buffers (and the
-    /// token cache) live per thread and outlast the call, so a stream of batches stays warm:
-    /// the only per-row allocation is the `top_k` vector of the output.
+    /// order. `top_k` may be 0 (then `Prediction::top_k` is empty). See
+    /// [`Self::predict_columns`], which this calls, for batches whose answers go to columns.
     pub fn predict_batch(&self, inputs: &[Input<'_>], top_k: usize) -> Vec<Prediction> {
-        let mut out = vec![Prediction::default(); inputs.len()];
-        out.par_chunks_mut(PREDICT_CHUNK)
-            .zip(inputs.par_chunks(PREDICT_CHUNK))
-            .for_each(|(outs, ins)| {
+        let columns = self.predict_columns(inputs, top_k);
+        (0..inputs.len())
+            .map(|i| Prediction {
+                label: columns.label[i],
+                confidence: columns.confidence[i],
+                top_k: columns.top_k_of(i).to_vec(),
+                parent: columns.parent[i],
+                parent_confidence: columns.parent_confidence[i],
+            })
+            .collect()
+    }
+
+    /// Classifies `inputs` in parallel on the current rayon pool, into columns in input
+    /// order. Feature buffers (and the token cache) live per thread and outlast the call, so
+    /// a stream of batches stays warm, and nothing is allocated per row.
+    pub fn predict_columns(&self, inputs: &[Input<'_>], top_k: usize) -> Predictions {
+        let n = inputs.len();
+        let k = top_k.min(self.n_classes());
+        let mut out = Predictions {
+            label: vec![0; n],
+            confidence: vec![0.0; n],
+            parent: vec![None; n],
+            parent_confidence: vec![None; n],
+            // With `k == 0`, one unused pair per row keeps the chunks below paired with the
+            // rows' chunks; dropped at the end.
+            top_k: vec![(0, 0.0); n * k.max(1)],
+            k,
+        };
+        let rows = out
+            .label
+            .par_chunks_mut(PREDICT_CHUNK)
+            .zip(out.confidence.par_chunks_mut(PREDICT_CHUNK))
+            .zip(out.parent.par_chunks_mut(PREDICT_CHUNK))
+            .zip(out.parent_confidence.par_chunks_mut(PREDICT_CHUNK))
+            .zip(out.top_k.par_chunks_mut(PREDICT_CHUNK * k.max(1)))
+            .zip(inputs.par_chunks(PREDICT_CHUNK));
+        rows.for_each(
+            |(((((labels, confidences), parents), parent_conf), tops), ins)| {
                 THREAD_SCRATCH.with(|cell| {
                     let mut fresh;
                     let mut guard = cell.try_borrow_mut();
@@ -620,17 +679,33 @@ impl TextClassifier {
                             &mut fresh
                         }
                     };
-                    for (o, input) in outs.iter_mut().zip(ins) {
-                        *o = self.predict_in(input, top_k, scratch);
+                    for (i, input) in ins.iter().enumerate() {
+                        let row = self.predict_in(input, &mut tops[i * k..(i + 1) * k], scratch);
+                        labels[i] = row.label;
+                        confidences[i] = row.confidence;
+                        parents[i] = row.parent;
+                        parent_conf[i] = row.parent_confidence;
                     }
                 });
-            });
+            },
+        );
+        if k == 0 {
+            out.top_k.clear();
+        }
         out
     }
 
     /// Classifies one input (single-threaded).
     pub fn predict(&self, input: &Input<'_>, top_k: usize) -> Prediction {
-        self.predict_in(input, top_k, &mut Scratch::default())
+        let mut top = vec![(0, 0.0); top_k.min(self.n_classes())];
+        let row = self.predict_in(input, &mut top, &mut Scratch::default());
+        Prediction {
+            label: row.label,
+            confidence: row.confidence,
+            top_k: top,
+            parent: row.parent,
+            parent_confidence: row.parent_confidence,
+        }
     }
 
     /// Calibrated class probabilities of one input (length [`Self::n_classes`]).
@@ -714,21 +789,23 @@ impl TextClassifier {
 
     /// [`Self::predict_with`] using the scratch's own scores buffer (taken out while the
     /// features borrow the rest of the scratch).
-    fn predict_in(&self, input: &Input<'_>, top_k: usize, scratch: &mut Scratch) -> Prediction {
+    fn predict_in(&self, input: &Input<'_>, top: &mut [(u32, f32)], scratch: &mut Scratch) -> Row {
         let mut probs = std::mem::take(&mut scratch.probs);
         probs.resize(self.n_classes(), 0.0);
-        let prediction = self.predict_with(input, top_k, scratch, &mut probs);
+        let row = self.predict_with(input, top, scratch, &mut probs);
         scratch.probs = probs;
-        prediction
+        row
     }
 
+    /// Classifies one input: the most probable classes into `top` (all of it, most probable
+    /// first; its length is at most the number of classes), the rest returned.
     fn predict_with(
         &self,
         input: &Input<'_>,
-        top_k: usize,
+        top: &mut [(u32, f32)],
         scratch: &mut Scratch,
         probs: &mut [f32],
-    ) -> Prediction {
+    ) -> Row {
         self.raw_scores(input, scratch, probs);
         softmax_predict(probs, self.temperature);
         let (mut label, mut confidence) = (0u32, f32::NEG_INFINITY);
@@ -738,20 +815,7 @@ impl TextClassifier {
                 confidence = p;
             }
         }
-        let k = top_k.min(probs.len());
-        let mut top: Vec<(u32, f32)> = Vec::with_capacity(k);
-        if k > 0 {
-            for (i, &p) in probs.iter().enumerate() {
-                if top.len() == k {
-                    if top[k - 1].1 >= p {
-                        continue;
-                    }
-                    top.pop();
-                }
-                let pos = top.partition_point(|&(_, q)| q >= p);
-                top.insert(pos, (i as u32, p));
-            }
-        }
+        top_classes(probs, top);
         let (parent, parent_confidence) = match &self.hierarchy {
             Some(h) => match h.parent_of(label) {
                 Some(p) => (Some(p), Some(h.parent_mass(p, probs))),
@@ -759,13 +823,40 @@ impl TextClassifier {
             },
             None => (None, None),
         };
-        Prediction {
+        Row {
             label,
             confidence,
-            top_k: top,
             parent,
             parent_confidence,
         }
+    }
+}
+
+/// A [`Prediction`] but its `top_k`.
+struct Row {
+    label: u32,
+    confidence: f32,
+    parent: Option<u32>,
+    parent_confidence: Option<f32>,
+}
+
+/// The `top.len()` most probable classes of `probs` into `top`, most probable first (of
+/// equal probabilities, the lower class first). `top.len() <= probs.len()`.
+fn top_classes(probs: &[f32], top: &mut [(u32, f32)]) {
+    let k = top.len();
+    if k == 0 {
+        return;
+    }
+    let mut filled = 0;
+    for (i, &p) in probs.iter().enumerate() {
+        if filled == k && top[k - 1].1 >= p {
+            continue;
+        }
+        let pos = top[..filled].partition_point(|&(_, q)| q >= p);
+        let end = filled.min(k - 1);
+        top.copy_within(pos..end, pos + 1);
+        top[pos] = (i as u32, p);
+        filled = (filled + 1).min(k);
     }
 }
 
@@ -940,6 +1031,34 @@ mod tests {
     /// The per-token fast path gives the scores of the definition (`vectorize` then the
     /// linear layer, mixed with the hidden layer's when there is one), and the same bits
     /// whether a token's scores are cached or fresh.
+    #[test]
+    fn top_classes_are_the_most_probable_in_order_lower_class_first_on_ties() {
+        // A small generator (no dependency): probabilities with many ties.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..500 {
+            let n = 1 + (next() % 40) as usize;
+            let probs: Vec<f32> = (0..n).map(|_| (next() % 7) as f32 / 7.0).collect();
+            let mut reference: Vec<(u32, f32)> = probs
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| (i as u32, p))
+                .collect();
+            // Stable: equal probabilities keep the lower class first.
+            reference.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for k in [0, 1, 3, n] {
+                let mut top = vec![(u32::MAX, -1.0); k.min(n)];
+                top_classes(&probs, &mut top);
+                assert_eq!(top, reference[..k.min(n)], "{probs:?} k={k}");
+            }
+        }
+    }
+
     #[test]
     fn cached_token_scores_match_the_vectorised_scores() {
         cached_token_scores_match(0);

@@ -6,7 +6,7 @@
 //! | Module | Concept | Main items |
 //! |---|---|---|
 //! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`CharWeighting`], [`fnv1a`] |
-//! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`] |
+//! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`], [`Predictions`] |
 //! | [`train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
 //! | `memory` (private) | weight matrices allocated on transparent huge pages (fewer TLB misses); cache prefetch hints | |
 //! | `token_index` (private) | the per-thread token -> token-cache entry index (short tokens stored in the slot, prefetchable) | |
@@ -33,7 +33,8 @@
 //!     (dropout, AdaGrad, fixed epochs; with parents, an auxiliary parent head during
 //!     training); the model's logits become ½·(linear + network), and T is fitted on those.
 //!
-//! &[Input { text, extras }] ──TextClassifier::predict_batch(top_k)──▶ Vec<Prediction>
+//! &[Input { text, extras }] ──TextClassifier::predict_columns(top_k)──▶ Predictions (columns)
+//!                           ──TextClassifier::predict_batch(top_k)───▶ Vec<Prediction>
 //!     label = argmax softmax((W·x + b) / T); parent = parent_of(label) with the summed
 //!     probability of its children. Per thread, each distinct token's character group and
 //!     its class scores W·x_token (and hidden pre-activations U·x_token) are computed once
@@ -62,7 +63,7 @@ mod token_index;
 pub mod train;
 
 pub use calibration::fit_temperature;
-pub use classifier::{Input, Prediction, TextClassifier};
+pub use classifier::{Input, Prediction, Predictions, TextClassifier};
 pub use error::{Error, Result};
 pub use features::{CharWeighting, FeatureConfig, fnv1a};
 pub use hierarchy::HierarchyReport;

@@ -381,23 +381,24 @@ pub fn evaluate(model: &LoadedModel, rows: &LabelledRows) -> Result<EvalReport> 
         })
         .collect();
     let started = Instant::now();
-    let predictions = classifier.predict_batch(&inputs, 1);
+    let predictions = classifier.predict_columns(&inputs, 0);
     let seconds = started.elapsed().as_secs_f64();
 
     let (mut y_true, mut y_pred, mut confidence, mut correct) = (vec![], vec![], vec![], vec![]);
     let (mut parent_total, mut parent_hits) = (0u64, 0u64);
     let mut unknown = 0u64;
-    for (i, p) in predictions.iter().enumerate() {
+    for i in 0..inputs.len() {
         let Some(truth) = index_of(classifier.labels(), &rows.labels[i]) else {
             unknown += 1;
             continue;
         };
+        let label = predictions.label[i];
         y_true.push(truth);
-        y_pred.push(p.label);
-        confidence.push(p.confidence);
-        correct.push(truth == p.label);
+        y_pred.push(label);
+        confidence.push(predictions.confidence[i]);
+        correct.push(truth == label);
         if let (Some(parents), Some(names), Some(pred)) =
-            (&rows.parents, classifier.parents(), p.parent)
+            (&rows.parents, classifier.parents(), predictions.parent[i])
             && let Some(truth_parent) = index_of(names, &parents[i])
         {
             parent_total += 1;
@@ -433,7 +434,7 @@ pub fn evaluate(model: &LoadedModel, rows: &LabelledRows) -> Result<EvalReport> 
             confidence.iter().map(|c| f64::from(*c)).sum::<f64>() / n as f64
         },
         rows_per_second: if seconds > 0.0 {
-            predictions.len() as f64 / seconds
+            inputs.len() as f64 / seconds
         } else {
             0.0
         },

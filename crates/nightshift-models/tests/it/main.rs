@@ -79,6 +79,30 @@ fn small_config() -> TrainConfig {
     c
 }
 
+/// One input at a time, a batch of rows, and a batch of columns give the same answers, for
+/// any `top_k` (none, some, more than there are classes), across several parallel chunks.
+#[test]
+fn single_batch_and_column_predictions_agree() {
+    let rows = toy(400, 1);
+    let (model, _) = train(&small_config(), &examples(&rows)).unwrap();
+    let test = toy(700, 3);
+    let inputs: Vec<Input<'_>> = test.iter().map(|r| Input::text(&r.text)).collect();
+    for k in [0, 1, 3, 10] {
+        let batch = model.predict_batch(&inputs, k);
+        let columns = model.predict_columns(&inputs, k);
+        assert_eq!(columns.k, k.min(model.n_classes()));
+        assert_eq!(columns.top_k.len(), inputs.len() * columns.k);
+        for (i, (p, input)) in batch.iter().zip(&inputs).enumerate() {
+            assert_eq!(*p, model.predict(input, k), "row {i}, k={k}");
+            assert_eq!(p.label, columns.label[i]);
+            assert_eq!(p.confidence, columns.confidence[i]);
+            assert_eq!(p.parent, columns.parent[i]);
+            assert_eq!(p.parent_confidence, columns.parent_confidence[i]);
+            assert_eq!(p.top_k, columns.top_k_of(i));
+        }
+    }
+}
+
 #[test]
 fn learns_separable_toy_problem() {
     let rows = toy(400, 1);
