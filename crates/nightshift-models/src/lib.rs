@@ -7,14 +7,14 @@
 //! |---|---|---|
 //! | [`features`] | tokenisation, hashed word/char n-grams and extras, TF-IDF weighting (the hashing spec) | [`FeatureConfig`], [`CharWeighting`], [`fnv1a`] |
 //! | [`classifier`] | the trained model and batch prediction | [`TextClassifier`], [`Input`], [`Prediction`], [`Predictions`] |
-//! | [`train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
+//! | [`mod@train`] | training: vocabulary, holdout split, AdaGrad softmax regression, early stopping, refit, calibration | [`train()`], [`TrainConfig`], [`Example`], [`TrainReport`] |
 //! | `memory` (private) | weight matrices allocated on transparent huge pages (fewer TLB misses); cache prefetch hints | |
 //! | `token_index` (private) | the per-thread token -> token-cache entry index (short tokens stored in the slot, prefetchable) | |
 //! | `mlp` (private) | the hidden layer's trainer (back-propagation, dropout, AdaGrad; 128 units by default, 0 = none) | `TrainConfig::hidden` |
 //! | [`hierarchy`] | child → parent map and consistent parent predictions | [`HierarchyReport`] |
 //! | [`calibration`] | softmax temperature fitting | [`fit_temperature`] |
 //! | [`metrics`] | accuracy, macro-F1, per-class P/R/F1, ECE over label-index slices | [`accuracy`], [`macro_f1`], [`per_class`], [`expected_calibration_error`] |
-//! | [`format`] | the versioned little-endian binary model format | [`TextClassifier::to_bytes`], [`TextClassifier::from_bytes`] |
+//! | [`mod@format`] | the versioned little-endian binary model format | [`TextClassifier::to_bytes`], [`TextClassifier::from_bytes`] |
 //! | [`error`] | the crate's error type | [`Error`] |
 //!
 //! # Data flow
