@@ -107,9 +107,18 @@ pub(crate) struct HiddenLayer {
     pub(crate) output: Vec<u16>,
     /// `d`: class biases.
     pub(crate) output_bias: Vec<f32>,
-    /// `V` widened to `f32` at load (`H·C` floats, small enough to stay in cache): the
-    /// output layer then needs no widening per multiply. Derived, not stored.
+    /// `V` widened to `f32` at load (small enough to stay in cache), each row padded with
+    /// zeros to [`padded`] classes: the output layer then needs no widening per multiply,
+    /// and its rows are whole vectors (27 classes would leave a 3-lane scalar tail on every
+    /// row; the padding lanes compute zeros that are never read). Derived, not stored.
     pub(crate) output_wide: Vec<f32>,
+    /// `d` padded with zeros like the rows of `output_wide`.
+    pub(crate) output_bias_wide: Vec<f32>,
+}
+
+/// `classes` rounded up to a whole number of 8-lane vectors.
+pub(crate) fn padded(classes: usize) -> usize {
+    classes.next_multiple_of(8)
 }
 
 impl HiddenLayer {
@@ -120,7 +129,16 @@ impl HiddenLayer {
         output: Vec<u16>,
         output_bias: Vec<f32>,
     ) -> Self {
-        let output_wide = output.iter().map(|&w| f32_from_bf16(w)).collect();
+        let c = output_bias.len();
+        let cp = padded(c);
+        let mut output_wide = vec![0.0; width * cp];
+        for (wide, row) in output_wide.chunks_exact_mut(cp).zip(output.chunks_exact(c)) {
+            for (w, &b) in wide.iter_mut().zip(row) {
+                *w = f32_from_bf16(b);
+            }
+        }
+        let mut output_bias_wide = output_bias.clone();
+        output_bias_wide.resize(cp, 0.0);
         Self {
             width,
             input,
@@ -128,6 +146,7 @@ impl HiddenLayer {
             output,
             output_bias,
             output_wide,
+            output_bias_wide,
         }
     }
 }
@@ -741,8 +760,13 @@ impl TextClassifier {
         }
         if let Some(h) = &self.hidden {
             relu_sparse(&s.hidden, &mut s.active);
-            s.mlp_scores.resize(out.len(), 0.0);
-            linear_scores_f32(&h.output_wide, &h.output_bias, &s.active, &mut s.mlp_scores);
+            s.mlp_scores.resize(padded(out.len()), 0.0);
+            linear_scores_f32(
+                &h.output_wide,
+                &h.output_bias_wide,
+                &s.active,
+                &mut s.mlp_scores,
+            );
             mix_logits(out, &s.mlp_scores);
         }
     }
@@ -1113,8 +1137,10 @@ mod tests {
                     linear_scores_bf16(&h.input, &h.input_bias, &s.feats, &mut a);
                     let mut active = Vec::new();
                     relu_sparse(&a, &mut active);
+                    // The output layer unpadded, as the bytes store it.
+                    let wide: Vec<f32> = h.output.iter().map(|&b| f32_from_bf16(b)).collect();
                     let mut z = vec![0f32; c];
-                    linear_scores_f32(&h.output_wide, &h.output_bias, &active, &mut z);
+                    linear_scores_f32(&wide, &h.output_bias, &active, &mut z);
                     mix_logits(&mut want, &z);
                 }
                 for (g, w) in got.iter().zip(&want) {
