@@ -455,6 +455,19 @@ fn new_session(engine: &EngineSpec) -> Result<SessionContext> {
         .set_usize(
             "datafusion.execution.parquet.max_row_group_size",
             128 * 1024,
+        )
+        // Batches of 16k rows (not 8k): half the per-batch work of every operator, of the
+        // model's calls and of the Parquet writers, for a few more MiB in flight. End to end
+        // at 1M contacts with the next setting, 12 alternating runs: 2.24 -> 2.19 s,
+        // +36 MiB peak.
+        .set_usize("datafusion.execution.batch_size", 16 * 1024)
+        // A hash join reads up to 16 MiB of its probe side while its table is being built:
+        // a features query's lookups (and their narrowing semi-joins) are built one after
+        // another, each on one thread; buffering starts them all at once and keeps the
+        // other cores busy meanwhile.
+        .set_usize(
+            "datafusion.execution.hash_join_buffering_capacity",
+            16 * 1024 * 1024,
         );
     if let Some(partitions) = engine.target_partitions {
         config = config.with_target_partitions(partitions.max(1));
