@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli.global);
+    limit_malloc_arenas();
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,6 +41,28 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(json),
+    }
+}
+
+/// One glibc malloc arena per core instead of glibc's eight per core: the query, writer,
+/// model and runtime threads then share freed memory instead of each growing its own. On the
+/// end-to-end benchmark (1M contacts, 2 cores) the peak resident memory falls by 70-90 MiB
+/// (~14%) and the page faults with it, at the same speed. Left alone when the user tunes
+/// malloc (`MALLOC_ARENA_MAX`, `GLIBC_TUNABLES`), and before any thread is started.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        if std::env::var_os("MALLOC_ARENA_MAX").is_some()
+            || std::env::var_os("GLIBC_TUNABLES").is_some()
+        {
+            return;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only changes a malloc parameter; called before other threads exist.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
     }
 }
 
