@@ -84,38 +84,76 @@ async fn tables(wh: &Warehouse) {
     .await;
 }
 
-/// Every hash join of the plan, as (mode, whether its hashed side reads `raw.contacts`).
-fn joins(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<(PartitionMode, bool)>) {
+/// One hash join of a plan: its mode and type, whether its hashed side reads `raw.contacts`
+/// and whether it holds their `text`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Hashed {
+    mode: PartitionMode,
+    join: JoinType,
+    contacts: bool,
+    text: bool,
+}
+
+/// Every hash join of the plan, outermost first.
+fn hashed_sides(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<Hashed>) {
     if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
         let build = displayable(join.left().as_ref()).indent(true).to_string();
-        out.push((*join.partition_mode(), build.contains("contacts")));
+        out.push(Hashed {
+            mode: *join.partition_mode(),
+            join: *join.join_type(),
+            contacts: build.contains("contacts"),
+            text: build.contains("text"),
+        });
     }
     for child in plan.children() {
-        joins(child, out);
+        hashed_sides(child, out);
     }
 }
 
-async fn check_plan_and_rows(wh: &Warehouse) {
+/// The hash joins of `sql`'s physical plan, and the plan as text for failure messages.
+async fn planned_joins(wh: &Warehouse, sql: &str) -> (Vec<Hashed>, String) {
     let plan = wh
-        .sql(QUERY)
+        .sql(sql)
         .await
         .expect("plan")
         .create_physical_plan()
         .await
         .expect("physical plan");
     let mut found = Vec::new();
-    joins(&plan, &mut found);
-    let shown = displayable(plan.as_ref()).indent(true).to_string();
+    hashed_sides(&plan, &mut found);
+    (found, displayable(plan.as_ref()).indent(true).to_string())
+}
+
+async fn check_plan_and_rows(wh: &Warehouse) {
+    let (found, shown) = planned_joins(wh, QUERY).await;
+    let found: Vec<_> = found.iter().map(|h| (h.mode, h.contacts)).collect();
     assert_eq!(
         found,
         vec![(PartitionMode::CollectLeft, false); 2],
         "both joins hash a lookup table once, never the contacts:\n{shown}"
     );
-    let counted = |what: &str| format!("SELECT count({what}) FROM ({QUERY})");
+    check_rows(wh, QUERY).await;
+}
+
+/// `query` keeps every contact, half of them with a trip and half with an order.
+async fn check_rows(wh: &Warehouse, query: &str) {
+    let counted = |what: &str| format!("SELECT count({what}) FROM ({query})");
     assert_eq!(scalar(wh, &counted("*")).await, 2_000);
     assert_eq!(scalar(wh, &counted("trip_status")).await, 1_000);
     // Odd contacts name orders o1, o3, ..., o1999: all exist.
     assert_eq!(scalar(wh, &counted("order_status")).await, 1_000);
+}
+
+/// Makes DataFusion choose partitioned joins, as it does for large tables.
+async fn as_if_large(wh: &Warehouse) {
+    for setting in [
+        "hash_join_single_partition_threshold",
+        "hash_join_single_partition_threshold_rows",
+    ] {
+        wh.query(&format!("SET datafusion.optimizer.{setting} = 0"))
+            .await
+            .expect("set");
+    }
 }
 
 #[tokio::test]
@@ -129,15 +167,7 @@ async fn small_lookups_are_hashed_not_the_window() {
 async fn lookups_too_big_for_datafusion_to_collect_are_hashed_once_too() {
     let (_dir, wh) = warehouse().await;
     tables(&wh).await;
-    // Make DataFusion choose partitioned joins, as it does for large tables.
-    for setting in [
-        "hash_join_single_partition_threshold",
-        "hash_join_single_partition_threshold_rows",
-    ] {
-        wh.query(&format!("SET datafusion.optimizer.{setting} = 0"))
-            .await
-            .expect("set");
-    }
+    as_if_large(&wh).await;
     check_plan_and_rows(&wh).await;
 }
 
@@ -153,52 +183,28 @@ const NARROWED: &str = "WITH c AS (SELECT * FROM raw.contacts WHERE id >= 0) \
      LEFT JOIN raw.orders AS o \
          ON o.order_id = c.order_id AND o.order_id IN (SELECT order_id FROM c)";
 
-/// Every hash join of the plan, as (join type, whether its hashed side reads
-/// `raw.contacts`, whether it holds their `text`).
-fn hashed_sides(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<(JoinType, bool, bool)>) {
-    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
-        assert_eq!(*join.partition_mode(), PartitionMode::CollectLeft);
-        let build = displayable(join.left().as_ref()).indent(true).to_string();
-        out.push((
-            *join.join_type(),
-            build.contains("contacts"),
-            build.contains("text"),
-        ));
-    }
-    for child in plan.children() {
-        hashed_sides(child, out);
-    }
-}
-
 async fn check_narrowed_lookups(wh: &Warehouse) {
-    let plan = wh
-        .sql(NARROWED)
-        .await
-        .expect("plan")
-        .create_physical_plan()
-        .await
-        .expect("physical plan");
-    let mut found = Vec::new();
-    hashed_sides(&plan, &mut found);
-    let shown = displayable(plan.as_ref()).indent(true).to_string();
+    let (found, shown) = planned_joins(wh, NARROWED).await;
+    assert_eq!(found.len(), 4, "{shown}");
+    assert!(
+        found.iter().all(|h| h.mode == PartitionMode::CollectLeft),
+        "{shown}"
+    );
     let semi: Vec<_> = found
         .iter()
-        .filter(|(t, ..)| matches!(t, JoinType::LeftSemi | JoinType::RightSemi))
+        .filter(|h| matches!(h.join, JoinType::LeftSemi | JoinType::RightSemi))
+        .map(|h| (h.join, h.contacts, h.text))
         .collect();
     assert_eq!(
         semi,
-        vec![&(JoinType::RightSemi, true, false); 2],
+        vec![(JoinType::RightSemi, true, false); 2],
         "each semi-join hashes the window's keys, not the lookup table:\n{shown}"
     );
-    assert_eq!(found.len(), 4, "{shown}");
     assert!(
-        found.iter().all(|&(_, _, text)| !text),
+        found.iter().all(|h| !h.text),
         "no join hashes the window's text:\n{shown}"
     );
-    let counted = |what: &str| format!("SELECT count({what}) FROM ({NARROWED})");
-    assert_eq!(scalar(wh, &counted("*")).await, 2_000);
-    assert_eq!(scalar(wh, &counted("trip_status")).await, 1_000);
-    assert_eq!(scalar(wh, &counted("order_status")).await, 1_000);
+    check_rows(wh, NARROWED).await;
 }
 
 #[tokio::test]
@@ -206,14 +212,7 @@ async fn lookups_narrowed_to_the_window_hash_its_keys_then_the_narrowed_lookups(
     let (_dir, wh) = warehouse().await;
     tables(&wh).await;
     check_narrowed_lookups(&wh).await;
-    for setting in [
-        "hash_join_single_partition_threshold",
-        "hash_join_single_partition_threshold_rows",
-    ] {
-        wh.query(&format!("SET datafusion.optimizer.{setting} = 0"))
-            .await
-            .expect("set");
-    }
+    as_if_large(&wh).await;
     check_narrowed_lookups(&wh).await;
 }
 
