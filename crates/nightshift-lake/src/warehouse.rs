@@ -247,6 +247,19 @@ impl Warehouse {
         retain: chrono::Duration,
         dry_run: bool,
     ) -> Result<Option<VacuumReport>> {
+        self.vacuum_as_of(table, retain, dry_run, chrono::Utc::now())
+            .await
+    }
+
+    /// [`Self::vacuum`] with the time injected: a file is older than `retain` when it was
+    /// removed (or, not in the log, last modified) before `now - retain`.
+    pub async fn vacuum_as_of(
+        &self,
+        table: &TableRef,
+        retain: chrono::Duration,
+        dry_run: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<VacuumReport>> {
         let Some(delta) = self.delta_table(table).await? else {
             return Ok(None);
         };
@@ -254,6 +267,7 @@ impl Warehouse {
         let before = data_files(&path)?;
         let (delta, metrics) = delta
             .vacuum()
+            .with_clock(Arc::new(FixedClock(now.timestamp_millis())))
             .with_retention_period(retain)
             .with_enforce_retention_duration(false)
             .with_mode(VacuumMode::Full)
@@ -430,6 +444,16 @@ fn data_files(dir: &Path) -> Result<(u64, u64)> {
         }
     }
     Ok((files, bytes))
+}
+
+/// The time a vacuum runs at, for delta-rs.
+#[derive(Debug)]
+struct FixedClock(i64);
+
+impl deltalake::operations::vacuum::Clock for FixedClock {
+    fn current_timestamp_millis(&self) -> i64 {
+        self.0
+    }
 }
 
 /// `file://` URL of a directory (which must be absolute).

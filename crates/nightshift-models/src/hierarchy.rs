@@ -16,7 +16,7 @@ pub(crate) struct Hierarchy {
     pub(crate) child_parent: Vec<u32>,
 }
 
-/// What [`Hierarchy::learn`] found in the training data.
+/// What training learned of the labels' parents: how consistent the training data was.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct HierarchyReport {
     /// Child labels seen with more than one parent (the most frequent parent wins; ties go to

@@ -58,7 +58,7 @@ pub(crate) enum Command {
     /// Run every pipeline on its schedule: catch up missed dates, retry, alert on failures and
     /// missed deadlines. Stops cleanly on Ctrl-C / SIGTERM.
     #[command(
-        after_help = "Each tick: runs every due logical date (all missed ones after downtime when\n`catchup = true`, else the latest), oldest first, under a lease so two schedulers on the\nsame project never run the same date; alerts once per event to the pipeline's sinks.\n\nExamples:\n  nightshift scheduler\n  nightshift scheduler --once     # one tick, then exit (for cron or CI)"
+        after_help = "Each tick: runs every due logical date (all missed ones after downtime when\n`catchup = true`, else the latest), oldest first, under a lease so two schedulers on the\nsame project never run the same date; alerts once per event to the pipeline's sinks.\nThen, at most once a day (each time with --once), deletes the files of the\npipelines' tables replaced more than --vacuum-retain ago (default 7d).\n\nExamples:\n  nightshift scheduler\n  nightshift scheduler --once     # one tick, then exit (for cron or CI)\n  nightshift scheduler --vacuum-retain 2d"
     )]
     Scheduler(SchedulerArgs),
     /// The run history: list runs, show one, retry a failed one (only what failed is re-run).
@@ -150,6 +150,14 @@ pub(crate) struct SchedulerArgs {
     /// Pretend the time is this (RFC 3339); for tests and dry runs with --once.
     #[arg(long, hide = true)]
     pub(crate) now: Option<String>,
+    /// After the runs of a tick (at most once a day unless --once), delete the files of the pipelines' own
+    /// tables (features, predictions, rollups, quality, rejects) that re-runs replaced or
+    /// killed runs left, once they are older than this (e.g. 12h, 2d, 1w; at least 1h).
+    #[arg(long, default_value = "7d", value_parser = parse_retain)]
+    pub(crate) vacuum_retain: nightshift_core::Duration,
+    /// Never delete replaced files (when `nightshift vacuum` runs from cron instead).
+    #[arg(long)]
+    pub(crate) no_vacuum: bool,
 }
 
 #[derive(Debug, Subcommand)]

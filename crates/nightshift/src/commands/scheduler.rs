@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use nightshift_core::{PipelineSpec, Project};
-use nightshift_lake::Warehouse;
+use nightshift_lake::{TableRef, Warehouse};
 use nightshift_pipeline::alerts::{Alert, AlertEvent, deliver};
 use nightshift_pipeline::{RunPlan, Task, execute_run};
 use nightshift_runs::{Clock, Owner, RunStatus, RunStore, SystemClock, Trigger};
@@ -36,11 +36,27 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             Some("add a [pipelines.NAME] section".into()),
         ));
     }
+    if !args.no_vacuum && args.vacuum_retain.seconds() < super::vacuum::MIN_RETAIN_SECONDS {
+        return Err(Failure::usage(
+            format!(
+                "--vacuum-retain {} is under one hour: the files of a run in progress could be \
+                 deleted before their commit",
+                args.vacuum_retain
+            ),
+            Some("keep --vacuum-retain at 1h or more, or pass --no-vacuum".into()),
+        ));
+    }
     let store = super::open_run_store(&project)?;
     let warehouse = Warehouse::open(&project).await?;
     let mut shutdown = Box::pin(shutdown_signal());
+    let mut last_vacuum: Option<DateTime<Utc>> = None;
     loop {
         let failures = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
+        let now = clock.now();
+        if !args.no_vacuum && last_vacuum.is_none_or(|t| now - t >= TimeDelta::days(1)) {
+            vacuum_outputs(&project, &warehouse, args.vacuum_retain, now).await;
+            last_vacuum = Some(now);
+        }
         if args.once {
             return if failures == 0 {
                 Ok(())
@@ -207,6 +223,60 @@ async fn tick(
         deadline_alerts(project, store, spec, clock).await?;
     }
     Ok(failures)
+}
+
+/// Deletes the files that the pipelines' own tables no longer use, past `retain` (as
+/// `nightshift vacuum` does for every table; upstream tables are left to their owners).
+/// Housekeeping: a failure is logged and the scheduler goes on.
+async fn vacuum_outputs(
+    project: &Project,
+    warehouse: &Warehouse,
+    retain: nightshift_core::Duration,
+    now: DateTime<Utc>,
+) {
+    let mut tables: Vec<String> = project
+        .pipelines
+        .values()
+        .flat_map(|p| {
+            [
+                p.features_table(),
+                p.predictions_table(),
+                p.rollups_table(),
+                p.quality_table(),
+                p.rejects_table(),
+            ]
+        })
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let (mut files, mut bytes) = (0, 0);
+    for name in tables {
+        let result = match TableRef::parse(&name) {
+            Ok(table) => {
+                warehouse
+                    .vacuum_as_of(&table, retain.as_chrono(), false, now)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(report)) if report.files > 0 => {
+                tracing::info!(
+                    "vacuum: {name}: deleted {} files, {}",
+                    report.files,
+                    super::vacuum::mebibytes(report.bytes)
+                );
+                files += report.files;
+                bytes += report.bytes;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("vacuum of {name} failed, it is retried tomorrow: {e}"),
+        }
+    }
+    tracing::info!(
+        "vacuum: deleted {files} files, {} (replaced less than {retain} ago are kept)",
+        super::vacuum::mebibytes(bytes)
+    );
 }
 
 /// Runs every task of one date. `Ok((run_id, Some((task, error, quality_gate))))` when a task failed.

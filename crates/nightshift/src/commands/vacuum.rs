@@ -5,8 +5,8 @@ use nightshift_lake::{TableRef, Warehouse};
 use crate::cli::{GlobalArgs, VacuumArgs};
 use crate::failure::Failure;
 
-/// Shortest retention allowed without `--force`.
-const MIN_RETAIN_SECONDS: i64 = 3600;
+/// Shortest retention allowed without `--force` (and by the scheduler).
+pub(crate) const MIN_RETAIN_SECONDS: i64 = 3600;
 
 /// Vacuums every table of the warehouse and prints what went (stdout is the report).
 #[allow(clippy::print_stdout)]
@@ -62,6 +62,6 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
     Ok(())
 }
 
-fn mebibytes(bytes: u64) -> String {
+pub(crate) fn mebibytes(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

@@ -145,3 +145,118 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
         "deduplicated, got {again:?} after {first_count}"
     );
 }
+
+/// The data files of the Delta table at `dir`: `(on disk, used by its latest version)`, as
+/// relative paths (the log's adds less its removes, read commit by commit).
+fn table_files(dir: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let rel = path.strip_prefix(root).expect("under the table");
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut on_disk = Vec::new();
+    walk(dir, dir, &mut on_disk);
+    let mut commits: Vec<_> = std::fs::read_dir(dir.join("_delta_log"))
+        .expect("log")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    commits.sort();
+    let mut used = std::collections::BTreeSet::new();
+    for commit in commits {
+        for line in std::fs::read_to_string(&commit).expect("commit").lines() {
+            let action: serde_json::Value = serde_json::from_str(line).expect("action");
+            let path = |kind: &str| {
+                action[kind]["path"]
+                    .as_str()
+                    .map(|p| p.replace("%3A", ":").replace("%20", " "))
+            };
+            if let Some(p) = path("add") {
+                used.insert(p);
+            }
+            if let Some(p) = path("remove") {
+                used.remove(&p);
+            }
+        }
+    }
+    on_disk.sort();
+    (on_disk, used.into_iter().collect())
+}
+
+#[test]
+fn the_scheduler_deletes_the_files_its_tables_replaced_once_past_the_retention() {
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 6, "2026-11-23");
+    // The same date twice: the second run replaces the first's slices.
+    for _ in 0..2 {
+        let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let tables = [
+        "intermediate/root_cause_features",
+        "output/root_cause_predictions",
+        "output/root_cause_rollups",
+    ];
+    for t in tables {
+        let (on_disk, used) = table_files(&p.join("warehouse").join(t));
+        assert!(on_disk.len() > used.len(), "{t}: {on_disk:?} / {used:?}");
+    }
+    let predictions = crate::count(&p, "SELECT count(*) FROM output.root_cause_predictions");
+    // A tick eight days later (no date run: --max-catchup 0), as a long-running scheduler.
+    let later = (chrono::Utc::now() + chrono::TimeDelta::days(8)).to_rfc3339();
+    let tick = |extra: &[&str]| {
+        let mut args = vec![
+            "scheduler",
+            "--once",
+            "--max-catchup",
+            "0",
+            "--now",
+            later.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        nightshift(&p, &args)
+    };
+
+    let out = tick(&["--vacuum-retain", "30m"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    let out = tick(&["--no-vacuum"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (on_disk, used) = table_files(&p.join("warehouse").join(tables[0]));
+    assert!(on_disk.len() > used.len(), "--no-vacuum deleted files");
+
+    // Replaced eight days before that clock: under a 9-day retention, nothing goes.
+    let out = tick(&["--vacuum-retain", "9d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (on_disk, used) = table_files(&p.join("warehouse").join(tables[0]));
+    assert!(
+        on_disk.len() > used.len(),
+        "files younger than the retention went"
+    );
+
+    let out = tick(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("vacuum: deleted"), "{}", stderr(&out));
+    for t in tables {
+        let (on_disk, used) = table_files(&p.join("warehouse").join(t));
+        assert_eq!(
+            on_disk, used,
+            "{t}: only the latest version's files are left"
+        );
+    }
+    assert_eq!(
+        crate::count(&p, "SELECT count(*) FROM output.root_cause_predictions"),
+        predictions
+    );
+    // Upstream tables are not the scheduler's: their files stay (none was replaced anyway).
+    let (on_disk, used) = table_files(&p.join("warehouse/raw/support_contacts"));
+    assert_eq!(on_disk, used);
+}
