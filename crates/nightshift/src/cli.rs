@@ -150,9 +150,10 @@ pub(crate) struct SchedulerArgs {
     /// Pretend the time is this (RFC 3339); for tests and dry runs with --once.
     #[arg(long, hide = true)]
     pub(crate) now: Option<String>,
-    /// After the runs of a tick (at most once a day unless --once), delete the files of the pipelines' own
-    /// tables (features, predictions, rollups, quality, rejects) that re-runs replaced or
-    /// killed runs left, once they are older than this (e.g. 12h, 2d, 1w; at least 1h).
+    /// After the runs of a tick (at most once a day unless --once), delete the files of the
+    /// pipelines' own tables (features, predictions, rollups, quality, rejects) that re-runs
+    /// replaced or killed runs left, once they are older than this (e.g. 12h, 2d, 1w; at
+    /// least 1h).
     #[arg(long, default_value = "7d", value_parser = parse_retain)]
     pub(crate) vacuum_retain: nightshift_core::Duration,
     /// Never delete replaced files (when `nightshift vacuum` runs from cron instead).

@@ -251,15 +251,13 @@ async fn vacuum_outputs(
     tables.dedup();
     let (mut files, mut bytes) = (0, 0);
     for name in tables {
-        let result = match TableRef::parse(&name) {
-            Ok(table) => {
-                warehouse
-                    .vacuum_as_of(&table, retain.as_chrono(), false, now)
-                    .await
-            }
-            Err(e) => Err(e),
+        let result = async {
+            let table = TableRef::parse(&name)?;
+            warehouse
+                .vacuum_as_of(&table, retain.as_chrono(), false, now)
+                .await
         };
-        match result {
+        match result.await {
             Ok(Some(report)) if report.files > 0 => {
                 tracing::info!(
                     "vacuum: {name}: deleted {} files, {}",
@@ -270,7 +268,9 @@ async fn vacuum_outputs(
                 bytes += report.bytes;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!("vacuum of {name} failed, it is retried tomorrow: {e}"),
+            Err(e) => {
+                tracing::warn!("vacuum of {name} failed (tried again at the next vacuum): {e}")
+            }
         }
     }
     tracing::info!(
