@@ -14,6 +14,10 @@ const UNITS: [(char, i64); 5] = [
     ('s', 1),
 ];
 
+/// The longest duration accepted: 100 years (36 500 days). Windows, SLAs and retentions are
+/// days to months; far longer spans would only push timestamps out of range.
+pub const MAX_DURATION_SECONDS: i64 = 36_500 * 86_400;
+
 /// The hint shown whenever a duration cannot be parsed.
 pub const DURATION_HINT: &str = "use a number and a unit: 90m, 36h, 2d, 1w";
 
@@ -130,8 +134,14 @@ impl FromStr for Duration {
             total = value
                 .checked_mul(UNITS[idx].1)
                 .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| invalid(input, "duration too large"))?;
+                .ok_or_else(|| invalid(input, "duration too large (at most 36500d, 100 years)"))?;
             rest = &after[unit.len_utf8()..];
+        }
+        if total > MAX_DURATION_SECONDS {
+            return Err(invalid(
+                input,
+                "duration too large (at most 36500d, 100 years)",
+            ));
         }
         Duration::try_from_seconds(total)
             .ok_or_else(|| invalid(input, "duration must be greater than zero"))
@@ -211,6 +221,9 @@ mod tests {
             "0h0m",
             "99999999999999999999d",
             "9999999999999999w",
+            "99999999999999d",
+            "36501d",
+            "5215w",
         ] {
             let err = bad.parse::<Duration>().expect_err(bad).to_string();
             assert!(err.contains("90m, 36h, 2d, 1w"), "{bad}: {err}");
@@ -221,6 +234,10 @@ mod tests {
         assert!(err.contains("unknown unit `x`"), "{err}");
         let err = "-1d".parse::<Duration>().unwrap_err().to_string();
         assert!(err.contains("positive"), "{err}");
+        // A hundred years is the most: longer spans overflow the timestamps of a window.
+        let err = "36501d".parse::<Duration>().unwrap_err().to_string();
+        assert!(err.contains("at most 36500d"), "{err}");
+        assert_eq!(d("36500d"), MAX_DURATION_SECONDS);
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub enum Error {
         input: String,
     },
 
+    /// A logical date outside the years Nightshift handles (see [`crate::parse_logical_date`]).
+    #[error(
+        "logical date `{input}` is out of range: dates from 1900-01-01 to 2199-12-31 are supported"
+    )]
+    LogicalDateOutOfRange {
+        /// The text as written.
+        input: String,
+    },
+
     /// A `{{ name }}` in SQL names a variable that does not exist.
     #[error("unknown template variable `{name}` at byte {offset}; valid variables: {valid}", valid = crate::template::TEMPLATE_VARIABLES.join(", "))]
     UnknownTemplateVariable {

@@ -4,7 +4,7 @@
 //! `S` among its inputs processes `[floor_W(L - S) - W, floor_W(L - S))`: the
 //! most recent whole window whose data is complete by `L`.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
 
 use crate::{Duration, Error};
 
@@ -81,17 +81,27 @@ impl Window {
 }
 
 /// Parses a logical date given on the command line: `"2026-11-22"` (midnight
-/// UTC) or RFC 3339 such as `"2026-11-22T06:00:00Z"` or `"2026-11-22T08:00:00+02:00"`.
+/// UTC) or RFC 3339 such as `"2026-11-22T06:00:00Z"` or `"2026-11-22T08:00:00+02:00"`,
+/// in the years 1900 to 2199.
 pub fn parse_logical_date(s: &str) -> Result<DateTime<Utc>, Error> {
     let t = s.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(date.and_time(NaiveTime::MIN).and_utc());
-    }
-    DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| Error::InvalidLogicalDate {
+    let date = match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        Ok(date) => date.and_time(NaiveTime::MIN).and_utc(),
+        Err(_) => DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|_| Error::InvalidLogicalDate {
+                input: s.to_string(),
+            })?,
+    };
+    // Windows reach back from the date by at most two hundred years of durations
+    // (`MAX_DURATION_SECONDS` each for the window and the SLA), which keeps every window
+    // inside the nanosecond timestamps of the warehouse (1677-2262) and of the run store.
+    if !(1900..=2199).contains(&date.year()) {
+        return Err(Error::LogicalDateOutOfRange {
             input: s.to_string(),
-        })
+        });
+    }
+    Ok(date)
 }
 
 #[cfg(test)]
@@ -210,6 +220,26 @@ mod tests {
             "yesterday",
         ] {
             assert!(parse_logical_date(bad).is_err(), "{bad}");
+        }
+        // Years whose windows would leave the warehouse's timestamps are refused as such.
+        assert_eq!(at("1900-01-01").to_rfc3339(), "1900-01-01T00:00:00+00:00");
+        assert_eq!(at("2199-12-31T23:59:59Z").year(), 2199);
+        for far in [
+            "+10000-01-01",
+            "0000-01-01",
+            "1899-12-31",
+            "2200-01-01",
+            "9999-12-31T00:00:00Z",
+        ] {
+            let err = parse_logical_date(far).expect_err(far);
+            assert!(
+                matches!(err, Error::LogicalDateOutOfRange { .. }),
+                "{far}: {err}"
+            );
+            assert!(
+                err.to_string().contains("1900-01-01 to 2199-12-31"),
+                "{err}"
+            );
         }
     }
 }

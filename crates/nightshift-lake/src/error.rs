@@ -19,6 +19,13 @@ pub enum Error {
         /// Tables the warehouse knows, to suggest when a table was not found.
         available_tables: Vec<String>,
     },
+    /// SQL that would change something (DDL, INSERT, COPY, SET ...) where only a query is
+    /// run: the warehouse's tables are written by runs, whole slices at a time.
+    #[error("only queries can run here, not {what}")]
+    NotAQuery {
+        /// What the statement is, e.g. `INSERT INTO raw.agent_labels`.
+        what: String,
+    },
     /// Reading or committing a Delta table failed.
     #[error("Delta table `{table}` ({path}): {source}")]
     Delta {
@@ -117,6 +124,9 @@ impl Error {
                 }
             }
             Error::TableNotFound { available, .. } => Some(tables_hint(available)),
+            Error::NotAQuery { .. } => Some(
+                "write a SELECT (or WITH ... SELECT, EXPLAIN, SHOW, DESCRIBE); tables are written by `nightshift run` and `generate`, and `--csv` or `--json` exports a result".into(),
+            ),
             Error::BadTableName(_) => Some("write tables as `raw.support_contacts`".into()),
             Error::Delta { source, .. } => {
                 let msg = source.to_string();

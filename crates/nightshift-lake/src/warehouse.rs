@@ -8,11 +8,13 @@ use deltalake::DeltaTable;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::catalog::MemorySchemaProvider;
 use deltalake::datafusion::common::TableReference;
+use deltalake::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::SessionStateBuilder;
 use deltalake::datafusion::execution::memory_pool::FairSpillPool;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use deltalake::datafusion::logical_expr::LogicalPlan;
 use deltalake::datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use deltalake::datafusion::physical_plan::{displayable, execute_stream};
 use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
@@ -218,18 +220,32 @@ impl Warehouse {
             .is_some_and(|s| s.table_exist(&table.table))
     }
 
-    /// Plans a query; errors name the tables that do exist.
+    /// Plans a query; errors name the tables that do exist. Only queries are accepted: a
+    /// statement that would change something (DDL, `INSERT`, `COPY`, `SET` ...) is refused
+    /// with [`Error::NotAQuery`] before anything runs, so nothing can bypass the slices'
+    /// idempotent writes or the session's settings.
     pub async fn sql(&self, query: &str) -> Result<DataFrame> {
-        self.ctx
-            .sql(query)
+        let sql = |e| Error::sql(e, self.table_names());
+        let plan = self
+            .ctx
+            .state()
+            .create_logical_plan(query)
             .await
-            .map_err(|e| Error::sql(e, self.table_names()))
+            .map_err(sql)?;
+        if let Some(what) = change_in(&plan) {
+            return Err(Error::NotAQuery { what });
+        }
+        self.ctx.execute_logical_plan(plan).await.map_err(sql)
     }
 
     /// Runs a query and collects its result.
     pub async fn query(&self, query: &str) -> Result<Vec<RecordBatch>> {
-        self.sql(query)
-            .await?
+        self.collect(self.sql(query).await?).await
+    }
+
+    /// Runs a planned query (from [`Self::sql`]) and collects its result.
+    pub async fn collect(&self, frame: DataFrame) -> Result<Vec<RecordBatch>> {
+        frame
             .collect()
             .await
             .map_err(|e| Error::sql(e, self.table_names()))
@@ -464,6 +480,27 @@ pub(crate) fn dir_url(path: &Path) -> Result<Url> {
 
 /// A DataFusion session tuned the way delta-rs tunes its own, but keeping standard SQL
 /// identifier normalisation (unquoted names are case-insensitive, as users expect).
+/// What in `plan` would change something rather than read (the first such node, named for
+/// the user), or `None` for a query.
+fn change_in(plan: &LogicalPlan) -> Option<String> {
+    let mut found = None;
+    let _ = plan.apply(|node| {
+        found = match node {
+            LogicalPlan::Dml(dml) => Some(format!("{} {}", dml.op, dml.table_name)),
+            LogicalPlan::Copy(copy) => Some(format!("COPY TO {}", copy.output_url)),
+            LogicalPlan::Ddl(ddl) => Some(ddl.name().to_string()),
+            LogicalPlan::Statement(statement) => Some(statement.name().to_string()),
+            _ => None,
+        };
+        Ok(if found.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
 fn new_session(engine: &EngineSpec) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_information_schema(true)

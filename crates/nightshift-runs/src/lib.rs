@@ -35,7 +35,7 @@
 //!
 //! ```text
 //! scheduler tick (now):
-//!   RunStore::last_succeeded ──▶ due_dates(schedule, last_done, now, catchup) ──▶ [L1, L2, L3]
+//!   RunStore::last_completed ──▶ due_dates(schedule, last_done, now, catchup) ──▶ [L1, L2, L3]
 //!   for each L: RunStore::acquire(pipeline, L) ── None: someone else runs it
 //!               └─ Some(lease) ─▶ start_run ─▶ task_started / task_succeeded | task_failed ... ─▶ finish_run ─▶ release
 //!                                 (heartbeat / renew while a long task runs)

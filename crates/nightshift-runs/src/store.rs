@@ -735,31 +735,44 @@ impl RunStore {
         })
     }
 
-    /// The latest logical date of `pipeline` with a run that succeeded, if any: where
-    /// catch-up planning starts from.
-    pub fn last_succeeded(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
+    /// The latest logical date of `pipeline` done by a succeeded run that went through
+    /// `last_task` (the pipeline's last task, e.g. `publish`), if any: where catch-up planning
+    /// starts from. A run of only some earlier tasks (`run --only check`) does not count.
+    pub fn last_completed(&self, pipeline: &str, last_task: &str) -> Result<Option<DateTime<Utc>>> {
         let conn = self.lock();
         let s: Option<String> = conn
             .query_row(
-                "SELECT MAX(logical_date) FROM runs WHERE pipeline = ?1 AND status = 'succeeded'",
-                [pipeline],
+                &format!("SELECT MAX(logical_date) FROM runs WHERE pipeline = ?1 AND {COMPLETED}"),
+                [pipeline, last_task],
                 |r| r.get(0),
             )
             .map_err(self.sql("read last success"))?;
         s.map(|s| parse_ts(&self.path, &s)).transpose()
     }
 
-    /// Whether some run of `pipeline` for `logical_date` succeeded (its output is published).
-    pub fn succeeded(&self, pipeline: &str, logical_date: DateTime<Utc>) -> Result<bool> {
+    /// Whether a run of `pipeline` for `logical_date` succeeded through `last_task` (the
+    /// date's output is published).
+    pub fn completed(
+        &self,
+        pipeline: &str,
+        logical_date: DateTime<Utc>,
+        last_task: &str,
+    ) -> Result<bool> {
         let conn = self.lock();
         conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND logical_date = ?2 AND status = 'succeeded')",
-            params![pipeline, ts(logical_date)],
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND {COMPLETED} AND logical_date = ?3)"
+            ),
+            params![pipeline, last_task, ts(logical_date)],
             |r| r.get(0),
         )
         .map_err(self.sql("read run success"))
     }
 }
+
+/// SQL condition on `runs`: the run succeeded and had the task named `?2` (a retry has the
+/// failed task and those after it, so the last task too).
+const COMPLETED: &str = "status = 'succeeded' AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = runs.id AND t.name = ?2)";
 
 fn task_names(tx: &Transaction<'_>, run: &RunId) -> rusqlite::Result<Vec<String>> {
     let mut stmt = tx.prepare("SELECT name FROM tasks WHERE run_id = ?1 ORDER BY position")?;

@@ -85,8 +85,14 @@ impl From<nightshift_core::ConfigErrors> for Failure {
 impl From<nightshift_lake::Error> for Failure {
     fn from(e: nightshift_lake::Error) -> Failure {
         let hint = e.hint();
+        // SQL that is not a query was a mistake of usage, not a failure of the work.
+        let code = if matches!(e, nightshift_lake::Error::NotAQuery { .. }) {
+            2
+        } else {
+            1
+        };
         Failure {
-            code: 1,
+            code,
             error: anyhow::Error::new(e),
             hint,
             json_printed: false,

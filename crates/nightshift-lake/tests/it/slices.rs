@@ -203,3 +203,67 @@ fn table_names_must_be_schema_dot_table() {
         assert!(TableRef::parse(bad).is_err(), "{bad}");
     }
 }
+
+/// Only queries run through `Warehouse::sql`: writes would bypass the slices' one-commit
+/// replacement (duplicates in an output table), DDL would change nothing lasting, COPY would
+/// write anywhere. Each is refused before it runs, saying what it was.
+#[tokio::test]
+async fn statements_that_change_something_are_refused_before_they_run() {
+    let (dir, wh) = warehouse().await;
+    let t = table();
+    wh.write(&t, vec![rows(&[(1, "2026-11-19", "1")])])
+        .replace_slice("2026-11-19")
+        .execute()
+        .await
+        .expect("slice");
+    let copy_to = dir.path().join("copied.csv");
+    for (sql, what) in [
+        (
+            "INSERT INTO output.p_predictions SELECT * FROM output.p_predictions",
+            "Insert Into output.p_predictions",
+        ),
+        (
+            "DELETE FROM output.p_predictions",
+            "Delete output.p_predictions",
+        ),
+        (
+            "CREATE TABLE output.x AS SELECT 1 AS a",
+            "CreateMemoryTable",
+        ),
+        ("CREATE VIEW output.v AS SELECT 1 AS a", "CreateView"),
+        ("DROP TABLE output.p_predictions", "DropTable"),
+        ("SET datafusion.execution.batch_size = 1", "SetVariable"),
+        (
+            &format!(
+                "COPY (SELECT * FROM output.p_predictions) TO '{}'",
+                copy_to.display()
+            ),
+            "COPY TO",
+        ),
+        (
+            "EXPLAIN ANALYZE INSERT INTO output.p_predictions SELECT * FROM output.p_predictions",
+            "Insert Into",
+        ),
+    ] {
+        let err = wh.sql(sql).await.err().unwrap_or_else(|| panic!("{sql}"));
+        assert!(matches!(err, Error::NotAQuery { .. }), "{sql}: {err}");
+        assert!(err.to_string().contains(what), "{sql}: {err}");
+        assert!(err.hint().is_some_and(|h| h.contains("SELECT")), "{sql}");
+    }
+    assert!(!copy_to.exists());
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.p_predictions").await,
+        1
+    );
+    // Queries of every kind still run.
+    for sql in [
+        "SELECT 1",
+        "WITH a AS (SELECT 1 AS x) SELECT x FROM a",
+        "EXPLAIN SELECT * FROM output.p_predictions",
+        "SHOW TABLES",
+        "DESCRIBE output.p_predictions",
+        "SELECT * FROM information_schema.columns",
+    ] {
+        wh.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}

@@ -31,7 +31,9 @@ fn missed_only_after_the_deadline_and_when_unpublished() {
     let store = db.open();
     let date = nov(22, 6, 0);
     // No run exists at all for the date.
-    let published = store.succeeded("root_cause", date).expect("succeeded");
+    let published = store
+        .completed("root_cause", date, "publish")
+        .expect("succeeded");
     assert!(!published);
     assert!(!deadline_missed(
         date,

@@ -120,18 +120,65 @@ fn successful_run_records_rows_and_model() {
     assert_eq!(infer.started_at, Some(now + TimeDelta::minutes(3)));
 
     assert_eq!(
-        store.last_succeeded("root_cause").expect("last"),
+        store.last_completed("root_cause", "publish").expect("last"),
         Some(nov(22, 6, 0))
     );
     assert!(
         store
-            .succeeded("root_cause", nov(22, 6, 0))
+            .completed("root_cause", nov(22, 6, 0), "publish")
             .expect("succeeded")
     );
     assert!(
         !store
-            .succeeded("root_cause", nov(21, 6, 0))
+            .completed("root_cause", nov(21, 6, 0), "publish")
             .expect("succeeded")
+    );
+    // A later date run only up to `check` succeeds, but its output is not there: it does not
+    // count as done (catch-up and deadlines still see the date as due), unless asked about
+    // a pipeline whose last task it ran.
+    let partial = store
+        .start_run(
+            NewRun {
+                pipeline: "root_cause",
+                logical_date: nov(23, 6, 0),
+                ds: "2026-11-23",
+                tasks: &["check"],
+                trigger: Trigger::Manual,
+                owner: &owner(),
+            },
+            now + TimeDelta::hours(1),
+        )
+        .expect("start");
+    store
+        .task_started(&partial.id, "check", now + TimeDelta::hours(1))
+        .expect("started");
+    store
+        .task_succeeded(
+            &partial.id,
+            "check",
+            TaskOutcome::default(),
+            now + TimeDelta::hours(1),
+        )
+        .expect("succeeded");
+    assert_eq!(
+        store
+            .finish_run(&partial.id, now + TimeDelta::hours(1))
+            .expect("finish"),
+        RunStatus::Succeeded
+    );
+    assert_eq!(
+        store.last_completed("root_cause", "publish").expect("last"),
+        Some(nov(22, 6, 0))
+    );
+    assert!(
+        !store
+            .completed("root_cause", nov(23, 6, 0), "publish")
+            .expect("completed")
+    );
+    assert!(
+        store
+            .completed("root_cause", nov(23, 6, 0), "check")
+            .expect("completed")
     );
 
     // A finished run cannot be updated any more.

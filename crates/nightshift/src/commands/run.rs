@@ -11,10 +11,13 @@ use crate::failure::Failure;
 pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
     let project = super::load_project(&global.project)?;
     let logical_date = nightshift_core::parse_logical_date(&args.date).map_err(|e| {
-        Failure::usage(
-            e,
-            Some("give --date as YYYY-MM-DD or 2026-11-22T06:00:00Z".into()),
-        )
+        let hint = match e {
+            nightshift_core::Error::LogicalDateOutOfRange { .. } => {
+                "a logical date is the day the run is for, e.g. --date 2026-11-22"
+            }
+            _ => "give --date as YYYY-MM-DD or 2026-11-22T06:00:00Z",
+        };
+        Failure::usage(e, Some(hint.into()))
     })?;
     let mut plan = RunPlan::new(&project, &args.pipeline, logical_date, chrono::Utc::now())?;
     let tasks: Vec<Task> = if args.only.is_empty() {

@@ -113,13 +113,18 @@ async fn tick(
     let mut failures = 0;
     for spec in project.pipelines.values() {
         let now = clock.now();
-        let last = store.last_succeeded(&spec.name).map_err(runs_err)?;
+        let last = store
+            .last_completed(&spec.name, last_task(spec))
+            .map_err(runs_err)?;
         let due = nightshift_runs::due_dates_for(spec, last, now, args.max_catchup);
         if due.is_empty() {
             tracing::debug!(pipeline = %spec.name, "nothing due");
         }
         for date in due {
-            if store.succeeded(&spec.name, date).map_err(runs_err)? {
+            if store
+                .completed(&spec.name, date, last_task(spec))
+                .map_err(runs_err)?
+            {
                 continue;
             }
             let ttl = nightshift_core::Duration::from_seconds(LEASE_TTL_SECONDS);
@@ -279,6 +284,16 @@ async fn vacuum_outputs(
     );
 }
 
+/// The pipeline's last task: a date is done once a run through it succeeded (a run of only
+/// its first tasks, `run --only check`, leaves the date due).
+fn last_task(spec: &PipelineSpec) -> &'static str {
+    if spec.model.is_some() {
+        Task::Publish.name()
+    } else {
+        Task::Features.name()
+    }
+}
+
 /// Runs every task of one date. `Ok((run_id, Some((task, error, quality_gate))))` when a task failed.
 async fn run_date(
     project: &Project,
@@ -333,7 +348,11 @@ async fn deadline_alerts(
         return Ok(());
     };
     let now = clock.now();
-    let mut published = |d: DateTime<Utc>| store.succeeded(&spec.name, d).unwrap_or(false);
+    let mut published = |d: DateTime<Utc>| {
+        store
+            .completed(&spec.name, d, last_task(spec))
+            .unwrap_or(false)
+    };
     let missed = nightshift_runs::missed_deadlines(
         &spec.schedule,
         spec.utc_offset(),

@@ -17,7 +17,9 @@ pub(crate) async fn sql(global: &GlobalArgs, args: &SqlArgs) -> Result<(), Failu
     }
     let project = super::load_project(&global.project)?;
     let warehouse = Warehouse::open(&project).await?;
-    let batches = warehouse.query(&args.query).await?;
+    let frame = warehouse.sql(&args.query).await?;
+    let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
+    let batches = warehouse.collect(frame).await?;
     let format = if global.json {
         OutputFormat::Json
     } else if args.csv {
@@ -27,7 +29,7 @@ pub(crate) async fn sql(global: &GlobalArgs, args: &SqlArgs) -> Result<(), Failu
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    write_batches(&mut out, &batches, format)?;
+    write_batches(&mut out, &schema, &batches, format)?;
     out.flush()
         .map_err(|e| Failure::work(anyhow::anyhow!("writing to stdout: {e}")))?;
     Ok(())

@@ -310,7 +310,7 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
 }
 
 #[test]
-fn sql_prints_csv_and_json_and_bad_sql_exits_1_with_a_hint() {
+fn sql_prints_csv_and_json_and_bad_sql_exits_1_and_writes_2_with_a_hint() {
     let (_dir, p) = init();
     let out = nightshift(
         &p,
@@ -337,6 +337,38 @@ fn sql_prints_csv_and_json_and_bad_sql_exits_1_with_a_hint() {
     );
     let out = nightshift(&p, &["sql", "--csv", "--json", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(2));
+    // Nested values are JSON text in a CSV cell, nulls are kept as keys in JSON, and an
+    // empty result still has its header.
+    let out = nightshift(
+        &p,
+        &[
+            "sql",
+            "--csv",
+            "SELECT 1 AS a, [named_struct('label', 'x', 'p', 0.5)] AS top_k, NULL AS n",
+        ],
+    );
+    assert_eq!(
+        stdout(&out),
+        "a,top_k,n\n1,\"[{\"\"label\"\":\"\"x\"\",\"\"p\"\":0.5}]\",\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = nightshift(&p, &["--json", "sql", "SELECT 1 AS a, NULL AS n"]);
+    assert_eq!(stdout(&out).trim(), r#"[{"a":1,"n":null}]"#);
+    let out = nightshift(
+        &p,
+        &["sql", "--csv", "SELECT trip_id FROM raw.trips WHERE false"],
+    );
+    assert_eq!(stdout(&out), "trip_id\n");
+    // Only queries: a write would bypass the runs' slice replacement.
+    let out = nightshift(
+        &p,
+        &["sql", "INSERT INTO raw.trips SELECT * FROM raw.trips"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("only queries"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+    assert_eq!(count(&p, "SELECT count(*) FROM raw.trips"), 200);
 }
 
 #[test]
