@@ -54,6 +54,7 @@ pub async fn execute_run(
     clock: &dyn Clock,
     sleep: Sleep<'_>,
 ) -> Result<RunOutcome> {
+    check_inputs_done(store, plan, tasks)?;
     let names: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
     let owner = Owner::current();
     let run = store.start_run(
@@ -154,6 +155,40 @@ pub async fn execute_run(
         status,
         error: failure,
     })
+}
+
+/// A run without the task before one of its tasks (`run --only infer`, `--only publish`)
+/// needs that task's slice: refused before anything is recorded unless some run got it done
+/// for the same `ds` (else `infer` would "succeed" on nothing: 0 rows predicted).
+fn check_inputs_done(store: &RunStore, plan: &RunPlan, tasks: &[Task]) -> Result<()> {
+    for (i, task) in tasks.iter().enumerate() {
+        let needs = match task {
+            Task::Infer => Task::Features,
+            Task::Publish => Task::Infer,
+            Task::Check | Task::Features => continue,
+        };
+        if tasks[..i].contains(&needs)
+            || store.task_done(&plan.pipeline.name, &plan.ds, needs.name())?
+        {
+            continue;
+        }
+        let date = plan.logical_date.format("%Y-%m-%d");
+        return Err(Error::Config {
+            message: format!(
+                "{} reads the {} slice {}, which no run has written yet",
+                task.name(),
+                needs.name(),
+                plan.ds
+            ),
+            hint: Some(format!(
+                "run the task before it too: nightshift run {} --date {date} --only {},{}",
+                plan.pipeline.name,
+                needs.name(),
+                task.name()
+            )),
+        });
+    }
+    Ok(())
 }
 
 /// The `check` task as a sensor: while the upstream data is not there yet and the pipeline's

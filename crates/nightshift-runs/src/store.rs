@@ -770,6 +770,21 @@ impl RunStore {
     }
 }
 
+impl RunStore {
+    /// Whether some run of `pipeline` got `task` done (succeeded) for slice `ds`: whether a
+    /// later task run on its own (`run --only infer`) has its input.
+    pub fn task_done(&self, pipeline: &str, ds: &str, task: &str) -> Result<bool> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM tasks t JOIN runs r ON r.id = t.run_id
+                 WHERE r.pipeline = ?1 AND r.ds = ?2 AND t.name = ?3 AND t.state = 'succeeded')",
+            params![pipeline, ds, task],
+            |r| r.get(0),
+        )
+        .map_err(self.sql("read task success"))
+    }
+}
+
 /// SQL condition on `runs`: the run succeeded and had the task named `?2` (a retry has the
 /// failed task and those after it, so the last task too).
 const COMPLETED: &str = "status = 'succeeded' AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = runs.id AND t.name = ?2)";

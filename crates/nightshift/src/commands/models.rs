@@ -187,6 +187,18 @@ async fn eval(
 ) -> Result<(), Failure> {
     let reference = parse_ref(&args.model)?;
     let loaded = model::load_model(registry, &reference)?;
+    if let Some(parent) = &args.data.parent_column
+        && loaded.classifier.parents().is_none()
+    {
+        return Err(Failure::usage(
+            format!(
+                "{}@{} has no parent labels (it was trained without --parent-column), so --parent-column {parent} cannot be scored",
+                loaded.name(),
+                loaded.version.version
+            ),
+            Some("leave out --parent-column, or evaluate a model trained with one".into()),
+        ));
+    }
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, loaded.extra_columns());
     let rows = model::labelled_rows(&batches, &columns, &source)?;
@@ -197,6 +209,22 @@ async fn eval(
         );
     }
     let report = tokio::task::block_in_place(|| model::evaluate(&loaded, &rows))?;
+    if report.rows == 0 {
+        let labels = loaded.classifier.labels();
+        let shown: Vec<&str> = labels.iter().take(5).map(String::as_str).collect();
+        return Err(Failure::work(anyhow::anyhow!(
+            "none of the {} labelled rows in {source} has a label {}@{} knows (its {} labels: {}{})",
+            report.unknown_labels,
+            report.model,
+            report.version,
+            labels.len(),
+            shown.join(", "),
+            if labels.len() > shown.len() { ", ..." } else { "" }
+        ))
+        .hinted(
+            "--label-column must name the column the model was trained to predict (`nightshift models show` lists the labels)",
+        ));
+    }
     registry
         .update_metrics(
             &report.model,

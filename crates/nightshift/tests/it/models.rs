@@ -103,6 +103,44 @@ fn train_eval_predict_alias_and_history() {
     for key in ["macro_f1", "ece", "rows_per_second"] {
         assert!(report[key].is_number(), "{key} in {report}");
     }
+    let eval = |file: &str, label: &str, parent: Option<&str>| {
+        let mut args = vec![
+            "--json",
+            "models",
+            "eval",
+            "rc@production",
+            "--data",
+            file,
+            "--text-column",
+            "text",
+            "--label-column",
+            label,
+        ];
+        args.extend(parent.iter().flat_map(|p| ["--parent-column", p]));
+        nightshift(&p, &args)
+    };
+    // Labels the model does not know are counted, not fatal...
+    let mixed = dir.path().join("mixed.tsv");
+    let mut text = training_tsv(2);
+    text.push_str("hello, something else\tlost_item\tsafety\n");
+    std::fs::write(&mixed, text).expect("write");
+    let out = eval(mixed.to_str().expect("utf8"), "label", None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        (report["rows"].as_u64(), report["unknown_labels"].as_u64()),
+        (Some(8), Some(1))
+    );
+    // ...but when no row has a known label (here: the parent column named as the label), the
+    // scores would be meaningless zeros: an error saying so.
+    let out = eval(d, "category", None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none of the 120 labelled rows"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
 
     let out = nightshift(
         &p,

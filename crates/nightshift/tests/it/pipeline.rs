@@ -307,6 +307,39 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
         "a succeeded run has nothing to retry: {}",
         stderr(&out)
     );
+
+    // A later task alone on a date whose earlier task never ran has nothing to read: refused
+    // (exit 2, nothing recorded) instead of "succeeding" with 0 rows; once its input is
+    // there, it runs.
+    for only in ["infer", "publish", "check,infer"] {
+        let out = nightshift(
+            &p,
+            &["run", "root_cause", "--date", "2026-11-23", "--only", only],
+        );
+        assert_eq!(out.status.code(), Some(2), "{only}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("which no run has written yet"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+    }
+    let out = nightshift(&p, &["--json", "runs", "list", "--pipeline", "root_cause"]);
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(runs.as_array().expect("runs").len(), 2, "nothing recorded");
+    for only in ["features", "infer", "publish"] {
+        let out = nightshift(
+            &p,
+            &["run", "root_cause", "--date", "2026-11-23", "--only", only],
+        );
+        assert!(out.status.success(), "{only}: {}", stderr(&out));
+    }
+    assert!(
+        crate::count(
+            &p,
+            "SELECT count(*) FROM output.root_cause_rollups WHERE ds = '2026-11-20'"
+        ) > 0
+    );
 }
 
 #[test]
