@@ -69,6 +69,15 @@ pub async fn execute_run(
         clock.now(),
     )?;
     plan.run_id = run.id.to_string();
+    tracing::info!(
+        pipeline = %plan.pipeline.name,
+        ds = %plan.ds,
+        window_start = %plan.window.start,
+        window_end = %plan.window.end,
+        "run {} ({})",
+        plan.run_id,
+        names.join(" -> ")
+    );
     let policy = RetryPolicy::from_spec(&plan.pipeline);
     let mut rng = jitter_rng(seed_for(&plan.run_id));
     let mut reports = Vec::new();

@@ -64,15 +64,6 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
         None => None,
     };
     let warehouse = warehouse?;
-    tracing::info!(
-        pipeline = %plan.pipeline.name,
-        ds = %plan.ds,
-        window_start = %plan.window.start,
-        window_end = %plan.window.end,
-        "run {} ({})",
-        plan.run_id,
-        tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(" -> ")
-    );
     let store = super::open_run_store(&project)?;
     let outcome = execute_run(
         &warehouse,

@@ -13,6 +13,19 @@ use crate::failure::Failure;
 /// How long a scheduler holds a date before another may take it over (renewed by finishing).
 const LEASE_TTL_SECONDS: i64 = 6 * 3600;
 
+/// One date a tick ran (or could not start), for `--once --json`.
+#[derive(Debug, serde::Serialize)]
+struct TickRun {
+    pipeline: String,
+    logical_date: DateTime<Utc>,
+    /// `None` when the run could not start (e.g. its model failed to load).
+    run_id: Option<String>,
+    ok: bool,
+    /// The task that failed.
+    failed_task: Option<String>,
+    error: Option<String>,
+}
+
 /// A clock fixed at `--now`.
 struct FixedClock(DateTime<Utc>);
 
@@ -51,20 +64,34 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
     let mut shutdown = Box::pin(shutdown_signal());
     let mut last_vacuum: Option<DateTime<Utc>> = None;
     loop {
-        let failures = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
+        let runs = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
+        let failures = runs.iter().filter(|r| !r.ok).count();
         let now = clock.now();
+        let mut vacuumed = None;
         if !args.no_vacuum && last_vacuum.is_none_or(|t| now - t >= TimeDelta::days(1)) {
-            vacuum_outputs(&project, &warehouse, args.vacuum_retain, now).await;
+            vacuumed = Some(vacuum_outputs(&project, &warehouse, args.vacuum_retain, now).await);
             last_vacuum = Some(now);
         }
         if args.once {
+            if global.json {
+                super::print_json(&serde_json::json!({
+                    "ok": failures == 0,
+                    "now": now,
+                    "runs": runs,
+                    "vacuum": vacuumed.map(|(files, bytes)| serde_json::json!({
+                        "files_deleted": files,
+                        "bytes_deleted": bytes,
+                    })),
+                }))?;
+            }
             return if failures == 0 {
                 Ok(())
             } else {
-                Err(
+                let mut failure =
                     Failure::work(anyhow::anyhow!("{failures} run(s) failed in this tick"))
-                        .hinted("`nightshift runs list --status failed` shows them"),
-                )
+                        .hinted("`nightshift runs list --status failed` shows them");
+                failure.json_printed = global.json;
+                Err(failure)
             };
         }
         let now = clock.now();
@@ -93,14 +120,14 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
 }
 
 /// One pass over every pipeline: reap dead runs, run the due dates, send deadline alerts.
-/// Returns how many runs failed.
+/// Returns the dates it ran, oldest first per pipeline.
 async fn tick(
     project: &Project,
     warehouse: &Warehouse,
     store: &RunStore,
     clock: &(dyn Clock + Send + Sync),
     args: &SchedulerArgs,
-) -> Result<usize, Failure> {
+) -> Result<Vec<TickRun>, Failure> {
     let runs_err = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
     for reaped in store.reap_abandoned(clock.now()).map_err(runs_err)? {
         tracing::warn!(
@@ -110,7 +137,7 @@ async fn tick(
         );
     }
     let owner = Owner::current();
-    let mut failures = 0;
+    let mut ran = Vec::new();
     for spec in project.pipelines.values() {
         let now = clock.now();
         let last = store
@@ -154,6 +181,14 @@ async fn tick(
             match result {
                 Ok((run_id, None)) => {
                     tracing::info!(pipeline = %spec.name, %date, "run {run_id} succeeded");
+                    ran.push(TickRun {
+                        pipeline: spec.name.clone(),
+                        logical_date: date,
+                        run_id: Some(run_id.clone()),
+                        ok: true,
+                        failed_task: None,
+                        error: None,
+                    });
                     if had_failed {
                         alert(
                             project,
@@ -175,8 +210,15 @@ async fn tick(
                     }
                 }
                 Ok((run_id, Some((task, message, gate)))) => {
-                    failures += 1;
                     tracing::error!(pipeline = %spec.name, %date, "run {run_id} failed in {task}: {message}");
+                    ran.push(TickRun {
+                        pipeline: spec.name.clone(),
+                        logical_date: date,
+                        run_id: Some(run_id.clone()),
+                        ok: false,
+                        failed_task: Some(task.clone()),
+                        error: Some(message.clone()),
+                    });
                     let key = format!("failed:{}:{}:{task}", spec.name, date.to_rfc3339());
                     let event = if gate {
                         AlertEvent::QualityGateFailed
@@ -202,9 +244,16 @@ async fn tick(
                     .await;
                 }
                 Err(f) => {
-                    failures += 1;
                     let message = format!("{:#}", f.error);
                     tracing::error!(pipeline = %spec.name, %date, "cannot run: {message}");
+                    ran.push(TickRun {
+                        pipeline: spec.name.clone(),
+                        logical_date: date,
+                        run_id: None,
+                        ok: false,
+                        failed_task: None,
+                        error: Some(message.clone()),
+                    });
                     alert(
                         project,
                         store,
@@ -227,18 +276,19 @@ async fn tick(
         }
         deadline_alerts(project, store, spec, clock).await?;
     }
-    Ok(failures)
+    Ok(ran)
 }
 
 /// Deletes the files that the pipelines' own tables no longer use, past `retain` (as
 /// `nightshift vacuum` does for every table; upstream tables are left to their owners).
-/// Housekeeping: a failure is logged and the scheduler goes on.
+/// Housekeeping: a failure is logged and the scheduler goes on. Returns the files and bytes
+/// deleted.
 async fn vacuum_outputs(
     project: &Project,
     warehouse: &Warehouse,
     retain: nightshift_core::Duration,
     now: DateTime<Utc>,
-) {
+) -> (u64, u64) {
     let mut tables: Vec<String> = project
         .pipelines
         .values()
@@ -282,6 +332,7 @@ async fn vacuum_outputs(
         "vacuum: deleted {files} files, {} (replaced less than {retain} ago are kept)",
         super::vacuum::mebibytes(bytes)
     );
+    (files, bytes)
 }
 
 /// The pipeline's last task: a date is done once a run through it succeeded (a run of only

@@ -26,13 +26,56 @@ fn the_scheduler_catches_up_missed_days_once_each() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(runs(&p).len(), 1, "a first start runs only the latest date");
 
-    // Down for three days: the next tick runs the three missed dates, oldest first.
+    // Meanwhile someone checked a date by hand: a run of only `check` succeeds but publishes
+    // nothing, so the date stays due.
     let out = nightshift(
         &p,
-        &["scheduler", "--once", "--now", "2026-11-24T07:00:00Z"],
+        &[
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-22T06:00:00Z",
+            "--only",
+            "check",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let all = runs(&p);
+
+    // Down for three days: the next tick runs the three missed dates, oldest first, and says
+    // so on stdout with --json.
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "scheduler",
+            "--once",
+            "--now",
+            "2026-11-24T07:00:00Z",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tick: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(tick["ok"], true, "{tick}");
+    let ticked: Vec<&str> = tick["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["logical_date"].as_str().expect("date"))
+        .collect();
+    assert_eq!(
+        ticked,
+        [
+            "2026-11-22T06:00:00Z",
+            "2026-11-23T06:00:00Z",
+            "2026-11-24T06:00:00Z"
+        ],
+        "{tick}"
+    );
+    assert!(tick["runs"][0]["run_id"].is_string(), "{tick}");
+    let all: Vec<serde_json::Value> = runs(&p)
+        .into_iter()
+        .filter(|r| r["trigger"]["kind"] == "schedule")
+        .collect();
     let mut dates: Vec<&str> = all
         .iter()
         .map(|r| r["logical_date"].as_str().expect("date"))
@@ -53,7 +96,7 @@ fn the_scheduler_catches_up_missed_days_once_each() {
         &["scheduler", "--once", "--now", "2026-11-24T08:00:00Z"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(runs(&p).len(), 4);
+    assert_eq!(runs(&p).len(), 5);
     assert_eq!(
         crate::count(
             &p,
