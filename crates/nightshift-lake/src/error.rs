@@ -37,6 +37,16 @@ pub enum Error {
         #[source]
         source: Box<DeltaTableError>,
     },
+    /// A query reads a table whose Delta log cannot be read (damaged or half-copied).
+    #[error("table `{table}` ({path}) cannot be read: {reason}")]
+    BrokenTable {
+        /// SQL name of the table.
+        table: String,
+        /// Where it lives.
+        path: PathBuf,
+        /// Why opening it failed.
+        reason: String,
+    },
     /// A table was named that the warehouse does not have.
     #[error("table `{name}` not found in the warehouse at {root}")]
     TableNotFound {
@@ -128,6 +138,13 @@ impl Error {
                 "write a SELECT (or WITH ... SELECT, EXPLAIN, SHOW, DESCRIBE); tables are written by `nightshift run` and `generate`, and `--csv` or `--json` exports a result".into(),
             ),
             Error::BadTableName(_) => Some("write tables as `raw.support_contacts`".into()),
+            Error::BrokenTable { path, .. } => Some(format!(
+                "its log ({}) is damaged: {LOG_DAMAGE_HINT}",
+                path.join("_delta_log").display()
+            )),
+            Error::Delta { source, .. } if is_log_damage(&source.to_string()) => {
+                Some(format!("the table's _delta_log is damaged: {LOG_DAMAGE_HINT}"))
+            }
             Error::Delta { source, .. } => {
                 let msg = source.to_string();
                 if msg.contains("schema") || msg.contains("Schema") {
@@ -146,6 +163,14 @@ impl Error {
 }
 
 const MEMORY_HINT: &str = "the query needs more memory than `[engine] memory_limit_mb` allows: raise it, or narrow the query (fewer columns, a pre-aggregated join side)";
+
+const LOG_DAMAGE_HINT: &str = "restore it from a backup; for a table Nightshift writes (intermediate.*, output.*), moving its directory aside and re-running the dates rebuilds it";
+
+/// Whether a Delta error says the log itself could not be read (as opposed to a write that
+/// does not fit the table).
+fn is_log_damage(message: &str) -> bool {
+    message.contains("Json error") || message.contains("Invalid JSON")
+}
 
 fn is_out_of_memory(message: &str) -> bool {
     message.contains("Resources exhausted")

@@ -88,6 +88,10 @@ pub struct Warehouse {
     ctx: SessionContext,
     /// Tables whose location is not `<root>/<schema>/<table>`.
     declared: BTreeMap<TableRef, PathBuf>,
+    /// Tables whose Delta log could not be read when (re-)registered, with why: left out of
+    /// the session so that the other tables stay usable; a query that reads one gets
+    /// [`Error::BrokenTable`], and a write to one fails opening it (it is never re-created).
+    broken: std::sync::Mutex<BTreeMap<TableRef, String>>,
 }
 
 impl Warehouse {
@@ -141,6 +145,7 @@ impl Warehouse {
             ctx: new_session(engine)?,
             root,
             declared,
+            broken: Default::default(),
         };
         warehouse.register_all(warehouse.discover()?).await?;
         Ok(warehouse)
@@ -177,9 +182,25 @@ impl Warehouse {
         for (table, task) in opening {
             let opened = task
                 .await
-                .map_err(|e| Error::Internal(format!("opening {table}: {e}")))??;
-            if let Some(delta) = opened {
-                self.register_delta(&table, &delta).await?;
+                .map_err(|e| Error::Internal(format!("opening {table}: {e}")))?;
+            let opened = match opened {
+                Ok(Some(delta)) => self.register_delta(&table, &delta).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            let mut broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
+            match opened {
+                Ok(()) => {
+                    broken.remove(&table);
+                }
+                Err(Error::Delta { source, .. }) => {
+                    tracing::warn!("{table} cannot be opened; queries that read it fail: {source}");
+                    let reference =
+                        TableReference::partial(table.schema.as_str(), table.table.as_str());
+                    let _ = self.ctx.deregister_table(reference);
+                    broken.insert(table, source.to_string());
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -212,12 +233,32 @@ impl Warehouse {
         names
     }
 
-    /// Whether a table exists (is registered).
+    /// Whether a table exists: registered, or there but unreadable (see [`Self::sql`]).
     pub fn has_table(&self, table: &TableRef) -> bool {
         self.ctx
             .catalog(CATALOG)
             .and_then(|c| c.schema(&table.schema))
             .is_some_and(|s| s.table_exist(&table.table))
+            || self
+                .broken
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(table)
+    }
+
+    /// The error of a query that failed to plan because it reads a table whose log could not
+    /// be read: that table and why, rather than "table not found".
+    fn broken_in(&self, query: &str) -> Option<Error> {
+        let query = query.to_lowercase();
+        let broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
+        broken
+            .iter()
+            .find(|(t, _)| query.contains(&t.to_string()))
+            .map(|(t, reason)| Error::BrokenTable {
+                table: t.to_string(),
+                path: self.location(t),
+                reason: reason.clone(),
+            })
     }
 
     /// Plans a query; errors name the tables that do exist. Only queries are accepted: a
@@ -226,12 +267,10 @@ impl Warehouse {
     /// idempotent writes or the session's settings.
     pub async fn sql(&self, query: &str) -> Result<DataFrame> {
         let sql = |e| Error::sql(e, self.table_names());
-        let plan = self
-            .ctx
-            .state()
-            .create_logical_plan(query)
-            .await
-            .map_err(sql)?;
+        let plan = match self.ctx.state().create_logical_plan(query).await {
+            Ok(plan) => plan,
+            Err(e) => return Err(self.broken_in(query).unwrap_or_else(|| sql(e))),
+        };
         if let Some(what) = change_in(&plan) {
             return Err(Error::NotAQuery { what });
         }

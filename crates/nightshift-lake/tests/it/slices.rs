@@ -267,3 +267,52 @@ async fn statements_that_change_something_are_refused_before_they_run() {
         wh.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
+
+/// One table's damaged log (a half-copied or hand-edited commit) leaves the other tables
+/// usable; reading it says which table and why, and a write to it fails instead of
+/// re-creating it over the damaged log.
+#[tokio::test]
+async fn a_table_whose_log_is_damaged_is_refused_alone() {
+    let (dir, wh) = warehouse().await;
+    let (good, bad) = (table(), TableRef::parse("output.p_rollups").expect("name"));
+    for t in [&good, &bad] {
+        wh.write(t, vec![rows(&[(1, "2026-11-19", "1")])])
+            .replace_slice("2026-11-19")
+            .execute()
+            .await
+            .expect("slice");
+    }
+    let log = dir.path().join("warehouse/output/p_rollups/_delta_log");
+    std::fs::write(log.join("00000000000000000000.json"), "{garbage\n").expect("damage");
+    let wh = nightshift_lake::Warehouse::open_at(
+        &dir.path().join("warehouse"),
+        &nightshift_core::EngineSpec::default(),
+        Default::default(),
+    )
+    .await
+    .expect("the warehouse opens");
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.p_predictions").await,
+        1
+    );
+    assert!(wh.has_table(&bad), "it is there, only unreadable");
+    let err = wh
+        .query("SELECT count(*) FROM output.P_ROLLUPS")
+        .await
+        .expect_err("damaged");
+    assert!(matches!(err, Error::BrokenTable { .. }), "{err}");
+    assert!(err.to_string().contains("output.p_rollups"), "{err}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("_delta_log")),
+        "{err}"
+    );
+    wh.write(&bad, vec![rows(&[(2, "2026-11-20", "1")])])
+        .replace_slice("2026-11-20")
+        .execute()
+        .await
+        .expect_err("not re-created");
+    assert_eq!(
+        std::fs::read_to_string(log.join("00000000000000000000.json")).expect("log"),
+        "{garbage\n"
+    );
+}
