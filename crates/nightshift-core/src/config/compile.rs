@@ -520,6 +520,17 @@ fn compile_pipeline(
     let reads = c.require(&section, "reads", p.reads.as_ref(), "[\"table_name\"]");
     let mut max_sla: Option<Duration> = None;
     let reads: Option<Vec<String>> = reads.map(|reads| {
+        if reads.get_ref().is_empty() {
+            c.error(
+                reads.span(),
+                format!("`reads` in {label} lists no table"),
+                Some(
+                    "list the tables the features SQL reads, the driving one first: reads = [\"support_contacts\"]"
+                        .into(),
+                ),
+            );
+        }
+        let reads = reads.get_ref();
         for table in reads {
             match tables.get(table.get_ref()) {
                 Some(spec) => max_sla = max_sla.max(spec.freshness_sla),
@@ -621,6 +632,23 @@ fn compile_pipeline(
         alert_refs.push(alert.get_ref().clone());
     }
 
+    let model = p.model.as_ref().map(|m| {
+        if let Some(reason) = model_ref_problem(m.get_ref()) {
+            c.error(
+                m.span(),
+                format!(
+                    "invalid model reference `{}` in {label}: {reason}",
+                    m.get_ref()
+                ),
+                Some(
+                    "write name, name@VERSION or name@ALIAS, e.g. \"root_cause@production\"".into(),
+                ),
+            );
+        }
+        m.get_ref().trim().to_string()
+    });
+    let gates = compile_gates(c, &label, p);
+
     let (features_path, features_sql) = features?;
     Some(PipelineSpec {
         name,
@@ -631,7 +659,7 @@ fn compile_pipeline(
         max_sla,
         features_path,
         features_sql,
-        model: p.model.clone(),
+        model,
         id_column: p.id_column.clone().unwrap_or_else(|| "id".to_string()),
         text_column: p.text_column.clone().unwrap_or_else(|| "text".to_string()),
         max_text_chars,
@@ -644,13 +672,99 @@ fn compile_pipeline(
         dimensions: p.dimensions.clone().unwrap_or_default(),
         top_k,
         wait_for_data,
-        gates: crate::config::project::Gates {
-            min_row_ratio: p.min_row_ratio,
-            max_row_ratio: p.max_row_ratio,
-            max_null_rate: p.max_null_rate,
-            min_distinct_labels: p.min_distinct_labels,
-        },
+        gates,
     })
+}
+
+/// Why `reference` cannot be a model reference (`name`, `name@VERSION`, `name@ALIAS`), as far
+/// as its shape goes; the registry checks the rest (names, versions, aliases) when a run starts.
+fn model_ref_problem(reference: &str) -> Option<&'static str> {
+    let reference = reference.trim();
+    if reference.is_empty() {
+        return Some("it is empty");
+    }
+    let (name, at) = match reference.split_once('@') {
+        Some((name, at)) => (name, Some(at)),
+        None => (reference, None),
+    };
+    if name.is_empty() {
+        return Some("the model name before `@` is missing");
+    }
+    match at {
+        Some("") => Some("the version or alias after `@` is missing"),
+        Some(at) if at.contains('@') => Some("it has more than one `@`"),
+        _ => None,
+    }
+}
+
+/// The quality gates of a pipeline, each checked for a value that can hold: ratios finite and
+/// non-negative with the minimum at most the maximum, a null rate between 0 and 1, at least
+/// one distinct label.
+fn compile_gates(
+    c: &mut Compiler<'_>,
+    label: &str,
+    p: &PipelineSection,
+) -> crate::config::project::Gates {
+    let mut ratio = |key: &str, v: &Option<Spanned<f64>>, low: f64, high: f64, what: &str| {
+        let v = v.as_ref()?;
+        let x = *v.get_ref();
+        if !(x.is_finite() && (low..=high).contains(&x)) {
+            c.error(
+                v.span(),
+                format!("`{key}` in {label} is {x}; it must be {what}"),
+                None,
+            );
+            return None;
+        }
+        Some((x, v.span()))
+    };
+    let min_row_ratio = ratio(
+        "min_row_ratio",
+        &p.min_row_ratio,
+        0.0,
+        f64::MAX,
+        "a ratio of at least 0 (e.g. 0.5: at least half the usual rows)",
+    );
+    let max_row_ratio = ratio(
+        "max_row_ratio",
+        &p.max_row_ratio,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        "a ratio above 0 (e.g. 2.0: at most twice the usual rows)",
+    );
+    let max_null_rate = ratio(
+        "max_null_rate",
+        &p.max_null_rate,
+        0.0,
+        1.0,
+        "a rate between 0 and 1 (e.g. 0.1: at most 10% nulls)",
+    );
+    if let (Some((low, _)), Some((high, span))) = (&min_row_ratio, &max_row_ratio)
+        && low > high
+    {
+        c.error(
+            span.clone(),
+            format!("`max_row_ratio` in {label} ({high}) is below `min_row_ratio` ({low}): every slice would fail the gate"),
+            Some("min_row_ratio must be at most max_row_ratio".into()),
+        );
+    }
+    let min_distinct_labels = p.min_distinct_labels.as_ref().and_then(|v| {
+        if *v.get_ref() == 0 {
+            c.error(
+                v.span(),
+                format!("`min_distinct_labels` in {label} must be at least 1"),
+                Some("leave it out to turn the gate off".into()),
+            );
+            return None;
+        }
+        Some(*v.get_ref())
+    });
+    crate::config::project::Gates {
+        min_row_ratio: min_row_ratio.map(|(x, _)| x),
+        max_row_ratio: max_row_ratio.map(|(x, _)| x),
+        max_null_rate: max_null_rate.map(|(x, _)| x),
+        min_distinct_labels,
+    }
 }
 
 /// Reads the features SQL file and checks its template variables, reporting

@@ -62,9 +62,9 @@ pub(crate) struct PipelineSection {
     pub(crate) schedule: Option<Spanned<String>>,
     pub(crate) timezone: Option<Spanned<String>>,
     pub(crate) window: Option<Spanned<String>>,
-    pub(crate) reads: Option<Vec<Spanned<String>>>,
+    pub(crate) reads: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) features: Option<Spanned<String>>,
-    pub(crate) model: Option<String>,
+    pub(crate) model: Option<Spanned<String>>,
     pub(crate) id_column: Option<String>,
     pub(crate) text_column: Option<String>,
     pub(crate) max_text_chars: Option<Spanned<usize>>,
@@ -77,10 +77,10 @@ pub(crate) struct PipelineSection {
     pub(crate) dimensions: Option<Vec<String>>,
     pub(crate) top_k: Option<Spanned<usize>>,
     pub(crate) wait_for_data: Option<Spanned<String>>,
-    pub(crate) min_row_ratio: Option<f64>,
-    pub(crate) max_row_ratio: Option<f64>,
-    pub(crate) max_null_rate: Option<f64>,
-    pub(crate) min_distinct_labels: Option<u64>,
+    pub(crate) min_row_ratio: Option<Spanned<f64>>,
+    pub(crate) max_row_ratio: Option<Spanned<f64>>,
+    pub(crate) max_null_rate: Option<Spanned<f64>>,
+    pub(crate) min_distinct_labels: Option<Spanned<u64>>,
 }
 
 /// `[alerts.NAME]`: exactly one of the three keys.

@@ -458,6 +458,72 @@ fn bad_values_get_hints() {
 }
 
 #[test]
+fn values_that_cannot_hold_are_refused_at_their_line() {
+    let dir = project_dir(FEATURES_SQL);
+    let text = EXAMPLE
+        .replace(
+            "reads = [\"support_contacts\", \"trips\", \"orders\"]",
+            "reads = []",
+        )
+        .replace("model = \"root_cause@production\"", "model = \"root_cause@\"")
+        .replace("window = \"1d\"", "window = \"99999999999999d\"")
+        .replace(
+            "min_rows = 1",
+            "min_rows = 1\nmin_row_ratio = 2.0\nmax_row_ratio = 0.5\nmax_null_rate = 1.5\nmin_distinct_labels = 0",
+        );
+    let e = errors(dir.path(), &text);
+    let msgs: Vec<(usize, &str)> = e
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![
+            (
+                line_of(&text, "window ="),
+                "invalid duration `99999999999999d` for `window` in [pipelines.root_cause]: duration too large (at most 36500d, 100 years)"
+            ),
+            (
+                line_of(&text, "reads ="),
+                "`reads` in [pipelines.root_cause] lists no table"
+            ),
+            (
+                line_of(&text, "model ="),
+                "invalid model reference `root_cause@` in [pipelines.root_cause]: the version or alias after `@` is missing"
+            ),
+            (
+                line_of(&text, "max_row_ratio"),
+                "`max_row_ratio` in [pipelines.root_cause] (0.5) is below `min_row_ratio` (2): every slice would fail the gate"
+            ),
+            (
+                line_of(&text, "max_null_rate"),
+                "`max_null_rate` in [pipelines.root_cause] is 1.5; it must be a rate between 0 and 1 (e.g. 0.1: at most 10% nulls)"
+            ),
+            (
+                line_of(&text, "min_distinct_labels"),
+                "`min_distinct_labels` in [pipelines.root_cause] must be at least 1"
+            ),
+        ]
+    );
+    for (model, reason) in [
+        ("\"\"", "it is empty"),
+        ("\"@3\"", "the model name before `@` is missing"),
+        ("\"a@b@c\"", "more than one `@`"),
+    ] {
+        let text = EXAMPLE.replace("\"root_cause@production\"", model);
+        let e = errors(dir.path(), &text);
+        assert!(e.to_string().contains(reason), "{model}: {e}");
+    }
+    let text = EXAMPLE.replace("min_rows = 1", "min_rows = 1\nmin_row_ratio = -1.0");
+    assert!(
+        errors(dir.path(), &text)
+            .to_string()
+            .contains("is -1; it must be a ratio of at least 0")
+    );
+}
+
+#[test]
 fn alert_sinks() {
     let dir = project_dir(FEATURES_SQL);
     let base = EXAMPLE.replace("[alerts.ops]\nlog = true\n", "");
