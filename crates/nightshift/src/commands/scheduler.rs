@@ -18,12 +18,17 @@ const LEASE_TTL_SECONDS: i64 = 6 * 3600;
 struct TickRun {
     pipeline: String,
     logical_date: DateTime<Utc>,
-    /// `None` when the run could not start (e.g. its model failed to load).
+    /// `None` when no run was recorded: it could not start (e.g. its model failed to load),
+    /// or the date waits to be retried.
     run_id: Option<String>,
-    ok: bool,
+    /// `succeeded`, `failed`, `not_started` or `waiting` (failed before; see `retry_at`).
+    status: &'static str,
     /// The task that failed.
     failed_task: Option<String>,
     error: Option<String>,
+    /// Set when the date was not run: it failed before and waits until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_at: Option<DateTime<Utc>>,
 }
 
 /// A clock fixed at `--now`.
@@ -65,7 +70,10 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
     let mut last_vacuum: Option<DateTime<Utc>> = None;
     loop {
         let runs = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
-        let failures = runs.iter().filter(|r| !r.ok).count();
+        let failures = runs
+            .iter()
+            .filter(|r| matches!(r.status, "failed" | "not_started"))
+            .count();
         let now = clock.now();
         let mut vacuumed = None;
         if !args.no_vacuum && last_vacuum.is_none_or(|t| now - t >= TimeDelta::days(1)) {
@@ -154,15 +162,9 @@ async fn tick(
             {
                 continue;
             }
-            let ttl = nightshift_core::Duration::from_seconds(LEASE_TTL_SECONDS);
-            let Some(lease) = store
-                .acquire(&spec.name, date, &owner, ttl, clock.now())
-                .map_err(runs_err)?
-            else {
-                tracing::info!(pipeline = %spec.name, %date, "another scheduler is running this date");
-                continue;
-            };
-            let had_failed = !store
+            // A date that failed waits before it is run again (a permanent error would
+            // otherwise re-run at every tick).
+            let failed = store
                 .list(
                     &nightshift_runs::RunFilter {
                         pipeline: Some(spec.name.clone()),
@@ -172,10 +174,40 @@ async fn tick(
                     clock.now(),
                 )
                 .map_err(runs_err)?
-                .iter()
+                .into_iter()
                 .filter(|r| r.logical_date == date)
-                .collect::<Vec<_>>()
-                .is_empty();
+                .collect::<Vec<_>>();
+            let last_failure = failed.iter().filter_map(|r| r.finished_at).max();
+            if let Some(at) = last_failure {
+                let retry_at = at + failed_date_backoff(spec, failed.len());
+                if clock.now() < retry_at {
+                    tracing::info!(
+                        pipeline = %spec.name,
+                        %date,
+                        "failed {} time(s), the last at {at}; next attempt at {retry_at}",
+                        failed.len()
+                    );
+                    ran.push(TickRun {
+                        pipeline: spec.name.clone(),
+                        logical_date: date,
+                        run_id: None,
+                        status: "waiting",
+                        failed_task: None,
+                        error: None,
+                        retry_at: Some(retry_at),
+                    });
+                    continue;
+                }
+            }
+            let had_failed = !failed.is_empty();
+            let ttl = nightshift_core::Duration::from_seconds(LEASE_TTL_SECONDS);
+            let Some(lease) = store
+                .acquire(&spec.name, date, &owner, ttl, clock.now())
+                .map_err(runs_err)?
+            else {
+                tracing::info!(pipeline = %spec.name, %date, "another scheduler is running this date");
+                continue;
+            };
             let result = run_date(project, warehouse, store, spec, date, clock).await;
             let _ = store.release(&lease);
             match result {
@@ -185,9 +217,10 @@ async fn tick(
                         pipeline: spec.name.clone(),
                         logical_date: date,
                         run_id: Some(run_id.clone()),
-                        ok: true,
+                        status: "succeeded",
                         failed_task: None,
                         error: None,
+                        retry_at: None,
                     });
                     if had_failed {
                         alert(
@@ -215,9 +248,10 @@ async fn tick(
                         pipeline: spec.name.clone(),
                         logical_date: date,
                         run_id: Some(run_id.clone()),
-                        ok: false,
+                        status: "failed",
                         failed_task: Some(task.clone()),
                         error: Some(message.clone()),
+                        retry_at: None,
                     });
                     let key = format!("failed:{}:{}:{task}", spec.name, date.to_rfc3339());
                     let event = if gate {
@@ -250,9 +284,10 @@ async fn tick(
                         pipeline: spec.name.clone(),
                         logical_date: date,
                         run_id: None,
-                        ok: false,
+                        status: "not_started",
                         failed_task: None,
                         error: Some(message.clone()),
+                        retry_at: None,
                     });
                     alert(
                         project,
@@ -333,6 +368,19 @@ async fn vacuum_outputs(
         super::vacuum::mebibytes(bytes)
     );
     (files, bytes)
+}
+
+/// How long a date waits after its `failures`-th failed run before the scheduler runs it
+/// again: the pipeline's `retry_delay` doubled per failed run (2m: 4m, 8m, 16m ...), at most
+/// six hours. Task retries within a run come first; this spaces out whole re-runs, which are
+/// what recover a date once its upstream data lands or its error is fixed.
+fn failed_date_backoff(spec: &PipelineSpec, failures: usize) -> TimeDelta {
+    let cap = TimeDelta::hours(6);
+    let doublings = u32::try_from(failures.min(20)).unwrap_or(20);
+    spec.retry_delay
+        .as_chrono()
+        .checked_mul(1 << doublings)
+        .map_or(cap, |d| d.min(cap))
 }
 
 /// The pipeline's last task: a date is done once a run through it succeeded (a run of only

@@ -72,6 +72,7 @@ fn the_scheduler_catches_up_missed_days_once_each() {
         "{tick}"
     );
     assert!(tick["runs"][0]["run_id"].is_string(), "{tick}");
+    assert_eq!(tick["runs"][0]["status"], "succeeded", "{tick}");
     let all: Vec<serde_json::Value> = runs(&p)
         .into_iter()
         .filter(|r| r["trigger"]["kind"] == "schedule")
@@ -103,6 +104,35 @@ fn the_scheduler_catches_up_missed_days_once_each() {
             "SELECT count(*) - count(DISTINCT id) FROM output.root_cause_predictions"
         ),
         0
+    );
+
+    // A date whose run fails (here publish, on a dimension the features lack) waits before
+    // the next attempt, retry_delay (2m) doubled per failed run, instead of re-running at
+    // every tick; once fixed, the next attempt succeeds.
+    let file = p.join("nightshift.toml");
+    let good = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, good.replace("\"city\"]", "\"region\"]")).expect("write");
+    let tick = |now: &str| {
+        let out = nightshift(&p, &["--json", "scheduler", "--once", "--now", now]);
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        (out.status.code(), doc["runs"][0].clone())
+    };
+    let (code, run) = tick("2026-11-25T07:00:00Z");
+    assert_eq!(
+        (code, &run["status"], &run["failed_task"]),
+        (Some(1), &"failed".into(), &"publish".into()),
+        "{run}"
+    );
+    let (code, run) = tick("2026-11-25T07:03:00Z");
+    assert_eq!(code, Some(0), "{run}");
+    assert_eq!(run["status"], "waiting", "{run}");
+    assert_eq!(run["retry_at"], "2026-11-25T07:04:00Z", "{run}");
+    std::fs::write(&file, good).expect("write");
+    let (code, run) = tick("2026-11-25T07:04:00Z");
+    assert_eq!(
+        (code, &run["status"]),
+        (Some(0), &"succeeded".into()),
+        "{run}"
     );
 }
 
