@@ -164,6 +164,17 @@ impl Error {
 
 const MEMORY_HINT: &str = "the query needs more memory than `[engine] memory_limit_mb` allows: raise it, or narrow the query (fewer columns, a pre-aggregated join side)";
 
+/// `message` without the backtrace that some errors (the Delta kernel's, under
+/// `RUST_BACKTRACE`) append to their text: a user needs the first lines, not eighty frames.
+pub fn without_backtrace(message: &str) -> &str {
+    let end = ["\n   0: ", "\nStack backtrace:", "\nstack backtrace:"]
+        .iter()
+        .filter_map(|marker| message.find(marker))
+        .min()
+        .unwrap_or(message.len());
+    message[..end].trim_end()
+}
+
 const LOG_DAMAGE_HINT: &str = "restore it from a backup; for a table Nightshift writes (intermediate.*, output.*), moving its directory aside and re-running the dates rebuilds it";
 
 /// Whether a Delta error says the log itself could not be read (as opposed to a write that
@@ -188,6 +199,16 @@ fn tables_hint(available: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backtraces_are_cut_from_messages() {
+        let shown = "Kernel error: Json error: unexpected 'g'\n   0: buoyant_kernel::error::Error::with_backtrace\n   1: x";
+        assert_eq!(
+            without_backtrace(shown),
+            "Kernel error: Json error: unexpected 'g'"
+        );
+        assert_eq!(without_backtrace("two\nlines"), "two\nlines");
+    }
 
     #[test]
     fn running_out_of_the_memory_limit_hints_at_the_setting() {

@@ -44,7 +44,7 @@ pub mod tee;
 pub mod warehouse;
 pub mod write;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, without_backtrace};
 pub use strings::StringColumn;
 pub use tee::{TeeSender, TeeSource, tee};
 pub use warehouse::{TableRef, VacuumReport, Warehouse};

@@ -194,11 +194,12 @@ impl Warehouse {
                     broken.remove(&table);
                 }
                 Err(Error::Delta { source, .. }) => {
+                    let source = crate::error::without_backtrace(&source.to_string()).to_string();
                     tracing::warn!("{table} cannot be opened; queries that read it fail: {source}");
                     let reference =
                         TableReference::partial(table.schema.as_str(), table.table.as_str());
                     let _ = self.ctx.deregister_table(reference);
-                    broken.insert(table, source.to_string());
+                    broken.insert(table, source);
                 }
                 Err(e) => return Err(e),
             }

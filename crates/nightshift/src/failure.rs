@@ -43,7 +43,7 @@ impl Failure {
     /// Prints the failure (stderr; also a JSON document on stdout with `--json`).
     #[allow(clippy::print_stderr, clippy::print_stdout)]
     pub(crate) fn report(self, json: bool) -> ExitCode {
-        let message = format!("{:#}", self.error);
+        let message = chain_message(&self.error);
         if self
             .error
             .downcast_ref::<nightshift_core::ConfigErrors>()
@@ -130,5 +130,60 @@ impl From<nightshift_pipeline::Error> for Failure {
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
         Failure::work(error)
+    }
+}
+
+/// The error and its causes as one line, `outer: cause: root cause`, leaving out a cause whose
+/// text the line already holds: most library errors repeat their source in their own message
+/// (DataFusion's `External error: X`, Delta's `Kernel error: X`), which `{:#}` would print
+/// two to five times.
+/// Backtraces that some errors append to their text (under `RUST_BACKTRACE`) are cut.
+fn chain_message(error: &anyhow::Error) -> String {
+    let text =
+        |e: &dyn std::fmt::Display| nightshift_lake::without_backtrace(&e.to_string()).to_string();
+    let mut message = text(error);
+    for cause in error.chain().skip(1) {
+        let cause = text(&cause);
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that repeats its source in its own message, as many libraries' do.
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Kernel error: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = || std::io::Error::other("unexpected 'g' in log");
+        let error = anyhow::Error::new(Repeats(io())).context("table `raw.orders`");
+        assert_eq!(
+            chain_message(&error),
+            "table `raw.orders`: Kernel error: unexpected 'g' in log"
+        );
+        let error = anyhow::Error::new(io()).context("reading the log");
+        assert_eq!(
+            chain_message(&error),
+            "reading the log: unexpected 'g' in log"
+        );
     }
 }

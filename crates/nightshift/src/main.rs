@@ -68,9 +68,13 @@ fn limit_malloc_arenas() {
 
 fn init_logging(global: &cli::GlobalArgs) {
     use tracing_subscriber::EnvFilter;
+    // The Delta kernel logs each error it returns (with a backtrace under RUST_BACKTRACE),
+    // and we report the same error once, with its table: its own logs show from -v on.
     let default = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,nightshift=info,nightshift_pipeline=info",
+        (true, _) => "error,buoyant_kernel=off,buoyant_kernel_engine=off",
+        (false, 0) => {
+            "warn,nightshift=info,nightshift_pipeline=info,buoyant_kernel=off,buoyant_kernel_engine=off"
+        }
         (false, 1) => "info,nightshift=debug,nightshift_pipeline=debug,nightshift_lake=debug",
         (false, _) => "debug,nightshift=trace,nightshift_pipeline=trace,nightshift_lake=trace",
     };
