@@ -183,9 +183,9 @@ pub(crate) struct RunsListArgs {
     /// Only runs with this status.
     #[arg(long, value_parser = ["running", "succeeded", "failed", "abandoned"])]
     pub(crate) status: Option<String>,
-    /// At most this many runs.
-    #[arg(long, default_value_t = 50)]
-    pub(crate) limit: usize,
+    /// At most this many runs (1 or more).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) limit: u32,
 }
 
 #[derive(Debug, Args)]
@@ -286,9 +286,9 @@ pub(crate) struct PredictArgs {
     /// A structured input, as COLUMN=VALUE (repeat for several).
     #[arg(long = "extra", value_name = "COLUMN=VALUE")]
     pub(crate) extras: Vec<String>,
-    /// How many labels to show.
-    #[arg(long, default_value_t = 3)]
-    pub(crate) top_k: usize,
+    /// How many labels to show (1 or more).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) top_k: u16,
 }
 
 #[derive(Debug, Args)]

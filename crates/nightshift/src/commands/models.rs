@@ -35,6 +35,22 @@ pub(crate) async fn load_rows(
 ) -> Result<(Vec<RecordBatch>, String), Failure> {
     match (&data.data, &data.sql) {
         (Some(file), _) => {
+            // A path that is not a readable data file is a mistake of usage (exit 2).
+            if !file.is_file() {
+                let what = if file.is_dir() {
+                    "is a directory, not a data file"
+                } else {
+                    "does not exist"
+                };
+                return Err(Failure::usage(
+                    format!("--data {}: {what}", file.display()),
+                    Some("give the path of a .csv, .tsv, .parquet or .jsonl file".into()),
+                ));
+            }
+            if let Err(e) = nightshift_lake::files::FileFormat::of(file) {
+                let hint = e.hint();
+                return Err(Failure::usage(e, hint));
+            }
             let batches = nightshift_lake::files::read_data_file(file).await?;
             Ok((batches, file.display().to_string()))
         }
@@ -261,13 +277,37 @@ fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Resu
         let (k, v) = e
             .split_once('=')
             .ok_or_else(|| Failure::usage(format!("--extra {e}: expected COLUMN=VALUE"), None))?;
+        let known = loaded.extra_columns();
+        if !known.iter().any(|c| c == k) {
+            return Err(Failure::usage(
+                format!(
+                    "--extra {k}: {}@{} has no structured input `{k}`",
+                    loaded.name(),
+                    loaded.version.version
+                ),
+                Some(if known.is_empty() {
+                    "this model reads only the text: leave out --extra".into()
+                } else {
+                    format!("its structured inputs: {}", known.join(", "))
+                }),
+            ));
+        }
         extras.push((k, v));
+    }
+    if args.text.trim().is_empty() {
+        return Err(Failure::usage(
+            "--text is empty: there is nothing to classify",
+            Some(
+                "pipelines refuse empty texts too (reason `empty_text` in the rejects table)"
+                    .into(),
+            ),
+        ));
     }
     let input = Input {
         text: &args.text,
         extras: &extras,
     };
-    let prediction = loaded.classifier.predict(&input, args.top_k.max(1));
+    let prediction = loaded.classifier.predict(&input, usize::from(args.top_k));
     let labels = loaded.classifier.labels();
     let name = |i: u32| labels.get(i as usize).cloned().unwrap_or_default();
     let parent = prediction.parent.and_then(|p| {

@@ -32,7 +32,7 @@ fn list(
             .status
             .as_deref()
             .and_then(|s| RunStatus::from_str(s).ok()),
-        limit: Some(args.limit),
+        limit: Some(args.limit as usize),
     };
     let runs = store.list(&filter, chrono::Utc::now())?;
     if global.json {

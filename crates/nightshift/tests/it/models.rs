@@ -156,6 +156,21 @@ fn train_eval_predict_alias_and_history() {
     let prediction: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(prediction["label"], "double_charge");
     assert_eq!(prediction["parent"], "payments");
+    // Inputs it cannot use are usage errors, not silently ignored.
+    for (args, says) in [
+        (
+            &["--text", "charged twice", "--extra", "city=Lima"][..],
+            "no structured input `city`",
+        ),
+        (&["--text", "  "][..], "--text is empty"),
+        (&["--text", "charged twice", "--top-k", "0"][..], "--top-k"),
+    ] {
+        let mut all = vec!["models", "predict", "rc@2"];
+        all.extend_from_slice(args);
+        let out = nightshift(&p, &all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
 
     let out = nightshift(
         &p,
