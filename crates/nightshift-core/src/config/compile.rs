@@ -155,15 +155,16 @@ impl Compiler<'_> {
                     accepted.insert(key.clone(), item.clone());
                 }
                 Err(e) => {
+                    // Reported here: not also as a missing required key.
+                    if let Some(field) = fields.iter().find(|f| **f == name) {
+                        section.suggested.insert(field);
+                    }
                     let at = e.span().unwrap_or_else(|| item.span());
+                    let message = e.message();
                     self.error(
                         at,
-                        format!(
-                            "wrong type for `{name}` in {}: {}",
-                            section.label,
-                            e.message()
-                        ),
-                        None,
+                        format!("wrong type for `{name}` in {}: {message}", section.label),
+                        type_hint(name, message),
                     );
                 }
             }
@@ -179,7 +180,8 @@ impl Compiler<'_> {
         section
     }
 
-    /// Reports `key` missing from `section` unless an unknown key there was taken as its typo.
+    /// Reports `key` missing from `section` unless an unknown key there was taken as its typo
+    /// (or the key is there with a value of the wrong type, already reported).
     fn require<T, V>(
         &mut self,
         section: &Section<T>,
@@ -274,10 +276,19 @@ pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, C
     let doc = match DeTable::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
+            let message = e.message();
+            let hint = if message.contains("duplicate key") {
+                Some(
+                    "a key, and a [section], may appear only once: merge the two or remove one"
+                        .to_string(),
+                )
+            } else {
+                None
+            };
             c.error(
                 e.span().unwrap_or(0..0),
-                format!("invalid TOML: {}", e.message()),
-                None,
+                format!("invalid TOML: {message}"),
+                hint,
             );
             return Err(c.finish());
         }
@@ -841,4 +852,25 @@ fn compile_features(
         Err(other) => sql_error(0, other.to_string(), valid.clone()),
     }
     Some((path, sql))
+}
+
+/// How to write `key`'s value as the type serde expected, from its message (`invalid type:
+/// integer `5`, expected a string`).
+fn type_hint(key: &str, message: &str) -> Option<String> {
+    let expected = message.split("expected ").nth(1)?;
+    Some(if expected.starts_with("a string") {
+        format!("put the value in double quotes: {key} = \"...\"")
+    } else if expected.starts_with('u') {
+        format!("write a whole number of 0 or more, without quotes: {key} = 3")
+    } else if expected.starts_with('i') {
+        format!("write a whole number, without quotes: {key} = 3")
+    } else if expected.starts_with('f') {
+        format!("write a number, without quotes: {key} = 0.5")
+    } else if expected.starts_with("a boolean") {
+        format!("write true or false, without quotes: {key} = true")
+    } else if expected.starts_with("a sequence") {
+        format!("write a list in brackets: {key} = [\"...\"]")
+    } else {
+        return None;
+    })
 }

@@ -76,11 +76,22 @@ impl fmt::Display for ConfigErrors {
             writeln!(f, "{d}")?;
         }
         let n = self.diagnostics.len();
+        // Named by the files they are in: the project file, its SQL files, or both.
+        let mut files: Vec<&PathBuf> = Vec::new();
+        for d in &self.diagnostics {
+            if !files.contains(&&d.file) {
+                files.push(&d.file);
+            }
+        }
+        if files.is_empty() {
+            files.push(&self.file);
+        }
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         write!(
             f,
             "{n} {} in {}",
             if n == 1 { "error" } else { "errors" },
-            self.file.display()
+            files.join(" and ")
         )
     }
 }

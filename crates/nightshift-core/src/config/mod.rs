@@ -20,8 +20,28 @@ pub const PROJECT_FILE: &str = "nightshift.toml";
 /// Reads `dir/nightshift.toml` and compiles it into a [`Project`] rooted at `dir`.
 pub fn load_project(dir: &Path) -> Result<Project, ConfigErrors> {
     let file = compile::tidy(dir.join(PROJECT_FILE));
-    match std::fs::read_to_string(&file) {
-        Ok(text) => compile_project(&file, &text, dir),
+    match std::fs::read(&file).map(String::from_utf8) {
+        Ok(Ok(text)) => compile_project(&file, &text, dir),
+        Ok(Err(e)) => {
+            // Where the first byte that is not UTF-8 is, so it can be found and fixed.
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let valid = String::from_utf8_lossy(&bytes[..at]);
+            let (line, column) = diagnostic::line_column(&valid, valid.len());
+            Err(ConfigErrors {
+                file: file.clone(),
+                diagnostics: vec![Diagnostic {
+                    file: file.clone(),
+                    line,
+                    column,
+                    message: format!("byte {:#04x} is not UTF-8 text", bytes[at]),
+                    hint: Some(
+                        "save the file as UTF-8 (Latin-1 or Windows-1252 editors write such bytes for accented letters)"
+                            .into(),
+                    ),
+                }],
+            })
+        }
         Err(e) => {
             let hint = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
                 "run `nightshift init` to create a project, or run from the project's directory"

@@ -343,12 +343,12 @@ fn every_unknown_key_and_type_error_is_reported() {
             (
                 line_of(&text, "min_rows"),
                 "wrong type for `min_rows` in [pipelines.root_cause]: invalid value: integer `-1`, expected u64",
-                None
+                Some("write a whole number of 0 or more, without quotes: min_rows = 3")
             ),
             (
                 line_of(&text, "retries ="),
                 "wrong type for `retries` in [pipelines.root_cause]: invalid type: string \"three\", expected u32",
-                None
+                Some("write a whole number of 0 or more, without quotes: retries = 3")
             ),
             (
                 line_of(&text, "retires"),
@@ -358,7 +358,7 @@ fn every_unknown_key_and_type_error_is_reported() {
             (
                 line_of(&text, "target_partitions"),
                 "wrong type for `target_partitions` in [engine]: invalid type: string \"8\", expected usize",
-                None
+                Some("write a whole number of 0 or more, without quotes: target_partitions = 3")
             ),
             (
                 line_of(&text, "urll"),
@@ -520,6 +520,59 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
         errors(dir.path(), &text)
             .to_string()
             .contains("is -1; it must be a ratio of at least 0")
+    );
+}
+
+#[test]
+fn a_wrong_type_a_duplicate_and_a_non_utf8_byte_are_reported_once_where_they_are() {
+    let dir = project_dir(FEATURES_SQL);
+    // A value of the wrong type is that, not also a missing key.
+    let text = EXAMPLE.replace("window = \"1d\"", "window = 1");
+    assert_eq!(
+        summary(&errors(dir.path(), &text)),
+        vec![(
+            line_of(&text, "window ="),
+            10,
+            "wrong type for `window` in [pipelines.root_cause]: invalid type: integer `1`, expected a string".to_string(),
+            Some("put the value in double quotes: window = \"...\"".to_string()),
+        )]
+    );
+    let text = format!("{EXAMPLE}\n[pipelines.root_cause]\nschedule = \"hourly\"\n");
+    let e = errors(dir.path(), &text);
+    assert!(
+        e.diagnostics[0]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("only once")),
+        "{e}"
+    );
+    // A Latin-1 byte: its line and column, and what to do.
+    let mut bytes = EXAMPLE.as_bytes().to_vec();
+    bytes.extend_from_slice(b"\n# caf\xe9\n");
+    fs::write(dir.path().join(PROJECT_FILE), &bytes).expect("write");
+    let e = nightshift_core::load_project(dir.path()).expect_err("not utf-8");
+    let lines = EXAMPLE.lines().count();
+    assert_eq!(
+        summary(&e),
+        vec![(
+            lines + 2,
+            6,
+            "byte 0xe9 is not UTF-8 text".to_string(),
+            Some("save the file as UTF-8 (Latin-1 or Windows-1252 editors write such bytes for accented letters)".to_string()),
+        )]
+    );
+    // The summary names the files the errors are in.
+    let sql = project_dir("SELECT 1 WHERE x > '{{ window_strat }}'");
+    let e = errors(
+        sql.path(),
+        &EXAMPLE.replace("window = \"1d\"", "window = 1"),
+    );
+    let last = e.to_string().lines().last().expect("summary").to_string();
+    assert!(
+        last.starts_with("2 errors in ")
+            && last.contains("nightshift.toml and ")
+            && last.ends_with("root_cause_features.sql"),
+        "{e}"
     );
 }
 
