@@ -72,6 +72,32 @@ pub(crate) async fn load_rows(
     }
 }
 
+/// Warns when texts of a CSV or TSV file hold line breaks (or, in TSV, tabs): legal inside
+/// double quotes, but far more often the sign of a field that starts with `"` without being
+/// quoted (`"quoted start but not end`), which swallows the lines after it into one row.
+fn warn_merged_lines(data: &DataArgs, texts: &[String]) {
+    let Some(file) = &data.data else {
+        return;
+    };
+    let tsv = match nightshift_lake::files::FileFormat::of(file) {
+        Ok(nightshift_lake::files::FileFormat::Tsv) => true,
+        Ok(nightshift_lake::files::FileFormat::Csv) => false,
+        _ => return,
+    };
+    let suspicious = |t: &&String| t.contains('\n') || (tsv && t.contains('\t'));
+    let count = texts.iter().filter(suspicious).count();
+    if let Some(first) = texts.iter().find(suspicious) {
+        let shown: String = first.chars().take(60).collect();
+        tracing::warn!(
+            "{count} text(s) of {} span several lines or fields (first: {:?}...): a value that \
+             starts with a double quote runs to the next quote, across lines; if the quote is \
+             part of the text, double it inside quotes (\"\"\"5\"\" screen\") or remove it",
+            file.display(),
+            shown
+        );
+    }
+}
+
 fn columns(data: &DataArgs, extras: &[String]) -> Columns {
     Columns {
         text: data.text_column.clone(),
@@ -114,6 +140,7 @@ async fn train(
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, &args.extra_columns);
     let rows = model::labelled_rows(&batches, &columns, &source)?;
+    warn_merged_lines(&args.data, &rows.texts);
     tracing::info!(
         rows = rows.texts.len(),
         skipped = rows.skipped,
@@ -218,6 +245,7 @@ async fn eval(
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, loaded.extra_columns());
     let rows = model::labelled_rows(&batches, &columns, &source)?;
+    warn_merged_lines(&args.data, &rows.texts);
     if rows.texts.is_empty() {
         return Err(
             Failure::work(anyhow::anyhow!("no labelled rows in {source}"))

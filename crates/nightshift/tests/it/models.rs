@@ -270,6 +270,39 @@ fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("span several lines"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A text that starts with a quote it never closes swallows the lines after it: trained,
+    // but with a warning that says so.
+    let merged = dir.path().join("merged.tsv");
+    let mut text = training_tsv(10);
+    text.push_str("\"quoted start, never closed\tlogin_problem\taccount\n");
+    text.push_str("hello, charged twice on my 6\" phone\tdouble_charge\tpayments\n");
+    std::fs::write(&merged, text).expect("write");
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "merged",
+            "--data",
+            merged.to_str().expect("utf8"),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 text(s) of") && stderr(&out).contains("span several lines"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = nightshift(&p, &["models", "predict", "rc@production", "--text", "hi"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
