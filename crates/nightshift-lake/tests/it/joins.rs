@@ -150,7 +150,9 @@ async fn as_if_large(wh: &Warehouse) {
         "hash_join_single_partition_threshold",
         "hash_join_single_partition_threshold_rows",
     ] {
-        wh.query(&format!("SET datafusion.optimizer.{setting} = 0"))
+        // Through the session itself: `Warehouse::sql` runs queries only.
+        wh.context()
+            .sql(&format!("SET datafusion.optimizer.{setting} = 0"))
             .await
             .expect("set");
     }
@@ -254,7 +256,8 @@ async fn every_join_type_gives_the_same_rows_with_the_rule() {
         out
     };
     let set = async |setting: &str, value: &str| {
-        wh.query(&format!("SET datafusion.optimizer.{setting} = {value}"))
+        wh.context()
+            .sql(&format!("SET datafusion.optimizer.{setting} = {value}"))
             .await
             .expect("set");
     };
