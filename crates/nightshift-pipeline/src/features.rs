@@ -84,6 +84,11 @@ pub(crate) async fn features_teed(
     };
     let id_index = find(&spec.id_column, "id_column")?;
     let text_index = find(&spec.text_column, "text_column")?;
+    // The rollups group by the `dimensions`: a missing one is found here, before anything is
+    // written, not by `publish` after the predictions are committed.
+    for dimension in &spec.dimensions {
+        find(dimension, "dimensions")?;
+    }
     let text_type = schema.field(text_index).data_type();
     if !matches!(
         text_type,

@@ -232,15 +232,12 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
     let (_dir, p) = init();
     crate::generate_and_train(&p, 4, "2026-11-20");
 
-    // Break publish: a rollup dimension that the features do not have (a permanent error).
+    // Break publish: a label gate no slice can pass (a permanent error, found after infer).
     let file = p.join("nightshift.toml");
     let good = std::fs::read_to_string(&file).expect("read");
     std::fs::write(
         &file,
-        good.replace(
-            "dimensions = [\"channel\", \"city\"]",
-            "dimensions = [\"channel\", \"region\"]",
-        ),
+        good.replace("min_rows = 1", "min_rows = 1\nmin_distinct_labels = 1000"),
     )
     .expect("write");
     let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);

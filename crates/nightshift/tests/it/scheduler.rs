@@ -106,7 +106,7 @@ fn the_scheduler_catches_up_missed_days_once_each() {
         0
     );
 
-    // A date whose run fails (here publish, on a dimension the features lack) waits before
+    // A date whose run fails (here features, on a rollup dimension it lacks) waits before
     // the next attempt, retry_delay (2m) doubled per failed run, instead of re-running at
     // every tick; once fixed, the next attempt succeeds.
     let file = p.join("nightshift.toml");
@@ -120,7 +120,7 @@ fn the_scheduler_catches_up_missed_days_once_each() {
     let (code, run) = tick("2026-11-25T07:00:00Z");
     assert_eq!(
         (code, &run["status"], &run["failed_task"]),
-        (Some(1), &"failed".into(), &"publish".into()),
+        (Some(1), &"failed".into(), &"features".into()),
         "{run}"
     );
     let (code, run) = tick("2026-11-25T07:03:00Z");
