@@ -147,6 +147,13 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+fn is_not_a_database(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
 impl Error {
     /// The next step for the user, if there is a useful one.
     pub fn hint(&self) -> Option<String> {
@@ -182,6 +189,10 @@ impl Error {
             Error::Sqlite { source, .. } if is_busy(source) => Some(
                 "another Nightshift process is holding the run database; try again in a moment".into(),
             ),
+            Error::Sqlite { path, source, .. } if is_not_a_database(source) => Some(format!(
+                "{} is not an SQLite database (damaged or overwritten); the run history is bookkeeping only: move it aside and it is recreated empty",
+                path.display()
+            )),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 Some("check the permissions of the project's `.nightshift` directory".into())
             }

@@ -8,7 +8,7 @@ mod failure;
 mod progress;
 mod scaffold;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,6 +22,26 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
+            // Scripts that asked for JSON get their one document for a usage error too.
+            if code == 2 && std::env::args().any(|a| a == "--json") {
+                // clap's message: its first paragraph, on one line.
+                let text = e.to_string();
+                let message = text
+                    .split("\n\n")
+                    .next()
+                    .unwrap_or("invalid usage")
+                    .trim_start_matches("error: ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let doc = serde_json::json!({
+                    "ok": false,
+                    "exit_code": code,
+                    "error": message,
+                    "hint": "see --help",
+                });
+                let _ = writeln!(std::io::stdout().lock(), "{doc}");
+            }
             return ExitCode::from(code);
         }
     };

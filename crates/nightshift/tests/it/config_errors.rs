@@ -47,6 +47,31 @@ fn no_project_and_bad_dates_are_usage_errors() {
     let (_d, p) = init();
     let out = nightshift(&p, &["run", "root_cause", "--date", "2026-13-01"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A date whose windows would leave the warehouse's timestamps is refused the same way.
+    let out = nightshift(&p, &["run", "root_cause", "--date", "+10000-01-01"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
+    // With --json, a usage error caught by the argument parser is one JSON document too.
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-22",
+            "--only",
+            "bogus",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_str(&crate::stdout(&out)).expect("one JSON document");
+    assert_eq!(doc["ok"], false);
+    assert!(
+        doc["error"].as_str().is_some_and(|e| e.contains("bogus")),
+        "{doc}"
+    );
     let out = nightshift(&p, &["run", "nope", "--date", "2026-11-22"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
