@@ -255,20 +255,23 @@ fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
     let data = dir.path().join("train.tsv");
     std::fs::write(&data, training_tsv(10)).expect("write");
     let d = data.to_str().expect("utf8");
-    let out = nightshift(
-        &p,
-        &[
-            "models",
-            "train",
-            "rc",
-            "--data",
-            d,
-            "--text-column",
-            "text",
-            "--label-column",
-            "label",
-        ],
-    );
+    let train = |name: &str, file: &str| {
+        nightshift(
+            &p,
+            &[
+                "models",
+                "train",
+                name,
+                "--data",
+                file,
+                "--text-column",
+                "text",
+                "--label-column",
+                "label",
+            ],
+        )
+    };
+    let out = train("rc", d);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         !stderr(&out).contains("span several lines"),
@@ -283,20 +286,7 @@ fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
     text.push_str("\"quoted start, never closed\tlogin_problem\taccount\n");
     text.push_str("hello, charged twice on my 6\" phone\tdouble_charge\tpayments\n");
     std::fs::write(&merged, text).expect("write");
-    let out = nightshift(
-        &p,
-        &[
-            "models",
-            "train",
-            "merged",
-            "--data",
-            merged.to_str().expect("utf8"),
-            "--text-column",
-            "text",
-            "--label-column",
-            "label",
-        ],
-    );
+    let out = train("merged", merged.to_str().expect("utf8"));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("1 text(s) of") && stderr(&out).contains("span several lines"),
@@ -321,20 +311,7 @@ fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
 
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "text,label\n").expect("write");
-    let out = nightshift(
-        &p,
-        &[
-            "models",
-            "train",
-            "rc",
-            "--data",
-            empty.to_str().expect("utf8"),
-            "--text-column",
-            "text",
-            "--label-column",
-            "label",
-        ],
-    );
+    let out = train("rc", empty.to_str().expect("utf8"));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("no training rows"),
