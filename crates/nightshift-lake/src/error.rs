@@ -84,6 +84,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A data file (CSV or TSV) that cannot be parsed, at the file's own line.
+    #[error("{path}:{line}: {message}")]
+    DataFile {
+        /// The file.
+        path: PathBuf,
+        /// The line of the file (1-based) where the bad record starts.
+        line: u64,
+        /// What is wrong there.
+        message: String,
+    },
     /// A data file of a kind Nightshift cannot read.
     #[error("{path}: unsupported file type")]
     UnsupportedFile {
@@ -153,6 +163,12 @@ impl Error {
                     None
                 }
             }
+            Error::DataFile { message, .. } if message.contains("UTF-8") => Some(
+                "save the file as UTF-8 (a spreadsheet's \"CSV UTF-8\" export, or `iconv -f latin1 -t utf-8`)".into(),
+            ),
+            Error::DataFile { message, .. } if message.contains("number of fields") => Some(
+                "every line needs as many fields as the header: look for an unquoted delimiter, or a double quote that opens a value and is not closed".into(),
+            ),
             Error::UnsupportedFile { .. } => Some(
                 "use a .csv, .tsv, .parquet or .jsonl file (with a header line for CSV/TSV)".into(),
             ),

@@ -105,9 +105,30 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
                     .map(|f| Arc::new(Field::new(f.name(), DataType::Utf8, true)))
                     .collect::<Vec<_>>(),
             );
-            ctx.read_csv(&name, options().schema(&text_schema))
+            let frame = ctx
+                .read_csv(&name, options().schema(&text_schema))
                 .await
-                .map_err(sql_err)?
+                .map_err(sql_err)?;
+            // Arrow counts records where it says "line": a file whose quoted values span
+            // lines would send the user to the wrong line; say the file's own line instead.
+            return frame.collect().await.map_err(|e| {
+                let message = e.to_string();
+                let located = record_number(&message).and_then(|record| {
+                    physical_line(path, delimiter, record).map(|line| (record, line))
+                });
+                match located {
+                    Some((record, line)) => Error::DataFile {
+                        path: path.to_path_buf(),
+                        line,
+                        message: message
+                            .rsplit("Csv error: ")
+                            .next()
+                            .unwrap_or(&message)
+                            .replace(&format!("line {record}"), &format!("record {record}")),
+                    },
+                    None => sql_err(e),
+                }
+            });
         }
         FileFormat::Parquet => ctx
             .read_parquet(&name, ParquetReadOptions::default().file_extension(""))
@@ -119,4 +140,38 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
             .map_err(sql_err)?,
     };
     frame.collect().await.map_err(sql_err)
+}
+
+/// The 1-based record number in an Arrow CSV error ("... for line 23 ...", "... line 23,"),
+/// which counts the header as record 1.
+fn record_number(message: &str) -> Option<u64> {
+    let after = message.split("line ").nth(1)?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|&n| n > 0)
+}
+
+/// The line of `path` on which CSV record `record` (1-based, the header being 1) starts, read
+/// with the same delimiter and quoting as the file was; `None` if the file has fewer records.
+fn physical_line(path: &Path, delimiter: u8, record: u64) -> Option<u64> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .quote(b'"')
+        .from_path(path)
+        .ok()?;
+    let mut row = csv::ByteRecord::new();
+    let mut seen = 0;
+    loop {
+        let start = reader.position().line();
+        match reader.read_byte_record(&mut row) {
+            Ok(true) => {}
+            // The record that fails to parse at all starts here too.
+            Ok(false) | Err(_) => return (seen + 1 == record).then_some(start),
+        }
+        seen += 1;
+        if seen == record {
+            return Some(start);
+        }
+    }
 }

@@ -83,3 +83,34 @@ async fn missing_and_unsupported_files_are_clear_errors() {
     let err = read_data_file(&xls).await.expect_err("unsupported");
     assert!(err.hint().expect("hint").contains(".tsv"));
 }
+
+/// A bad record is reported at the line of the file it starts on, not at Arrow's record
+/// count (which differs as soon as a quoted value spans lines), with a hint for the kind of
+/// fault.
+#[tokio::test]
+async fn a_bad_record_is_reported_at_its_line_in_the_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut data = b"text,label\n".to_vec();
+    for i in 0..5 {
+        data.extend_from_slice(format!("\"two\nlines {i}\",a\n").as_bytes());
+    }
+    data.extend_from_slice(b"caf\xe9,b\nfine,a\n");
+    let file = dir.path().join("latin1.csv");
+    std::fs::write(&file, &data).expect("write");
+    let err = read_data_file(&file).await.expect_err("not utf-8");
+    assert!(
+        matches!(err, Error::DataFile { line: 12, .. }),
+        "line 12 holds the bad byte: {err}"
+    );
+    assert!(err.to_string().contains("record 7"), "{err}");
+    assert!(err.hint().is_some_and(|h| h.contains("UTF-8")), "{err}");
+
+    let file = dir.path().join("fields.tsv");
+    std::fs::write(&file, "text\tlabel\n\"a\nb\"\tx\nok\ty\tz\nfine\ta\n").expect("write");
+    let err = read_data_file(&file).await.expect_err("three fields");
+    assert!(matches!(err, Error::DataFile { line: 4, .. }), "{err}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("as many fields")),
+        "{err}"
+    );
+}
