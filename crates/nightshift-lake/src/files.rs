@@ -134,10 +134,17 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
             .read_parquet(&name, ParquetReadOptions::default().file_extension(""))
             .await
             .map_err(sql_err)?,
-        FileFormat::NdJson => ctx
-            .read_json(&name, JsonReadOptions::default().file_extension(""))
-            .await
-            .map_err(sql_err)?,
+        FileFormat::NdJson => {
+            let frame = ctx
+                .read_json(&name, JsonReadOptions::default().file_extension(""))
+                .await
+                .map_err(|e| first_bad_json_line(path).unwrap_or_else(|| sql_err(e)))?;
+            // Arrow's JSON errors count from the line being decoded, not the file's start.
+            return frame
+                .collect()
+                .await
+                .map_err(|e| first_bad_json_line(path).unwrap_or_else(|| sql_err(e)));
+        }
     };
     frame.collect().await.map_err(sql_err)
 }
@@ -174,4 +181,35 @@ fn physical_line(path: &Path, delimiter: u8, record: u64) -> Option<u64> {
             return Some(start);
         }
     }
+}
+
+/// The first line of a JSON-lines file that is not a JSON object, as an error at that line;
+/// `None` if every line is one (the fault is elsewhere, e.g. a type that changes).
+fn first_bad_json_line(path: &Path) -> Option<Error> {
+    let text = std::fs::read(path).ok()?;
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let message = match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(_)) => continue,
+            Ok(other) => format!("expected a JSON object, found {other}"),
+            Err(e) => {
+                let what = e.to_string();
+                let what = what
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                format!("not valid JSON at column {}: {what}", e.column())
+            }
+        };
+        return Some(Error::DataFile {
+            path: path.to_path_buf(),
+            line: i as u64 + 1,
+            message,
+        });
+    }
+    None
 }

@@ -114,3 +114,20 @@ async fn a_bad_record_is_reported_at_its_line_in_the_file() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_json_line_is_reported_at_its_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("rows.jsonl");
+    std::fs::write(
+        &file,
+        "{\"text\":\"a\",\"label\":\"x\"}\n\n{\"text\":\"b\",\"label\":\"y\"}\n{bad json\n",
+    )
+    .expect("write");
+    let err = read_data_file(&file).await.expect_err("bad line");
+    assert!(matches!(err, Error::DataFile { line: 4, .. }), "{err}");
+    assert!(
+        err.to_string().contains("not valid JSON at column 2"),
+        "{err}"
+    );
+}
