@@ -20,6 +20,9 @@ pub struct TableFreshness {
     pub latest: Option<DateTime<Utc>>,
     /// Rows whose time column falls in the window (`None` without a time column).
     pub rows_in_window: Option<u64>,
+    /// Rows of the whole table whose time column is null or (text) not a timestamp: they
+    /// fall in no window (`None` without a time column).
+    pub rows_without_time: Option<u64>,
 }
 
 /// What `check` saw.
@@ -68,19 +71,29 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
                 table: name,
                 latest: None,
                 rows_in_window: None,
+                rows_without_time: None,
             });
             continue;
         };
+        let time = time_expression(warehouse, &name, time_column, &fail).await?;
         let query = format!(
-            "SELECT to_unixtime(max(\"{tc}\")) AS latest, \
-             sum(CASE WHEN \"{tc}\" >= TIMESTAMP '{s}' AND \"{tc}\" < TIMESTAMP '{e}' THEN 1 ELSE 0 END) AS in_window \
-             FROM {name}",
-            tc = time_column,
+            "SELECT to_unixtime(max(t)) AS latest, \
+             sum(CASE WHEN t >= TIMESTAMP '{s}' AND t < TIMESTAMP '{e}' THEN 1 ELSE 0 END) AS in_window, \
+             sum(CASE WHEN t IS NULL THEN 1 ELSE 0 END) AS without_time \
+             FROM (SELECT {time} AS t FROM {name})",
             s = start.format("%Y-%m-%dT%H:%M:%SZ"),
             e = end.format("%Y-%m-%dT%H:%M:%SZ"),
         );
         let batches = warehouse.query(&query).await?;
-        let (latest_seconds, in_window) = read_two_ints(&batches)?;
+        let [latest_seconds, in_window, without_time] = read_ints(&batches)?;
+        let without_time = without_time.unwrap_or(0).max(0) as u64;
+        if without_time > 0 {
+            tracing::warn!(
+                pipeline = %plan.pipeline.name,
+                "{without_time} rows of {name} have no valid `{time_column}` (null, or text that \
+                 is not a timestamp): they fall in no window and are never processed"
+            );
+        }
         let latest = latest_seconds.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
         let in_window = in_window.unwrap_or(0).max(0) as u64;
         let sla = spec
@@ -100,7 +113,8 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
                         "upstream table `{name}` has data only up to {latest}, the window needs it up to {end}{sla}"
                     ),
                     Some(format!(
-                        "the data for ds {} is not complete yet: wait for upstream, or run an earlier --date",
+                        "the data for ds {} is not complete yet: wait for upstream, or run an earlier --date \
+                         (to process it anyway, run the other tasks: --only features,infer,publish)",
                         plan.ds
                     )),
                 ));
@@ -123,6 +137,7 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
             table: name,
             latest,
             rows_in_window: Some(in_window),
+            rows_without_time: Some(without_time),
         });
     }
     Ok(CheckReport {
@@ -135,9 +150,54 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
 }
 
 /// The two integer cells of a one-row result.
-fn read_two_ints(
+/// The SQL expression of `table`'s time column as a timestamp: the column itself for a
+/// timestamp, cast for a date, and for text `TRY_CAST`, so that a value that is not a
+/// timestamp counts as missing instead of failing every date. A column of another type, or
+/// none, refuses the run naming the table and column.
+async fn time_expression(
+    warehouse: &Warehouse,
+    table: &str,
+    column: &str,
+    fail: &dyn Fn(String, Option<String>) -> Error,
+) -> Result<String> {
+    let quoted = format!("\"{}\"", column.replace('"', "\"\""));
+    let frame = warehouse
+        .sql(&format!("SELECT * FROM {table} LIMIT 0"))
+        .await?;
+    let schema = frame.schema().as_arrow();
+    let Ok(field) = schema.field_with_name(column) else {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        return Err(fail(
+            format!("upstream table `{table}` has no column `{column}` (its time_column)"),
+            Some(format!(
+                "its columns: {}; set `time_column` in [tables] to one of them",
+                names.join(", ")
+            )),
+        ));
+    };
+    Ok(match field.data_type() {
+        DataType::Timestamp(..) => quoted,
+        DataType::Date32 | DataType::Date64 => format!("CAST({quoted} AS TIMESTAMP)"),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            format!("TRY_CAST({quoted} AS TIMESTAMP)")
+        }
+        other => {
+            return Err(fail(
+                format!(
+                    "the time_column `{column}` of `{table}` is {other}: a time column must be a timestamp, a date or ISO 8601 text"
+                ),
+                Some(
+                    "write it as a timestamp upstream (epoch numbers: e.g. pandas.to_datetime(x, unit=\"ms\") before writing the table)"
+                        .into(),
+                ),
+            ));
+        }
+    })
+}
+
+fn read_ints<const N: usize>(
     batches: &[nightshift_lake::arrow::record_batch::RecordBatch],
-) -> Result<(Option<i64>, Option<i64>)> {
+) -> Result<[Option<i64>; N]> {
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -150,5 +210,9 @@ fn read_two_ints(
             .ok_or_else(|| Error::Internal("cast to Int64 failed".into()))?;
         Ok((!ints.is_null(0)).then(|| ints.value(0)))
     };
-    Ok((cell(0)?, cell(1)?))
+    let mut out = [None; N];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = cell(i)?;
+    }
+    Ok(out)
 }

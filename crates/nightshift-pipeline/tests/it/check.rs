@@ -135,3 +135,94 @@ async fn a_check_with_wait_for_data_polls_then_gives_up_with_the_reason() {
     );
     assert_eq!(outcome.status, nightshift_runs::RunStatus::Failed);
 }
+
+/// Writes `raw.trips` with `requested_at` as the given column (trip ids `t0`, `t1`, ...).
+async fn trips_with_time(
+    wh: &nightshift_lake::Warehouse,
+    times: nightshift_lake::arrow::array::ArrayRef,
+) {
+    use std::sync::Arc;
+
+    use nightshift_lake::arrow::array::{RecordBatch, StringArray};
+    use nightshift_lake::arrow::datatypes::{Field, Schema};
+    let n = times.len();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "trip_id",
+            nightshift_lake::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+        Field::new("requested_at", times.data_type().clone(), true),
+    ]));
+    let ids: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+    let batch =
+        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(ids)), times]).expect("batch");
+    wh.write(
+        &nightshift_lake::TableRef::parse("raw.trips").expect("name"),
+        vec![batch],
+    )
+    .execute()
+    .await
+    .expect("write trips");
+}
+
+/// A time column kept as text works (ISO 8601); a value that is not a timestamp, or a null,
+/// is counted as a row in no window instead of failing every date; a column of numbers is
+/// refused naming the table and column, with a hint.
+#[tokio::test]
+async fn time_columns_of_text_are_read_and_their_bad_values_counted_not_fatal() {
+    use std::sync::Arc;
+
+    use nightshift_lake::arrow::array::{Int64Array, StringArray};
+    let (_dir, project, wh) = project(SQL).await;
+    contacts(
+        &wh,
+        &[
+            (Some("a"), at(19, 1), Some("x"), "t"),
+            (Some("b"), at(19, 2), Some("y"), "t"),
+            (Some("c"), at(20, 1), Some("z"), "t"),
+        ],
+    )
+    .await;
+    trips_with_time(
+        &wh,
+        Arc::new(StringArray::from(vec![
+            Some("2026-11-19 08:00:00"),
+            Some("11/01/2026 03:30"),
+            None,
+            Some("2026-11-20T03:00:00Z"),
+        ])),
+    )
+    .await;
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let report = check(&wh, &plan).await.expect("check passes");
+    let trips = &report.tables[1];
+    assert_eq!(trips.latest, Some(at(20, 3)));
+    assert_eq!(trips.rows_in_window, Some(1));
+    assert_eq!(
+        trips.rows_without_time,
+        Some(2),
+        "the unparsable value and the null"
+    );
+    assert_eq!(report.tables[0].rows_without_time, Some(0));
+
+    let (_dir2, project2, wh) = crate::project(SQL).await;
+    contacts(
+        &wh,
+        &[
+            (Some("a"), at(19, 1), Some("x"), "t"),
+            (Some("b"), at(19, 2), Some("y"), "t"),
+            (Some("c"), at(20, 1), Some("z"), "t"),
+        ],
+    )
+    .await;
+    trips_with_time(&wh, Arc::new(Int64Array::from(vec![1_795_000_000_000]))).await;
+    let plan = RunPlan::new(&project2, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let err = check(&wh, &plan).await.expect_err("epoch numbers");
+    assert!(
+        err.to_string()
+            .contains("the time_column `requested_at` of `raw.trips` is Int64"),
+        "{err}"
+    );
+    assert!(err.hint().is_some_and(|h| h.contains("timestamp")), "{err}");
+}
