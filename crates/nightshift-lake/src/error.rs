@@ -148,6 +148,9 @@ impl Error {
                 "write a SELECT (or WITH ... SELECT, EXPLAIN, SHOW, DESCRIBE); tables are written by `nightshift run` and `generate`, and `--csv` or `--json` exports a result".into(),
             ),
             Error::BadTableName(_) => Some("write tables as `raw.support_contacts`".into()),
+            Error::BrokenTable { reason, .. } if reason.contains("not a Delta table") => Some(
+                "Nightshift reads Delta tables: write the data as one (Spark, dbt, or Python: deltalake.write_deltalake(path, pandas.read_parquet(files))), or point `path` in [tables] at a Delta table".into(),
+            ),
             Error::BrokenTable { path, .. } => Some(format!(
                 "its log ({}) is damaged: {LOG_DAMAGE_HINT}",
                 path.join("_delta_log").display()

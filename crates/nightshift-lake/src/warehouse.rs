@@ -148,6 +148,7 @@ impl Warehouse {
             broken: Default::default(),
         };
         warehouse.register_all(warehouse.discover()?).await?;
+        warehouse.note_plain_directories()?;
         Ok(warehouse)
     }
 
@@ -165,7 +166,49 @@ impl Warehouse {
     /// warehouse was opened, e.g. by another process). Long-running processes call this before
     /// each run.
     pub async fn refresh(&self) -> Result<()> {
-        self.register_all(self.discover()?).await
+        self.register_all(self.discover()?).await?;
+        self.note_plain_directories()
+    }
+
+    /// Marks as unreadable the table directories that hold files but no Delta log (a copy of
+    /// Parquet files, say), so that a query of one says so instead of "table not found".
+    fn note_plain_directories(&self) -> Result<()> {
+        let mut candidates: Vec<(TableRef, PathBuf)> = self
+            .declared
+            .iter()
+            .map(|(t, p)| (t.clone(), p.clone()))
+            .collect();
+        for schema in read_dir_names(&self.root)? {
+            let schema_dir = self.root.join(&schema);
+            if !is_ident(&schema) || !schema_dir.is_dir() {
+                continue;
+            }
+            for table in read_dir_names(&schema_dir)? {
+                if is_ident(&table) {
+                    let path = schema_dir.join(&table);
+                    let table = TableRef {
+                        schema: schema.clone(),
+                        table,
+                    };
+                    candidates.push((table, path));
+                }
+            }
+        }
+        let mut broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
+        broken.retain(|_, reason| !reason.contains(NOT_DELTA));
+        for (table, path) in candidates {
+            let holds_files = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_some());
+            if holds_files && !path.join("_delta_log").is_dir() && !broken.contains_key(&table) {
+                broken.insert(
+                    table,
+                    format!(
+                        "{} {NOT_DELTA} (it has no _delta_log directory)",
+                        path.display()
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Registers `tables`, their logs read and replayed at once (each on its own task, so on
@@ -520,6 +563,9 @@ pub(crate) fn dir_url(path: &Path) -> Result<Url> {
 
 /// A DataFusion session tuned the way delta-rs tunes its own, but keeping standard SQL
 /// identifier normalisation (unquoted names are case-insensitive, as users expect).
+/// How an unreadable table that is a plain directory is described (and recognised).
+const NOT_DELTA: &str = "is not a Delta table";
+
 /// What in `plan` would change something rather than read (the first such node, named for
 /// the user), or `None` for a query.
 fn change_in(plan: &LogicalPlan) -> Option<String> {

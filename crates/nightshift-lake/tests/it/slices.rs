@@ -316,3 +316,33 @@ async fn a_table_whose_log_is_damaged_is_refused_alone() {
         "{garbage\n"
     );
 }
+
+/// A table directory of plain Parquet files (no Delta log) is named as such, with how to
+/// make it a Delta table, instead of "table not found".
+#[tokio::test]
+async fn a_directory_of_plain_files_is_named_not_a_delta_table() {
+    let (dir, _wh) = warehouse().await;
+    let plain = dir.path().join("warehouse/raw/plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    std::fs::write(plain.join("part-0.parquet"), b"PAR1").expect("write");
+    std::fs::create_dir_all(dir.path().join("warehouse/raw/empty")).expect("mkdir");
+    let wh = nightshift_lake::Warehouse::open_at(
+        &dir.path().join("warehouse"),
+        &nightshift_core::EngineSpec::default(),
+        Default::default(),
+    )
+    .await
+    .expect("the warehouse opens");
+    let err = wh
+        .query("SELECT * FROM raw.plain")
+        .await
+        .expect_err("not delta");
+    assert!(err.to_string().contains("is not a Delta table"), "{err}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("write_deltalake")),
+        "{err}"
+    );
+    // An empty directory is nothing at all.
+    let err = wh.query("SELECT * FROM raw.empty").await.expect_err("none");
+    assert!(matches!(err, Error::Sql { .. }), "{err}");
+}
