@@ -208,7 +208,7 @@ fn is_out_of_memory(message: &str) -> bool {
 
 fn tables_hint(available: &[String]) -> String {
     if available.is_empty() {
-        "the warehouse has no tables yet: run `nightshift generate` (demo data) or a pipeline first"
+        "the warehouse has no tables yet: declare your Delta tables under [tables] (`path` for one elsewhere), or run `nightshift generate` for demo data"
             .into()
     } else {
         format!("tables in the warehouse: {}", available.join(", "))

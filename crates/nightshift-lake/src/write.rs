@@ -322,12 +322,17 @@ impl<'a> TableWrite<'a> {
         };
         // A streamed write that creates its table: create it empty first (the schema
         // delta-rs' own write would give it), so that the rows go through the per-core
-        // writers below. Should the query fail, the table stays, empty.
-        if !exists
-            && let Some(frame) = &self.frame
-            && self.mode != WriteMode::Overwrite
-        {
-            let arrow = normalize_for_delta(&Arc::new(frame.schema().as_arrow().clone()));
+        // writers below. Should the query fail, the table stays, empty. A write of no rows
+        // creates its table empty too (delta-rs would write nothing), so that the table
+        // exists for queries from the first write on.
+        let create_with = match &self.frame {
+            _ if exists || self.mode == WriteMode::Overwrite => None,
+            Some(frame) => Some(Arc::new(frame.schema().as_arrow().clone())),
+            None if rows == 0 => batches.first().map(|b| b.schema()),
+            None => None,
+        };
+        if let Some(arrow) = create_with {
+            let arrow = normalize_for_delta(&arrow);
             let schema: StructType = arrow.try_into_kernel().map_err(|e| delta_err(e.into()))?;
             table = CreateBuilder::new()
                 .with_log_store(table.log_store())

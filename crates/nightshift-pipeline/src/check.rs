@@ -63,7 +63,7 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
                     "upstream table `{name}` does not exist (expected at {})",
                     warehouse.location(&table).display()
                 ),
-                Some("load the table, or run `nightshift generate` for demo data".into()),
+                Some("write it as a Delta table there (Spark, dbt, Python `deltalake`), point `path` in [tables] at it, or run `nightshift generate` for demo data".into()),
             ));
         }
         let Some(time_column) = &spec.time_column else {

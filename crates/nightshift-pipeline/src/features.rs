@@ -34,8 +34,9 @@ pub struct FeaturesReport {
     pub rejected: RejectCounts,
     /// The features table write.
     pub features_write: WriteMetrics,
-    /// The rejects table write (`None` when there was nothing to reject and no earlier rejects).
-    pub rejects_write: Option<WriteMetrics>,
+    /// The rejects table write (made even when nothing was refused: the slice's earlier
+    /// rejects are replaced, and the table exists from the first run on for monitoring).
+    pub rejects_write: WriteMetrics,
     /// Seconds until the query produced its first batch (planning and first scan; the rest
     /// of the query streams into the write).
     pub query_seconds: f64,
@@ -169,21 +170,15 @@ pub(crate) async fn features_teed(
     // The rejects of the same slice, replaced too: if we crash between the two commits, the
     // re-run rewrites both.
     let rejects_table = TableRef::parse(&spec.rejects_table())?;
-    let rejects_write = if counts.is_empty() && !warehouse.has_table(&rejects_table) {
-        None
-    } else {
-        Some(
-            warehouse
-                .write(&rejects_table, vec![rejects.finish()?])
-                .replace_slice(&plan.ds)
-                .also_matching("task", "features")
-                .with_commit_metadata("run_id", plan.run_id.clone().into())
-                .with_commit_metadata("task", "features".into())
-                .execute()
-                .await?,
-        )
-    };
-    if rejects_write.is_some() && !counts.is_empty() {
+    let rejects_write = warehouse
+        .write(&rejects_table, vec![rejects.finish()?])
+        .replace_slice(&plan.ds)
+        .also_matching("task", "features")
+        .with_commit_metadata("run_id", plan.run_id.clone().into())
+        .with_commit_metadata("task", "features".into())
+        .execute()
+        .await?;
+    if !counts.is_empty() {
         tracing::warn!(
             pipeline = %spec.name,
             ds = %plan.ds,

@@ -210,3 +210,27 @@ async fn a_window_of_only_bad_rows_empties_its_slice() {
         "the other slice is untouched"
     );
 }
+
+/// With nothing to refuse the rejects table is still written (empty for the slice), so that
+/// monitoring queries on it work from the first run.
+#[tokio::test]
+async fn the_rejects_table_exists_even_when_nothing_was_refused() {
+    let (_dir, project, wh) = project(SQL).await;
+    contacts(
+        &wh,
+        &[
+            (Some("a"), at(19, 1), Some("refund please"), "t1"),
+            (Some("b"), at(19, 2), Some("app crashes"), "t1"),
+        ],
+    )
+    .await;
+    trips(&wh, &[("t1", at(19, 0), "completed")]).await;
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let report = features(&wh, &plan).await.expect("features");
+    assert!(report.rejected.is_empty());
+    assert_eq!(report.rejects_write.rows, 0);
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM output.rc_rejects").await,
+        0
+    );
+}

@@ -192,10 +192,7 @@ fn describe(report: &TaskReport) -> String {
                 format!(
                     "{rejected} rejected ({}) -> {}",
                     reasons.join(", "),
-                    f.rejects_write
-                        .as_ref()
-                        .map(|w| w.table.as_str())
-                        .unwrap_or("rejects")
+                    f.rejects_write.table
                 )
             };
             format!(
