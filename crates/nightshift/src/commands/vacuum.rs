@@ -8,7 +8,8 @@ use crate::failure::Failure;
 /// Shortest retention allowed without `--force` (and by the scheduler).
 pub(crate) const MIN_RETAIN_SECONDS: i64 = 3600;
 
-/// Vacuums every table of the warehouse and prints what went (stdout is the report).
+/// Vacuums the warehouse's tables (upstream ones only with `--include-upstream`) and prints
+/// what went (stdout is the report).
 #[allow(clippy::print_stdout)]
 pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(), Failure> {
     if args.retain.seconds() < MIN_RETAIN_SECONDS && !args.force && !args.dry_run {
@@ -23,8 +24,16 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
     }
     let project = super::load_project(&global.project)?;
     let warehouse = Warehouse::open(&project).await?;
+    // Upstream tables belong to the jobs that write them (their history is theirs to keep),
+    // as for the scheduler's vacuum: only with --include-upstream.
+    let upstream: Vec<String> = project.tables.values().map(|t| t.sql_name()).collect();
+    let mut skipped = 0;
     let mut reports = Vec::new();
     for name in warehouse.table_names() {
+        if !args.include_upstream && upstream.contains(&name) {
+            skipped += 1;
+            continue;
+        }
         let table = TableRef::parse(&name)?;
         if let Some(report) = warehouse
             .vacuum(&table, args.retain.as_chrono(), args.dry_run)
@@ -59,6 +68,11 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
         mebibytes(bytes),
         args.retain
     );
+    if skipped > 0 {
+        println!(
+            "{skipped} upstream tables left to their owners (--include-upstream to vacuum them too)"
+        );
+    }
     Ok(())
 }
 

@@ -114,7 +114,29 @@ fn init_generate_run_writes_exactly_the_window_and_reruns_are_idempotent() {
         deleted("intermediate.root_cause_features") >= 2,
         "the two replaced slices: {reports}"
     );
-    assert_eq!(deleted("raw.support_contacts"), 0, "never replaced");
+    assert!(
+        !stdout(&out).contains("raw.support_contacts"),
+        "upstream tables are left to their owners: {reports}"
+    );
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "vacuum",
+            "--retain",
+            "1s",
+            "--force",
+            "--include-upstream",
+        ],
+    );
+    let all: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert!(
+        all.as_array()
+            .expect("array")
+            .iter()
+            .any(|r| r["table"] == "raw.support_contacts" && r["files"] == 0),
+        "with --include-upstream, raw tables too (never replaced: nothing to delete): {all}"
+    );
     assert_eq!(
         count(
             &p,
