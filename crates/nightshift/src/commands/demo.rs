@@ -200,11 +200,14 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
     );
     println!();
     println!("Look at the results:");
+    // Filtered on the version: once another version predicts the same days, both sit side by
+    // side and an unfiltered sum would count each contact twice.
+    let v = loaded.version.version;
     println!(
-        "  nightshift --project {root} sql \"SELECT ds, category, sum(contacts) AS contacts FROM output.{PIPELINE}_rollups GROUP BY ds, category ORDER BY ds, contacts DESC\""
+        "  nightshift --project {root} sql \"SELECT ds, category, sum(contacts) AS contacts FROM output.{PIPELINE}_rollups WHERE model_version = {v} GROUP BY ds, category ORDER BY ds, contacts DESC\""
     );
     println!(
-        "  nightshift --project {root} sql \"SELECT ds, sum(contacts) AS card_declined FROM output.{PIPELINE}_rollups WHERE subcategory = 'card_declined' GROUP BY ds ORDER BY ds\""
+        "  nightshift --project {root} sql \"SELECT ds, sum(contacts) AS card_declined FROM output.{PIPELINE}_rollups WHERE model_version = {v} AND subcategory = 'card_declined' GROUP BY ds ORDER BY ds\""
     );
     println!(
         "  nightshift --project {root} sql \"SELECT id, category, subcategory, confidence FROM output.{PIPELINE}_predictions LIMIT 10\""
