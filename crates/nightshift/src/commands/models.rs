@@ -72,26 +72,42 @@ pub(crate) async fn load_rows(
     }
 }
 
-/// Warns when texts of a CSV or TSV file hold line breaks (or, in TSV, tabs): legal inside
-/// double quotes, but far more often the sign of a field that starts with `"` without being
-/// quoted (`"quoted start but not end`), which swallows the lines after it into one row.
-fn warn_merged_lines(data: &DataArgs, texts: &[String]) {
+/// Warns when texts of a CSV or TSV file look like several rows merged into one: a line
+/// inside a multi-line text holds as many delimiters as a row of the file has. That is what a value
+/// starting with a double quote it does not close does (`"quoted start but not end`): it
+/// swallows the lines after it. Texts that merely span lines inside proper quotes (BANKING77
+/// has a few) are not warned about.
+fn warn_merged_lines(data: &DataArgs, batches: &[RecordBatch], texts: &[String]) {
     let Some(file) = &data.data else {
         return;
     };
-    let tsv = match nightshift_lake::files::FileFormat::of(file) {
-        Ok(nightshift_lake::files::FileFormat::Tsv) => true,
-        Ok(nightshift_lake::files::FileFormat::Csv) => false,
+    let delimiter = match nightshift_lake::files::FileFormat::of(file) {
+        Ok(nightshift_lake::files::FileFormat::Tsv) => '\t',
+        Ok(nightshift_lake::files::FileFormat::Csv) => ',',
         _ => return,
     };
-    let suspicious = |t: &&String| t.contains('\n') || (tsv && t.contains('\t'));
-    let count = texts.iter().filter(suspicious).count();
-    if let Some(first) = texts.iter().find(suspicious) {
+    let columns = batches.first().map_or(0, |b| b.num_columns());
+    if columns < 2 {
+        return;
+    }
+    // In TSV a tab inside a text is all but unheard of: any line counts. In CSV commas are
+    // common in texts: only a later line, and only in files of three columns or more.
+    let (skip, min_columns) = if delimiter == '\t' { (0, 2) } else { (1, 3) };
+    let merged = |t: &&String| {
+        t.contains('\n')
+            && columns >= min_columns
+            && t.lines()
+                .skip(skip)
+                .any(|line| line.matches(delimiter).count() >= columns - 1)
+    };
+    let count = texts.iter().filter(merged).count();
+    if let Some(first) = texts.iter().find(merged) {
         let shown: String = first.chars().take(60).collect();
         tracing::warn!(
-            "{count} text(s) of {} span several lines or fields (first: {:?}...): a value that \
-             starts with a double quote runs to the next quote, across lines; if the quote is \
-             part of the text, double it inside quotes (\"\"\"5\"\" screen\") or remove it",
+            "{count} text(s) of {} hold what look like whole rows on their later lines (first: \
+             {:?}...): a value that starts with a double quote runs to the next quote, across \
+             lines; if the quote is part of the text, double it inside quotes (\"\"\"5\"\" \
+             screen\") or remove it",
             file.display(),
             shown
         );
@@ -140,7 +156,7 @@ async fn train(
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, &args.extra_columns);
     let rows = model::labelled_rows(&batches, &columns, &source)?;
-    warn_merged_lines(&args.data, &rows.texts);
+    warn_merged_lines(&args.data, &batches, &rows.texts);
     tracing::info!(
         rows = rows.texts.len(),
         skipped = rows.skipped,
@@ -245,7 +261,7 @@ async fn eval(
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, loaded.extra_columns());
     let rows = model::labelled_rows(&batches, &columns, &source)?;
-    warn_merged_lines(&args.data, &rows.texts);
+    warn_merged_lines(&args.data, &batches, &rows.texts);
     if rows.texts.is_empty() {
         return Err(
             Failure::work(anyhow::anyhow!("no labelled rows in {source}"))

@@ -274,7 +274,7 @@ fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
     let out = train("rc", d);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        !stderr(&out).contains("span several lines"),
+        !stderr(&out).contains("look like whole rows"),
         "{}",
         stderr(&out)
     );
@@ -289,7 +289,7 @@ fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
     let out = train("merged", merged.to_str().expect("utf8"));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("1 text(s) of") && stderr(&out).contains("span several lines"),
+        stderr(&out).contains("1 text(s) of") && stderr(&out).contains("look like whole rows"),
         "{}",
         stderr(&out)
     );
