@@ -44,11 +44,8 @@ impl Failure {
     #[allow(clippy::print_stderr, clippy::print_stdout)]
     pub(crate) fn report(self, json: bool) -> ExitCode {
         let message = chain_message(&self.error);
-        if self
-            .error
-            .downcast_ref::<nightshift_core::ConfigErrors>()
-            .is_some()
-        {
+        let config = self.error.downcast_ref::<nightshift_core::ConfigErrors>();
+        if config.is_some() {
             // Already formatted as `error: file:line:col: ...` / `hint:` blocks.
             eprintln!("{message}");
         } else {
@@ -58,12 +55,30 @@ impl Failure {
             }
         }
         if json && !self.json_printed {
-            let doc = serde_json::json!({
+            let mut doc = serde_json::json!({
                 "ok": false,
                 "exit_code": self.code,
                 "error": message,
                 "hint": self.hint,
             });
+            // A project file's errors one by one, each with its place and hint, and the
+            // summary line as the error.
+            if let Some(config) = config {
+                doc["error"] = message.lines().last().unwrap_or_default().into();
+                doc["diagnostics"] = config
+                    .diagnostics
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({
+                            "file": d.file.display().to_string(),
+                            "line": d.line,
+                            "column": d.column,
+                            "message": d.message,
+                            "hint": d.hint,
+                        })
+                    })
+                    .collect();
+            }
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{doc}");
         }

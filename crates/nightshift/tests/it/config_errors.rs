@@ -35,6 +35,25 @@ fn three_mistakes_give_three_errors_with_lines_and_exit_2() {
     assert!(err.contains("did you mean `trips`?"), "{err}");
     assert!(err.contains("3 errors"), "{err}");
     assert_eq!(err.matches("error:").count(), 3, "{err}");
+
+    // With --json, the same errors one by one, each with its line and hint.
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_str(&crate::stdout(&out)).expect("json");
+    let diagnostics = doc["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(diagnostics.len(), 3, "{doc}");
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d["line"] == line_of("windwo") && d["hint"] == "did you mean `window`?"),
+        "{doc}"
+    );
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("3 errors in ") && e.ends_with("nightshift.toml")),
+        "{doc}"
+    );
 }
 
 #[test]
