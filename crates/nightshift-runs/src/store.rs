@@ -750,20 +750,16 @@ impl RunStore {
         s.map(|s| parse_ts(&self.path, &s)).transpose()
     }
 
-    /// Whether a run of `pipeline` for `logical_date` succeeded through `last_task` (the
-    /// date's output is published).
-    pub fn completed(
-        &self,
-        pipeline: &str,
-        logical_date: DateTime<Utc>,
-        last_task: &str,
-    ) -> Result<bool> {
+    /// Whether a run of `pipeline` for slice `ds` succeeded through `last_task` (the slice's
+    /// output is published), whatever its logical date: a hand run at midnight and the
+    /// schedule's 06:00 run of the same day write the same slice.
+    pub fn completed(&self, pipeline: &str, ds: &str, last_task: &str) -> Result<bool> {
         let conn = self.lock();
         conn.query_row(
             &format!(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND {COMPLETED} AND logical_date = ?3)"
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND {COMPLETED} AND ds = ?3)"
             ),
-            params![pipeline, last_task, ts(logical_date)],
+            params![pipeline, last_task, ds],
             |r| r.get(0),
         )
         .map_err(self.sql("read run success"))

@@ -32,7 +32,7 @@ fn missed_only_after_the_deadline_and_when_unpublished() {
     let date = nov(22, 6, 0);
     // No run exists at all for the date.
     let published = store
-        .completed("root_cause", date, "publish")
+        .completed("root_cause", "2026-11-22", "publish")
         .expect("succeeded");
     assert!(!published);
     assert!(!deadline_missed(

@@ -125,12 +125,12 @@ fn successful_run_records_rows_and_model() {
     );
     assert!(
         store
-            .completed("root_cause", nov(22, 6, 0), "publish")
+            .completed("root_cause", "2026-11-22", "publish")
             .expect("succeeded")
     );
     assert!(
         !store
-            .completed("root_cause", nov(21, 6, 0), "publish")
+            .completed("root_cause", "2026-11-21", "publish")
             .expect("succeeded")
     );
     // A later date run only up to `check` succeeds, but its output is not there: it does not
@@ -172,12 +172,12 @@ fn successful_run_records_rows_and_model() {
     );
     assert!(
         !store
-            .completed("root_cause", nov(23, 6, 0), "publish")
+            .completed("root_cause", "2026-11-23", "publish")
             .expect("completed")
     );
     assert!(
         store
-            .completed("root_cause", nov(23, 6, 0), "check")
+            .completed("root_cause", "2026-11-23", "check")
             .expect("completed")
     );
 

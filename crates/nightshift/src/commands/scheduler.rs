@@ -157,7 +157,7 @@ async fn tick(
         }
         for date in due {
             if store
-                .completed(&spec.name, date, last_task(spec))
+                .completed(&spec.name, &spec.window_for(date).ds(), last_task(spec))
                 .map_err(runs_err)?
             {
                 continue;
@@ -449,7 +449,7 @@ async fn deadline_alerts(
     let now = clock.now();
     let mut published = |d: DateTime<Utc>| {
         store
-            .completed(&spec.name, d, last_task(spec))
+            .completed(&spec.name, &spec.window_for(d).ds(), last_task(spec))
             .unwrap_or(false)
     };
     let missed = nightshift_runs::missed_deadlines(
