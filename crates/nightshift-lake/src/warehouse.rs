@@ -173,27 +173,7 @@ impl Warehouse {
     /// Marks as unreadable the table directories that hold files but no Delta log (a copy of
     /// Parquet files, say), so that a query of one says so instead of "table not found".
     fn note_plain_directories(&self) -> Result<()> {
-        let mut candidates: Vec<(TableRef, PathBuf)> = self
-            .declared
-            .iter()
-            .map(|(t, p)| (t.clone(), p.clone()))
-            .collect();
-        for schema in read_dir_names(&self.root)? {
-            let schema_dir = self.root.join(&schema);
-            if !is_ident(&schema) || !schema_dir.is_dir() {
-                continue;
-            }
-            for table in read_dir_names(&schema_dir)? {
-                if is_ident(&table) {
-                    let path = schema_dir.join(&table);
-                    let table = TableRef {
-                        schema: schema.clone(),
-                        table,
-                    };
-                    candidates.push((table, path));
-                }
-            }
-        }
+        let candidates = self.table_dirs()?;
         let mut broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
         broken.retain(|_, reason| !reason.contains(NOT_DELTA));
         for (table, path) in candidates {
@@ -445,11 +425,23 @@ impl Warehouse {
 
     /// Every Delta table under `<root>/<schema>/<table>` plus the declared ones that exist.
     fn discover(&self) -> Result<Vec<TableRef>> {
-        let mut found: Vec<TableRef> = self
+        let mut found: Vec<TableRef> = Vec::new();
+        for (table, path) in self.table_dirs()? {
+            if path.join("_delta_log").is_dir() && !found.contains(&table) {
+                found.push(table);
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The directories tables may live in: the declared tables' own, then every
+    /// `<root>/<schema>/<table>` whose names are identifiers (Delta tables or not).
+    fn table_dirs(&self) -> Result<Vec<(TableRef, PathBuf)>> {
+        let mut dirs: Vec<(TableRef, PathBuf)> = self
             .declared
             .iter()
-            .filter(|(_, path)| path.join("_delta_log").is_dir())
-            .map(|(t, _)| t.clone())
+            .map(|(t, p)| (t.clone(), p.clone()))
             .collect();
         for schema in read_dir_names(&self.root)? {
             let schema_dir = self.root.join(&schema);
@@ -457,19 +449,17 @@ impl Warehouse {
                 continue;
             }
             for table in read_dir_names(&schema_dir)? {
-                if is_ident(&table) && schema_dir.join(&table).join("_delta_log").is_dir() {
-                    let t = TableRef {
+                if is_ident(&table) {
+                    let path = schema_dir.join(&table);
+                    let table = TableRef {
                         schema: schema.clone(),
                         table,
                     };
-                    if !found.contains(&t) {
-                        found.push(t);
-                    }
+                    dirs.push((table, path));
                 }
             }
         }
-        found.sort();
-        Ok(found)
+        Ok(dirs)
     }
 }
 
