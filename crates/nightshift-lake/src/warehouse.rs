@@ -147,8 +147,7 @@ impl Warehouse {
             declared,
             broken: Default::default(),
         };
-        warehouse.register_all(warehouse.discover()?).await?;
-        warehouse.note_plain_directories()?;
+        warehouse.refresh().await?;
         Ok(warehouse)
     }
 
@@ -166,21 +165,24 @@ impl Warehouse {
     /// warehouse was opened, e.g. by another process). Long-running processes call this before
     /// each run.
     pub async fn refresh(&self) -> Result<()> {
-        self.register_all(self.discover()?).await?;
-        self.note_plain_directories()
+        let dirs = self.table_dirs()?;
+        self.register_all(discover(&dirs)).await?;
+        self.note_plain_directories(&dirs);
+        Ok(())
     }
 
     /// Marks as unreadable the table directories that hold files but no Delta log (a copy of
     /// Parquet files, say), so that a query of one says so instead of "table not found".
-    fn note_plain_directories(&self) -> Result<()> {
-        let candidates = self.table_dirs()?;
+    fn note_plain_directories(&self, dirs: &[(TableRef, PathBuf)]) {
         let mut broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
         broken.retain(|_, reason| !reason.contains(NOT_DELTA));
-        for (table, path) in candidates {
-            let holds_files = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_some());
-            if holds_files && !path.join("_delta_log").is_dir() && !broken.contains_key(&table) {
+        for (table, path) in dirs {
+            if path.join("_delta_log").is_dir() || broken.contains_key(table) {
+                continue;
+            }
+            if std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some()) {
                 broken.insert(
-                    table,
+                    table.clone(),
                     format!(
                         "{} {NOT_DELTA} (it has no _delta_log directory)",
                         path.display()
@@ -188,7 +190,6 @@ impl Warehouse {
                 );
             }
         }
-        Ok(())
     }
 
     /// Registers `tables`, their logs read and replayed at once (each on its own task, so on
@@ -423,18 +424,6 @@ impl Warehouse {
         Ok(())
     }
 
-    /// Every Delta table under `<root>/<schema>/<table>` plus the declared ones that exist.
-    fn discover(&self) -> Result<Vec<TableRef>> {
-        let mut found: Vec<TableRef> = Vec::new();
-        for (table, path) in self.table_dirs()? {
-            if path.join("_delta_log").is_dir() && !found.contains(&table) {
-                found.push(table);
-            }
-        }
-        found.sort();
-        Ok(found)
-    }
-
     /// The directories tables may live in: the declared tables' own, then every
     /// `<root>/<schema>/<table>` whose names are identifiers (Delta tables or not).
     fn table_dirs(&self) -> Result<Vec<(TableRef, PathBuf)>> {
@@ -461,6 +450,19 @@ impl Warehouse {
         }
         Ok(dirs)
     }
+}
+
+/// The Delta tables among `dirs` (from `Warehouse::table_dirs`): every one under
+/// `<root>/<schema>/<table>` plus the declared ones that exist, each once, sorted.
+fn discover(dirs: &[(TableRef, PathBuf)]) -> Vec<TableRef> {
+    let mut found: Vec<TableRef> = Vec::new();
+    for (table, path) in dirs {
+        if path.join("_delta_log").is_dir() && !found.contains(table) {
+            found.push(table.clone());
+        }
+    }
+    found.sort();
+    found
 }
 
 fn read_dir_names(dir: &Path) -> Result<Vec<String>> {
