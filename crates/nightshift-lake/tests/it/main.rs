@@ -29,6 +29,17 @@ pub(crate) async fn warehouse() -> (tempfile::TempDir, Warehouse) {
     (dir, wh)
 }
 
+/// The warehouse in `dir` (from [`warehouse`]) opened again, as a new process would.
+pub(crate) async fn reopen(dir: &tempfile::TempDir) -> Warehouse {
+    Warehouse::open_at(
+        &dir.path().join("warehouse"),
+        &EngineSpec::default(),
+        BTreeMap::new(),
+    )
+    .await
+    .expect("the warehouse opens")
+}
+
 /// Rows `(id, ds, model_version)` as a batch.
 pub(crate) fn rows(rows: &[(i64, &str, &str)]) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![

@@ -1,6 +1,6 @@
 use nightshift_lake::{Error, TableRef, WriteMode};
 
-use crate::{rows, scalar, warehouse};
+use crate::{reopen, rows, scalar, warehouse};
 
 fn table() -> TableRef {
     TableRef::parse("output.p_predictions").expect("name")
@@ -284,13 +284,7 @@ async fn a_table_whose_log_is_damaged_is_refused_alone() {
     }
     let log = dir.path().join("warehouse/output/p_rollups/_delta_log");
     std::fs::write(log.join("00000000000000000000.json"), "{garbage\n").expect("damage");
-    let wh = nightshift_lake::Warehouse::open_at(
-        &dir.path().join("warehouse"),
-        &nightshift_core::EngineSpec::default(),
-        Default::default(),
-    )
-    .await
-    .expect("the warehouse opens");
+    let wh = reopen(&dir).await;
     assert_eq!(
         scalar(&wh, "SELECT count(*) FROM output.p_predictions").await,
         1
@@ -326,13 +320,7 @@ async fn a_directory_of_plain_files_is_named_not_a_delta_table() {
     std::fs::create_dir_all(&plain).expect("mkdir");
     std::fs::write(plain.join("part-0.parquet"), b"PAR1").expect("write");
     std::fs::create_dir_all(dir.path().join("warehouse/raw/empty")).expect("mkdir");
-    let wh = nightshift_lake::Warehouse::open_at(
-        &dir.path().join("warehouse"),
-        &nightshift_core::EngineSpec::default(),
-        Default::default(),
-    )
-    .await
-    .expect("the warehouse opens");
+    let wh = reopen(&dir).await;
     let err = wh
         .query("SELECT * FROM raw.plain")
         .await

@@ -2,11 +2,11 @@ use nightshift_pipeline::{Error, RunPlan, check};
 
 use crate::{SQL, at, contacts, project, trips};
 
-#[tokio::test]
-async fn check_passes_when_every_table_has_data_past_the_window() {
-    let (_dir, project, wh) = project(SQL).await;
+/// Two contacts in the window of logical date 2026-11-22 and one the day after (the table
+/// complete past the window's end).
+async fn three_contacts(wh: &nightshift_lake::Warehouse) {
     contacts(
-        &wh,
+        wh,
         &[
             (Some("a"), at(19, 1), Some("x"), "t"),
             (Some("b"), at(19, 2), Some("y"), "t"),
@@ -14,6 +14,12 @@ async fn check_passes_when_every_table_has_data_past_the_window() {
         ],
     )
     .await;
+}
+
+#[tokio::test]
+async fn check_passes_when_every_table_has_data_past_the_window() {
+    let (_dir, project, wh) = project(SQL).await;
+    three_contacts(&wh).await;
     trips(&wh, &[("t", at(20, 3), "completed")]).await;
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     let report = check(&wh, &plan).await.expect("check passes");
@@ -24,15 +30,7 @@ async fn check_passes_when_every_table_has_data_past_the_window() {
 #[tokio::test]
 async fn check_refuses_a_window_whose_upstream_is_not_complete() {
     let (_dir, project, wh) = project(SQL).await;
-    contacts(
-        &wh,
-        &[
-            (Some("a"), at(19, 1), Some("x"), "t"),
-            (Some("b"), at(19, 2), Some("y"), "t"),
-            (Some("c"), at(20, 1), Some("z"), "t"),
-        ],
-    )
-    .await;
+    three_contacts(&wh).await;
     trips(&wh, &[("t", at(19, 23), "completed")]).await;
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     let err = check(&wh, &plan)
@@ -63,15 +61,7 @@ async fn check_refuses_fewer_rows_than_min_rows() {
 #[tokio::test]
 async fn check_refuses_a_missing_table() {
     let (_dir, project, wh) = project(SQL).await;
-    contacts(
-        &wh,
-        &[
-            (Some("a"), at(19, 1), Some("x"), "t"),
-            (Some("b"), at(19, 2), Some("y"), "t"),
-            (Some("c"), at(20, 1), Some("z"), "t"),
-        ],
-    )
-    .await;
+    three_contacts(&wh).await;
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     let err = check(&wh, &plan).await.expect_err("no trips table");
     assert!(
@@ -94,15 +84,7 @@ async fn a_check_with_wait_for_data_polls_then_gives_up_with_the_reason() {
 
     let toml = crate::PROJECT.replace("min_rows = 2", "min_rows = 2\nwait_for_data = \"1h\"");
     let (dir, project, wh) = crate::project_with(&toml, SQL).await;
-    contacts(
-        &wh,
-        &[
-            (Some("a"), at(19, 1), Some("x"), "t"),
-            (Some("b"), at(19, 2), Some("y"), "t"),
-            (Some("c"), at(20, 1), Some("z"), "t"),
-        ],
-    )
-    .await;
+    three_contacts(&wh).await;
     trips(&wh, &[("t", at(19, 23), "completed")]).await; // trips stop before the window's end
     let store = nightshift_runs::RunStore::open(&dir.path().join("runs.db")).expect("store");
     let clock = Arc::new(nightshift_runs::ManualClock::new(at(22, 6)));
@@ -175,15 +157,7 @@ async fn time_columns_of_text_are_read_and_their_bad_values_counted_not_fatal() 
 
     use nightshift_lake::arrow::array::{Int64Array, StringArray};
     let (_dir, project, wh) = project(SQL).await;
-    contacts(
-        &wh,
-        &[
-            (Some("a"), at(19, 1), Some("x"), "t"),
-            (Some("b"), at(19, 2), Some("y"), "t"),
-            (Some("c"), at(20, 1), Some("z"), "t"),
-        ],
-    )
-    .await;
+    three_contacts(&wh).await;
     trips_with_time(
         &wh,
         Arc::new(StringArray::from(vec![
@@ -207,15 +181,7 @@ async fn time_columns_of_text_are_read_and_their_bad_values_counted_not_fatal() 
     assert_eq!(report.tables[0].rows_without_time, Some(0));
 
     let (_dir2, project2, wh) = crate::project(SQL).await;
-    contacts(
-        &wh,
-        &[
-            (Some("a"), at(19, 1), Some("x"), "t"),
-            (Some("b"), at(19, 2), Some("y"), "t"),
-            (Some("c"), at(20, 1), Some("z"), "t"),
-        ],
-    )
-    .await;
+    three_contacts(&wh).await;
     trips_with_time(&wh, Arc::new(Int64Array::from(vec![1_795_000_000_000]))).await;
     let plan = RunPlan::new(&project2, "rc", at(22, 0), at(22, 6)).expect("plan");
     let err = check(&wh, &plan).await.expect_err("epoch numbers");
