@@ -39,8 +39,13 @@ pub struct Alert {
     pub message: String,
     /// When the alert was raised.
     pub at: DateTime<Utc>,
-    /// The key it is deduplicated by.
+    /// The key it is deduplicated by (for an alert about several dates, the first date's).
     pub key: String,
+    /// Every logical date concerned, oldest first, when the alert is about several: a
+    /// scheduler tick that catches up many dates sends one alert per event and task, not one
+    /// per date. Left out of the JSON for an alert about one date.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dates: Vec<DateTime<Utc>>,
 }
 
 /// Longest a sink may take.

@@ -148,6 +148,8 @@ async fn tick(
     let mut ran = Vec::new();
     for spec in project.pipelines.values() {
         let now = clock.now();
+        // Failures and recoveries are sent after the pipeline's dates, grouped.
+        let mut pending: Vec<PendingAlert> = Vec::new();
         let last = store
             .last_completed(&spec.name, last_task(spec))
             .map_err(runs_err)?;
@@ -223,23 +225,18 @@ async fn tick(
                         retry_at: None,
                     });
                     if had_failed {
-                        alert(
-                            project,
-                            store,
-                            spec,
-                            AlertEvent::RunRecovered,
+                        pending.push(PendingAlert {
+                            event: AlertEvent::RunRecovered,
                             date,
-                            Some(run_id),
-                            None,
-                            format!(
+                            run_id: Some(run_id),
+                            task: None,
+                            message: format!(
                                 "{} for {} succeeded after earlier failures",
                                 spec.name,
                                 date.format("%Y-%m-%d %H:%M")
                             ),
-                            format!("recovered:{}:{}", spec.name, date.to_rfc3339()),
-                            clock,
-                        )
-                        .await;
+                            key: format!("recovered:{}:{}", spec.name, date.to_rfc3339()),
+                        });
                     }
                 }
                 Ok((run_id, Some((task, message, gate)))) => {
@@ -259,23 +256,18 @@ async fn tick(
                     } else {
                         AlertEvent::TaskFailed
                     };
-                    alert(
-                        project,
-                        store,
-                        spec,
+                    pending.push(PendingAlert {
                         event,
                         date,
-                        Some(run_id),
-                        Some(task.clone()),
-                        format!(
+                        run_id: Some(run_id),
+                        message: format!(
                             "{} for {}: task {task} failed after its retries: {message}",
                             spec.name,
                             date.format("%Y-%m-%d %H:%M")
                         ),
+                        task: Some(task),
                         key,
-                        clock,
-                    )
-                    .await;
+                    });
                 }
                 Err(f) => {
                     let message = format!("{:#}", f.error);
@@ -289,26 +281,22 @@ async fn tick(
                         error: Some(message.clone()),
                         retry_at: None,
                     });
-                    alert(
-                        project,
-                        store,
-                        spec,
-                        AlertEvent::TaskFailed,
+                    pending.push(PendingAlert {
+                        event: AlertEvent::TaskFailed,
                         date,
-                        None,
-                        None,
-                        format!(
+                        run_id: None,
+                        task: None,
+                        message: format!(
                             "{} for {} could not start: {message}",
                             spec.name,
                             date.format("%Y-%m-%d %H:%M")
                         ),
-                        format!("failed:{}:{}:start", spec.name, date.to_rfc3339()),
-                        clock,
-                    )
-                    .await;
+                        key: format!("failed:{}:{}:start", spec.name, date.to_rfc3339()),
+                    });
                 }
             }
         }
+        send_grouped(project, store, spec, pending, clock).await;
         deadline_alerts(project, store, spec, clock).await?;
     }
     Ok(ran)
@@ -461,63 +449,124 @@ async fn deadline_alerts(
         &mut published,
         100,
     );
-    for date in missed {
-        let key = nightshift_runs::deadline_alert_key(&spec.name, date);
-        let at = nightshift_runs::deadline_at(date, deadline, spec.utc_offset());
-        alert(
-            project,
-            store,
-            spec,
-            AlertEvent::DeadlineMissed,
-            date,
-            None,
-            None,
-            format!(
-                "{} for {}: output not published by its deadline {}",
-                spec.name,
-                date.format("%Y-%m-%d %H:%M"),
-                at.format("%Y-%m-%d %H:%M UTC")
-            ),
-            key,
-            clock,
-        )
-        .await;
-    }
+    let pending = missed
+        .into_iter()
+        .map(|date| {
+            let at = nightshift_runs::deadline_at(date, deadline, spec.utc_offset());
+            PendingAlert {
+                event: AlertEvent::DeadlineMissed,
+                date,
+                run_id: None,
+                task: None,
+                message: format!(
+                    "{} for {}: output not published by its deadline {}",
+                    spec.name,
+                    date.format("%Y-%m-%d %H:%M"),
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ),
+                key: nightshift_runs::deadline_alert_key(&spec.name, date),
+            }
+        })
+        .collect();
+    send_grouped(project, store, spec, pending, clock).await;
     Ok(())
 }
 
-/// Sends an alert to the pipeline's sinks, once per key (retries and later ticks do not repeat it).
-#[allow(clippy::too_many_arguments)]
-async fn alert(
-    project: &Project,
-    store: &RunStore,
-    spec: &PipelineSpec,
+/// An alert about one date, held until the tick has gone through the pipeline's dates.
+struct PendingAlert {
     event: AlertEvent,
     date: DateTime<Utc>,
     run_id: Option<String>,
+    /// The task that failed; `None` for a run that could not start, a recovery, a deadline.
     task: Option<String>,
+    /// What happened to this date, in words.
     message: String,
     key: String,
+}
+
+/// Sends the tick's alerts about `spec`, each date's once (by key: retries and later ticks do
+/// not repeat it); the new ones of the same event and task go out as one alert naming their
+/// dates, so a catch-up over many failing dates pages once, not once per date.
+async fn send_grouped(
+    project: &Project,
+    store: &RunStore,
+    spec: &PipelineSpec,
+    pending: Vec<PendingAlert>,
     clock: &(dyn Clock + Send + Sync),
 ) {
-    match store.record_alert(&key, clock.now()) {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(e) => {
-            tracing::error!("cannot record alert {key}: {e}");
-            return;
+    let mut groups: Vec<Vec<PendingAlert>> = Vec::new();
+    for p in pending {
+        match store.record_alert(&p.key, clock.now()) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::error!("cannot record alert {}: {e}", p.key);
+                continue;
+            }
+        }
+        match groups
+            .iter_mut()
+            .find(|g| g[0].event == p.event && g[0].task == p.task)
+        {
+            Some(group) => group.push(p),
+            None => groups.push(vec![p]),
         }
     }
-    let alert = Alert {
-        event,
-        pipeline: spec.name.clone(),
-        logical_date: date,
-        run_id,
-        task,
-        message,
-        at: clock.now(),
-        key,
-    };
+    for mut group in groups {
+        let alert = if group.len() == 1 {
+            let p = group.remove(0);
+            Alert {
+                event: p.event,
+                pipeline: spec.name.clone(),
+                logical_date: p.date,
+                message: p.message,
+                run_id: p.run_id,
+                task: p.task,
+                at: clock.now(),
+                key: p.key,
+                dates: Vec::new(),
+            }
+        } else {
+            let (first, last) = (&group[0], &group[group.len() - 1]);
+            let span = format!(
+                "{} dates, {} to {}",
+                group.len(),
+                first.date.format("%Y-%m-%d %H:%M"),
+                last.date.format("%Y-%m-%d %H:%M")
+            );
+            let message = match first.event {
+                AlertEvent::RunRecovered => {
+                    format!("{}: {span}, succeeded after earlier failures", spec.name)
+                }
+                AlertEvent::DeadlineMissed => format!(
+                    "{}: {span}, not published by their deadlines; the latest: {}",
+                    spec.name, last.message
+                ),
+                AlertEvent::TaskFailed | AlertEvent::QualityGateFailed => {
+                    format!(
+                        "{}: {span}, failed; the latest: {}",
+                        spec.name, last.message
+                    )
+                }
+            };
+            Alert {
+                event: first.event,
+                pipeline: spec.name.clone(),
+                logical_date: first.date,
+                run_id: None,
+                task: first.task.clone(),
+                message,
+                at: clock.now(),
+                key: first.key.clone(),
+                dates: group.iter().map(|p| p.date).collect(),
+            }
+        };
+        send(project, spec, &alert).await;
+    }
+}
+
+/// Delivers `alert` to every sink of `spec` (a warning when it has none).
+async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert) {
     if spec.alerts.is_empty() {
         tracing::warn!(
             "{} (no alert sinks configured for {})",
@@ -529,7 +578,7 @@ async fn alert(
         let Some(sink) = project.alerts.get(name) else {
             continue;
         };
-        if let Err(e) = deliver(sink, &alert).await {
+        if let Err(e) = deliver(sink, alert).await {
             tracing::error!("alert sink `{name}` failed: {e}");
         }
     }

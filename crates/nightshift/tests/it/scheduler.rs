@@ -194,10 +194,15 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
         .iter()
         .filter(|a| a["event"] == "deadline_missed")
         .collect();
-    assert!(
-        deadline.iter().any(|a| a["logical_date"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("2026-11-21T06:00"))),
+    // The missed dates of the last three days, in one alert that names them.
+    assert_eq!(deadline.len(), 1, "{received:?}");
+    assert_eq!(
+        deadline[0]["dates"],
+        serde_json::json!([
+            "2026-11-20T06:00:00Z",
+            "2026-11-21T06:00:00Z",
+            "2026-11-22T06:00:00Z"
+        ]),
         "{received:?}"
     );
     assert!(
@@ -217,6 +222,84 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
         again.is_empty(),
         "deduplicated, got {again:?} after {first_count}"
     );
+}
+
+#[test]
+fn a_catch_up_over_failing_dates_sends_one_alert_per_event_not_one_per_date() {
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 6, "2026-11-23");
+    let (url, alerts) = webhook_server();
+    let file = p.join("nightshift.toml");
+    let good = std::fs::read_to_string(&file).expect("read").replace(
+        "[alerts.ops]\nlog = true",
+        &format!("[alerts.ops]\nwebhook = \"{url}\""),
+    );
+    std::fs::write(&file, &good).expect("write");
+    let tick = |now: &str| {
+        let out = nightshift(&p, &["scheduler", "--once", "--now", now]);
+        let received: Vec<serde_json::Value> = alerts.try_iter().collect();
+        (out.status.code(), received)
+    };
+    let events = |received: &[serde_json::Value], event: &str| -> Vec<serde_json::Value> {
+        received
+            .iter()
+            .filter(|a| a["event"] == event)
+            .cloned()
+            .collect()
+    };
+    let (code, _) = tick("2026-11-21T07:00:00Z");
+    assert_eq!(code, Some(0));
+
+    // Down for three days, and meanwhile the rollups name a dimension the features lack: the
+    // three due dates fail in `features`, and their deadlines (09:00) of 11-22 and 11-23 have
+    // passed: one alert for each event, naming the dates.
+    std::fs::write(&file, good.replace("\"city\"]", "\"region\"]")).expect("write");
+    let (code, received) = tick("2026-11-24T10:00:00Z");
+    assert_eq!(code, Some(1), "{received:?}");
+    let failed = events(&received, "task_failed");
+    assert_eq!(failed.len(), 1, "{received:?}");
+    assert_eq!(failed[0]["task"], "features", "{failed:?}");
+    assert_eq!(
+        failed[0]["dates"],
+        serde_json::json!([
+            "2026-11-22T06:00:00Z",
+            "2026-11-23T06:00:00Z",
+            "2026-11-24T06:00:00Z"
+        ]),
+        "{failed:?}"
+    );
+    assert_eq!(failed[0]["logical_date"], "2026-11-22T06:00:00Z");
+    let message = failed[0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("3 dates, 2026-11-22 06:00 to 2026-11-24 06:00, failed")
+            && message.contains("region"),
+        "{message}"
+    );
+    let deadlines = events(&received, "deadline_missed");
+    assert_eq!(deadlines.len(), 1, "{received:?}");
+    assert_eq!(
+        deadlines[0]["dates"].as_array().map(Vec::len),
+        Some(3),
+        "11-22, 11-23 and 11-24 (09:00 passed at 10:00): {deadlines:?}"
+    );
+
+    // Fixed; after the backoff the three dates succeed: one recovery alert. An alert about a
+    // single date has no `dates`.
+    std::fs::write(&file, &good).expect("write");
+    let (code, received) = tick("2026-11-24T10:10:00Z");
+    assert_eq!(code, Some(0), "{received:?}");
+    let recovered = events(&received, "run_recovered");
+    assert_eq!(recovered.len(), 1, "{received:?}");
+    assert_eq!(recovered[0]["dates"].as_array().map(Vec::len), Some(3));
+    assert!(events(&received, "task_failed").is_empty(), "{received:?}");
+
+    std::fs::write(&file, good.replace("\"city\"]", "\"region\"]")).expect("write");
+    let (code, received) = tick("2026-11-25T07:00:00Z");
+    assert_eq!(code, Some(1), "{received:?}");
+    let failed = events(&received, "task_failed");
+    assert_eq!(failed.len(), 1, "{received:?}");
+    assert!(failed[0].get("dates").is_none(), "{failed:?}");
+    assert_eq!(failed[0]["logical_date"], "2026-11-25T06:00:00Z");
 }
 
 /// The data files of the Delta table at `dir`: `(on disk, used by its latest version)`, as
