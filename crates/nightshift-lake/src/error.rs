@@ -137,6 +137,8 @@ impl Error {
                 let msg = source.to_string();
                 if msg.contains("not found") && msg.contains("table") {
                     Some(tables_hint(available_tables))
+                } else if msg.contains("ParserError") || msg.contains("sql parser error") {
+                    Some("the SQL does not parse at the line and column given; the dialect is DataFusion's, close to PostgreSQL's (https://datafusion.apache.org/user-guide/sql/)".into())
                 } else if msg.contains("No field named") || msg.contains("Schema error") {
                     Some("check the column names: `nightshift sql \"DESCRIBE raw.TABLE\"` lists a table's columns".into())
                 } else {
@@ -160,7 +162,9 @@ impl Error {
             }
             Error::Delta { source, .. } => {
                 let msg = source.to_string();
-                if msg.contains("schema") || msg.contains("Schema") {
+                if msg.contains("concurrent") || msg.contains("Concurrent") {
+                    Some("another write to this table committed first, most likely another run of the same date started at the same time: the table holds that run's complete slice; run the date again if this one's output is wanted (`nightshift runs list` shows both)".into())
+                } else if msg.contains("schema") || msg.contains("Schema") {
                     Some("the data's columns differ from the table's; if the query changed on purpose, write the slice to a new table or drop the old one".into())
                 } else {
                     None

@@ -236,6 +236,33 @@ impl<'a> TableWrite<'a> {
         }
     }
 
+    /// [`Self::execute`], with `before_commit` run once the rows are written and before they
+    /// are committed (for a write through delta-rs' own write, which writes and commits in
+    /// one step, right after it): for a write that must land first, such as the rejects the
+    /// stream refused, which then never miss from a committed slice. An error from
+    /// `before_commit` commits nothing (the written files are deleted).
+    pub async fn execute_with<T, E, F, Fut>(
+        self,
+        before_commit: F,
+    ) -> std::result::Result<(WriteMetrics, T), E>
+    where
+        E: From<Error>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, E>>,
+    {
+        match self.begin().await? {
+            Begun::Fanout(staging) => {
+                let prepared = staging.stage().await?;
+                let first = before_commit().await?;
+                Ok((prepared.commit().await?, first))
+            }
+            Begun::Delta(write, opened) => {
+                let metrics = write.execute_delta(opened).await?;
+                Ok((metrics, before_commit().await?))
+            }
+        }
+    }
+
     /// Runs a streamed write up to its commit: the query streams into Parquet files that no
     /// version of the table references yet; [`PreparedWrite::commit`] commits them (one
     /// commit, as [`TableWrite::execute`] would have made), and dropping the prepared write

@@ -52,13 +52,21 @@ pub struct Alert {
 const SINK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Delivers `alert` to `sink`. A webhook gets a JSON `POST` (any 2xx is success); a command gets
-/// the JSON on its standard input (exit 0 is success); a log sink writes a warning line.
+/// the JSON on its standard input (exit 0 is success); a log sink writes `alert: ` and the
+/// JSON as one line on stderr, whatever the log level (`-q` included: the alert is recorded as
+/// sent, so a line filtered out would be lost).
 pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), String> {
     let body = serde_json::to_vec(alert).map_err(|e| e.to_string())?;
     match sink {
         AlertSink::Log => {
-            tracing::warn!(target: "nightshift::alert", "{}", String::from_utf8_lossy(&body));
-            Ok(())
+            use std::io::Write;
+            let mut line = b"alert: ".to_vec();
+            line.extend_from_slice(&body);
+            line.push(b'\n');
+            std::io::stderr()
+                .lock()
+                .write_all(&line)
+                .map_err(|e| format!("stderr: {e}"))
         }
         AlertSink::Webhook { url } => {
             let client = reqwest::Client::builder()

@@ -150,34 +150,39 @@ pub(crate) async fn features_teed(
     if let Some(tee) = tee {
         write = write.with_tee(tee);
     }
-    let features_write = write.execute().await?;
-    // The write has consumed the stream; take what it recorded (the closure may still be
-    // referenced by the dropped plan, so take rather than unwrap the Arc).
-    let RefuseState {
-        rejects,
-        counts,
-        rows_in,
-        first_batch_at,
-        ..
-    } = state
-        .lock()
-        .map_err(|_| Error::Internal("reject state poisoned".into()))?
-        .take()
-        .ok_or_else(|| Error::Internal("reject state taken twice".into()))?;
+    // The rejects of the slice are committed first, once the stream has ended and before the
+    // features commit: a crash between the two commits leaves the old features slice (or
+    // none) and the new rejects, which the re-run replaces, never a new slice whose refused
+    // rows are missing.
+    let rejects_table = TableRef::parse(&spec.rejects_table())?;
+    let (features_write, (rejects_write, counts, rows_in, first_batch_at)) = write
+        .execute_with(|| async {
+            // The write has consumed the stream; take what it recorded (the closure may still
+            // be referenced by the dropped plan, so take rather than unwrap the Arc).
+            let RefuseState {
+                rejects,
+                counts,
+                rows_in,
+                first_batch_at,
+                ..
+            } = state
+                .lock()
+                .map_err(|_| Error::Internal("reject state poisoned".into()))?
+                .take()
+                .ok_or_else(|| Error::Internal("reject state taken twice".into()))?;
+            let rejects_write = warehouse
+                .write(&rejects_table, vec![rejects.finish()?])
+                .replace_slice(&plan.ds)
+                .also_matching("task", "features")
+                .with_commit_metadata("run_id", plan.run_id.clone().into())
+                .with_commit_metadata("task", "features".into())
+                .execute()
+                .await?;
+            Ok::<_, Error>((rejects_write, counts, rows_in, first_batch_at))
+        })
+        .await?;
     let query_seconds = first_batch_at.map_or(0.0, |t| (t - started).as_secs_f64());
     let rows_written = features_write.rows;
-
-    // The rejects of the same slice, replaced too: if we crash between the two commits, the
-    // re-run rewrites both.
-    let rejects_table = TableRef::parse(&spec.rejects_table())?;
-    let rejects_write = warehouse
-        .write(&rejects_table, vec![rejects.finish()?])
-        .replace_slice(&plan.ds)
-        .also_matching("task", "features")
-        .with_commit_metadata("run_id", plan.run_id.clone().into())
-        .with_commit_metadata("task", "features".into())
-        .execute()
-        .await?;
     if !counts.is_empty() {
         tracing::warn!(
             pipeline = %spec.name,

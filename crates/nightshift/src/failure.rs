@@ -159,7 +159,11 @@ fn chain_message(error: &anyhow::Error) -> String {
     let mut message = text(error);
     for cause in error.chain().skip(1) {
         let cause = text(&cause);
-        if !message.contains(&cause) {
+        // Also a cause that only puts its kind before a text already said ("sql parser
+        // error: X" under "SQL error: ParserError(\"X\")").
+        let said = |t: &str| t.len() >= 16 && message.contains(t);
+        let core = cause.split_once("error: ").map_or("", |(_, rest)| rest);
+        if !message.contains(&cause) && !said(core) {
             message.push_str(": ");
             message.push_str(&cause);
         }

@@ -47,6 +47,9 @@ fn main() -> ExitCode {
     };
     init_logging(&cli.global);
     limit_malloc_arenas();
+    if !matches!(cli.command, cli::Command::Scheduler(_)) {
+        die_on_broken_pipe();
+    }
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -83,6 +86,19 @@ fn limit_malloc_arenas() {
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
+    }
+}
+
+/// Output piped into `head` and the like: the process ends quietly when the reader goes away
+/// (SIGPIPE's default, as for `cat` or `cargo`), instead of Rust's ignored SIGPIPE, which
+/// makes `println!` panic and a `--csv` write fail with an error. Not for the scheduler,
+/// whose command alert sinks write to a child's stdin: a child that exits without reading it
+/// must fail that delivery, not stop the scheduler.
+fn die_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores a signal's default disposition; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -423,3 +423,43 @@ async fn a_write_failing_mid_stream_fails_the_query_over_its_tee() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn two_writes_of_one_slice_at_once_commit_one_and_say_why_the_other_failed() {
+    // Two runs of the same date started together: both write, the first commit wins, and the
+    // second fails with a hint that says what happened instead of delta-rs' isolation advice.
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 2000, "2026-11-19", "2", 2).await;
+    stream_slice(&wh, "2026-11-19", "2").await.expect("first");
+    let prepare = |offset: i64| {
+        let wh = &wh;
+        async move {
+            let frame = wh
+                .sql(&format!(
+                    "SELECT id + {offset} AS id, ds, model_version FROM raw.src"
+                ))
+                .await
+                .expect("query");
+            wh.write_query(&target(), frame)
+                .replace_slice("2026-11-19")
+                .also_matching("model_version", "2")
+                .prepare()
+                .await
+                .expect("prepare")
+                .expect("per-core writers")
+        }
+    };
+    let (a, b) = (prepare(100_000).await, prepare(200_000).await);
+    a.commit().await.expect("the first commit wins");
+    let err = b.commit().await.expect_err("the second conflicts");
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("another run of the same date")),
+        "{err}: {:?}",
+        err.hint()
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT min(id) FROM output.p_predictions").await,
+        100_000
+    );
+}

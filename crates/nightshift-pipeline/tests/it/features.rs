@@ -234,3 +234,49 @@ async fn the_rejects_table_exists_even_when_nothing_was_refused() {
         0
     );
 }
+
+#[tokio::test]
+async fn the_features_slice_is_not_committed_before_its_rejects() {
+    // The rejects commit comes first: when it fails (here the rejects table's directory is a
+    // file), the features slice stays as it was and the written files are gone, so a
+    // committed slice never lacks its refused rows.
+    let (_dir, project, wh) = project(SQL).await;
+    seed(&wh).await;
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    features(&wh, &plan).await.expect("features");
+    let features_dir = project.warehouse.join("intermediate").join("rc_features");
+    let files = |ext: &str| {
+        walk(&features_dir)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .count()
+    };
+    let (commits, parquet) = (files("json"), files("parquet"));
+
+    let rejects_dir = project.warehouse.join("output").join("rc_rejects");
+    std::fs::remove_dir_all(&rejects_dir).expect("remove");
+    std::fs::write(&rejects_dir, "not a table").expect("file");
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 7)).expect("plan");
+    features(&wh, &plan)
+        .await
+        .expect_err("the rejects cannot be written");
+    assert_eq!(files("json"), commits, "no features commit");
+    assert_eq!(files("parquet"), parquet, "its files deleted");
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,
+        3
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -130,10 +130,43 @@ fn parse_ref(s: &str) -> Result<ModelRef, Failure> {
     })
 }
 
+/// Who moves an alias: the login name from the environment, else the user account of the
+/// process (a container or a cron job often has no `USER`), as `uid N` when it has no name.
 fn actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    for var in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.trim().is_empty()
+        {
+            return name;
+        }
+    }
+    account_name().unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(unix)]
+fn account_name() -> Option<String> {
+    // SAFETY: getpwuid_r fills `entry` with pointers into `buf`, both ours and alive until the
+    // name is copied out; a null `found` means no entry.
+    unsafe {
+        let uid = libc::getuid();
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut found = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+            return Some(format!("uid {uid}"));
+        }
+        Some(
+            std::ffi::CStr::from_ptr(entry.pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+#[cfg(not(unix))]
+fn account_name() -> Option<String> {
+    None
 }
 
 #[allow(clippy::print_stdout)]

@@ -14,7 +14,30 @@ pub(crate) async fn runs(global: &GlobalArgs, command: &RunsCommand) -> Result<(
     let store = super::open_run_store(&project)?;
     let fail = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
     match command {
-        RunsCommand::List(args) => list(global, &store, args).map_err(fail),
+        RunsCommand::List(args) => {
+            // A pipeline removed from the project keeps its history; one never known is a typo.
+            if let Some(name) = &args.pipeline
+                && !project.pipelines.contains_key(name)
+            {
+                let any = RunFilter {
+                    pipeline: Some(name.clone()),
+                    status: None,
+                    limit: Some(1),
+                };
+                if store
+                    .list(&any, chrono::Utc::now())
+                    .map_err(fail)?
+                    .is_empty()
+                {
+                    let known: Vec<&str> = project.pipelines.keys().map(String::as_str).collect();
+                    return Err(Failure::usage(
+                        format!("no pipeline named `{name}`, and no runs of one"),
+                        Some(format!("the project's pipelines: {}", known.join(", "))),
+                    ));
+                }
+            }
+            list(global, &store, args).map_err(fail)
+        }
         RunsCommand::Show(args) => show(global, &store, args).map_err(fail),
         RunsCommand::Retry(args) => retry(global, &project, &store, args).await,
     }
@@ -40,7 +63,11 @@ fn list(
         return Ok(());
     }
     if runs.is_empty() {
-        println!("no runs yet");
+        if filter.pipeline.is_some() || filter.status.is_some() {
+            println!("no runs match");
+        } else {
+            println!("no runs yet");
+        }
         return Ok(());
     }
     println!(

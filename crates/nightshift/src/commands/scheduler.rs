@@ -21,7 +21,8 @@ struct TickRun {
     /// `None` when no run was recorded: it could not start (e.g. its model failed to load),
     /// or the date waits to be retried.
     run_id: Option<String>,
-    /// `succeeded`, `failed`, `not_started` or `waiting` (failed before; see `retry_at`).
+    /// `succeeded`, `failed`, `not_started`, `waiting` (failed before; see `retry_at`) or
+    /// `running_elsewhere` (another scheduler holds the date's lease).
     status: &'static str,
     /// The task that failed.
     failed_task: Option<String>,
@@ -74,6 +75,11 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             .iter()
             .filter(|r| matches!(r.status, "failed" | "not_started"))
             .count();
+        // A date that could not start (its model did not load, say) has no run to list.
+        let not_started = runs
+            .iter()
+            .filter_map(|r| (r.status == "not_started").then_some(r.error.as_deref()))
+            .next();
         let now = clock.now();
         let mut vacuumed = None;
         if !args.no_vacuum && last_vacuum.is_none_or(|t| now - t >= TimeDelta::days(1)) {
@@ -95,9 +101,17 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             return if failures == 0 {
                 Ok(())
             } else {
+                let hint = match not_started {
+                    Some(error) => format!(
+                        "a date that could not start is not recorded as a run ({}); \
+                         `nightshift run PIPELINE --date D` shows the whole error",
+                        error.unwrap_or("see the log above")
+                    ),
+                    None => "`nightshift runs list --status failed` shows them".into(),
+                };
                 let mut failure =
                     Failure::work(anyhow::anyhow!("{failures} run(s) failed in this tick"))
-                        .hinted("`nightshift runs list --status failed` shows them");
+                        .hinted(hint);
                 failure.json_printed = global.json;
                 Err(failure)
             };
@@ -153,17 +167,11 @@ async fn tick(
         let last = store
             .last_completed(&spec.name, last_task(spec))
             .map_err(runs_err)?;
-        let due = nightshift_runs::due_dates_for(spec, last, now, args.max_catchup);
+        let due = due_not_done(store, spec, last, now, args.max_catchup).map_err(runs_err)?;
         if due.is_empty() {
             tracing::debug!(pipeline = %spec.name, "nothing due");
         }
         for date in due {
-            if store
-                .completed(&spec.name, &spec.window_for(date).ds(), last_task(spec))
-                .map_err(runs_err)?
-            {
-                continue;
-            }
             // A date that failed waits before it is run again (a permanent error would
             // otherwise re-run at every tick).
             let failed = store
@@ -208,6 +216,15 @@ async fn tick(
                 .map_err(runs_err)?
             else {
                 tracing::info!(pipeline = %spec.name, %date, "another scheduler is running this date");
+                ran.push(TickRun {
+                    pipeline: spec.name.clone(),
+                    logical_date: date,
+                    run_id: None,
+                    status: "running_elsewhere",
+                    failed_task: None,
+                    error: None,
+                    retry_at: None,
+                });
                 continue;
             };
             let result = run_date(project, warehouse, store, spec, date, clock).await;
@@ -470,6 +487,39 @@ async fn deadline_alerts(
         .collect();
     send_grouped(project, store, spec, pending, clock).await;
     Ok(())
+}
+
+/// The due dates of `spec` at `now` whose slice is not done yet, oldest first, at most `max`
+/// (see `nightshift_runs::due_dates`): a date whose `ds` was already completed, by a hand run
+/// at another hour for instance, does not use up one of the `max`.
+fn due_not_done(
+    store: &RunStore,
+    spec: &PipelineSpec,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    max: usize,
+) -> Result<Vec<DateTime<Utc>>, nightshift_runs::Error> {
+    let mut due = Vec::new();
+    let mut after = last;
+    // Each round plans the next `max` dates; bounded for a schedule that fires every minute
+    // over a long outage of done dates.
+    for _ in 0..64 {
+        let planned = nightshift_runs::due_dates_for(spec, after, now, max);
+        for &date in &planned {
+            if !store.completed(&spec.name, &spec.window_for(date).ds(), last_task(spec))? {
+                due.push(date);
+                if due.len() == max {
+                    return Ok(due);
+                }
+            }
+        }
+        // Fewer than `max` planned: there are no more (or only the latest was due).
+        if planned.len() < max || after.is_none() || !spec.catchup {
+            break;
+        }
+        after = planned.last().copied();
+    }
+    Ok(due)
 }
 
 /// An alert about one date, held until the tick has gone through the pipeline's dates.

@@ -362,7 +362,7 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
 }
 
 #[test]
-fn sql_prints_csv_and_json_and_bad_sql_exits_1_and_writes_2_with_a_hint() {
+fn sql_prints_csv_and_json_and_bad_sql_and_writes_exit_2_with_a_hint() {
     let (_dir, p) = init();
     let out = nightshift(
         &p,
@@ -380,8 +380,9 @@ fn sql_prints_csv_and_json_and_bad_sql_exits_1_and_writes_2_with_a_hint() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = nightshift(&p, &["sql", "--csv", "SELECT count(*) AS n FROM raw.trips"]);
     assert_eq!(stdout(&out), "n\n200\n");
+    // A query that does not plan is a usage error; its hint lists the tables.
     let out = nightshift(&p, &["sql", "SELECT * FROM raw.nope"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("raw.support_contacts"),
         "the hint lists the tables: {}",
@@ -447,4 +448,40 @@ fn generate_is_deterministic_for_a_seed() {
     let q = "SELECT contact_id, text FROM raw.support_contacts ORDER BY contact_id";
     let dump = |p| stdout(&nightshift(p, &["sql", "--csv", q]));
     assert_eq!(dump(&a), dump(&b));
+}
+
+#[cfg(unix)]
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // As `nightshift ... | head -1` once head has exited: no panic, no error, SIGPIPE.
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let (_dir, p) = init();
+    for args in [
+        &["--json", "runs", "list"][..],
+        &["sql", "--csv", "SELECT 1 AS x"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nightshift"))
+            .arg("--project")
+            .arg(&p)
+            .args(args)
+            .env_remove("NIGHTSHIFT_PROJECT")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        const SIGPIPE: i32 = 13;
+        assert_eq!(
+            out.status.signal(),
+            Some(SIGPIPE),
+            "{args:?}: {:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+    }
 }

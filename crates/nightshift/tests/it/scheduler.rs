@@ -136,6 +136,60 @@ fn the_scheduler_catches_up_missed_days_once_each() {
     );
 }
 
+#[test]
+fn a_date_done_by_hand_does_not_use_up_the_catch_up_limit() {
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 6, "2026-11-23");
+    let tick = |now: &str, max: &str| {
+        let out = nightshift(
+            &p,
+            &[
+                "--json",
+                "scheduler",
+                "--once",
+                "--now",
+                now,
+                "--max-catchup",
+                max,
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        doc["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["logical_date"].as_str().expect("date").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tick("2026-11-21T07:00:00Z", "1"), ["2026-11-21T06:00:00Z"]);
+    // A hand run at midnight writes the slice of the 11-22 06:00 date.
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One date per tick: the next one not done, not the done one (which ran nothing).
+    assert_eq!(tick("2026-11-24T07:00:00Z", "1"), ["2026-11-23T06:00:00Z"]);
+    assert_eq!(tick("2026-11-24T07:01:00Z", "1"), ["2026-11-24T06:00:00Z"]);
+    assert!(tick("2026-11-24T07:02:00Z", "1").is_empty());
+}
+
+#[test]
+fn a_log_sink_prints_its_alerts_under_quiet() {
+    // `-q` keeps errors only, but an alert is recorded as sent: the log sink's line must show.
+    let (_dir, p) = init();
+    let out = nightshift(
+        &p,
+        &["-q", "scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let alerts: Vec<&str> = err.lines().filter(|l| l.starts_with("alert: {")).collect();
+    assert!(
+        alerts.iter().any(|l| l.contains("\"deadline_missed\""))
+            && alerts.iter().any(|l| l.contains("\"task_failed\"")),
+        "{err}"
+    );
+}
+
 /// A one-thread HTTP server that answers 200 to every request and hands over the bodies.
 fn webhook_server() -> (String, mpsc::Receiver<serde_json::Value>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
