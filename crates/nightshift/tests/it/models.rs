@@ -172,22 +172,23 @@ fn train_eval_predict_alias_and_history() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
 
-    let out = nightshift(
-        &p,
-        &[
-            "models",
-            "alias",
-            "rc",
-            "production",
-            "2",
-            "--reason",
-            "newer",
-        ],
-    );
+    // Moved from a cron job or a container, whose environment names no user: the history
+    // still says which account did it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(&p)
+        .args(["models", "alias", "rc", "production", "2", "--reason", "newer"])
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .output()
+        .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     let out = nightshift(&p, &["--json", "models", "history", "rc"]);
     let moves: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(moves.as_array().expect("array").len(), 2);
+    let actor = moves[1]["actor"].as_str().expect("actor");
+    assert!(!actor.is_empty() && actor != "unknown", "{actor}");
     assert_eq!(moves[1]["from_version"], 1);
     assert_eq!(moves[1]["to_version"], 2);
     assert_eq!(moves[1]["reason"], "newer");
