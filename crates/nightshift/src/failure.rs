@@ -131,6 +131,13 @@ impl From<nightshift_pipeline::Error> for Failure {
                 | R::UnknownVersion { .. }
                 | R::UnknownAlias { .. },
             ) => 2,
+            // So is an unknown run id or task, or a retry of a run that succeeded.
+            nightshift_pipeline::Error::Runs(
+                nightshift_runs::Error::UnknownRun { .. }
+                | nightshift_runs::Error::UnknownTask { .. }
+                | nightshift_runs::Error::InvalidInput { .. }
+                | nightshift_runs::Error::NothingToRetry { .. },
+            ) => 2,
             _ => 1,
         };
         Failure {

@@ -177,7 +177,15 @@ fn train_eval_predict_alias_and_history() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
         .arg("--project")
         .arg(&p)
-        .args(["models", "alias", "rc", "production", "2", "--reason", "newer"])
+        .args([
+            "models",
+            "alias",
+            "rc",
+            "production",
+            "2",
+            "--reason",
+            "newer",
+        ])
         .env_remove("USER")
         .env_remove("LOGNAME")
         .env_remove("USERNAME")

@@ -322,10 +322,15 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
     let out = nightshift(&p, &["runs", "retry", &retry_id]);
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(2),
         "a succeeded run has nothing to retry: {}",
         stderr(&out)
     );
+    for command in ["retry", "show"] {
+        let out = nightshift(&p, &["runs", command, "root_cause-2026-11-19-99"]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(stderr(&out).contains("no run with id"), "{}", stderr(&out));
+    }
 
     // A later task alone on a date whose earlier task never ran has nothing to read: refused
     // (exit 2, nothing recorded) instead of "succeeding" with 0 rows; once its input is
