@@ -174,7 +174,22 @@ async fn retry(
         .iter()
         .any(|t| matches!(t, Task::Infer | Task::Publish))
     {
-        Some(super::resolve_pipeline_model(project, &plan.pipeline)?)
+        // Publishing the predictions that the retried run's `infer` wrote means publishing
+        // its model version, wherever the alias points now.
+        let mut pipeline = plan.pipeline.clone();
+        if !tasks.contains(&Task::Infer)
+            && let Some(version) = store
+                .get(&id, chrono::Utc::now())
+                .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
+                .tasks
+                .iter()
+                .find(|t| t.name == Task::Infer.name())
+                .and_then(|t| t.model_version.clone())
+        {
+            tracing::info!("publishing the predictions of {version}, as the run did");
+            pipeline.model = Some(version);
+        }
+        Some(super::resolve_pipeline_model(project, &pipeline)?)
     } else {
         None
     };

@@ -490,3 +490,61 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
+    // infer wrote version 1's predictions, then publish failed (a quality gate); meanwhile
+    // production moved to version 2. The retry re-runs publish only: it must roll up version
+    // 1's predictions, not look for version 2's.
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 4, "2026-11-20");
+    let file = p.join("nightshift.toml");
+    let good = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        good.replace("top_k = 3", "top_k = 3\nmin_distinct_labels = 1000"),
+    )
+    .expect("write");
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    std::fs::write(&file, &good).expect("write");
+    let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \
+               JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "root_cause",
+            "--sql",
+            sql,
+            "--text-column",
+            "text",
+            "--label-column",
+            "subcategory",
+            "--hidden",
+            "0",
+            "--alias",
+            "production",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = nightshift(&p, &["--json", "runs", "retry", &run_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let retry: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(retry["model"], "root_cause@1", "{retry}");
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(*) FROM output.root_cause_rollups WHERE model_version <> 1"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&p, "SELECT sum(contacts) FROM output.root_cause_rollups"),
+        count(&p, "SELECT count(*) FROM output.root_cause_predictions")
+    );
+}
