@@ -104,6 +104,7 @@ pub(crate) fn report_outcome(
             "window_start": plan.window.start,
             "window_end": plan.window.end,
             "tasks": reports,
+            "failed_task": error.as_ref().and_then(|_| tasks.get(reports.len())).map(|t| t.name()),
             "error": error.as_ref().map(|e| e.to_string()),
         }))?;
     } else {

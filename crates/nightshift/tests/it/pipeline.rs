@@ -508,6 +508,7 @@ fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
     let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(run["failed_task"], "publish", "{run}");
     let run_id = run["run_id"].as_str().expect("run id").to_string();
     std::fs::write(&file, &good).expect("write");
     let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \
