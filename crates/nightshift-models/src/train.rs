@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::calibration::{ece_at_temperature, fit_temperature};
+use crate::calibration::{ece_at_temperature, fit_temperature, nll};
 use crate::classifier::{
     TextClassifier, avx2_or_baseline, bf16_from_f32, linear_scores, mix_logits, softmax_in_place,
 };
@@ -196,6 +196,11 @@ pub struct TrainReport {
     pub ece_before: Option<f64>,
     /// Holdout ECE (15 bins) at the fitted temperature.
     pub ece_after: Option<f64>,
+    /// Holdout log-loss (mean negative log-likelihood) at temperature 1: the temperature is
+    /// fitted to lower it. ECE, binned, can move the other way on a small holdout.
+    pub log_loss_before: Option<f64>,
+    /// Holdout log-loss at the fitted temperature.
+    pub log_loss_after: Option<f64>,
     /// Wall-clock training time.
     pub seconds: f64,
     /// Child labels seen with more than one parent.
@@ -372,6 +377,7 @@ fn train_inner(
     }
 
     let (mut temperature, mut ece_before, mut ece_after) = (1.0f32, None, None);
+    let (mut log_loss_before, mut log_loss_after) = (None, None);
     if let Some(logits) = &holdout_logits {
         let hy: Vec<u32> = hold_idx.iter().map(|&i| y[i as usize]).collect();
         if config.calibrate {
@@ -379,6 +385,8 @@ fn train_inner(
         }
         ece_before = Some(ece_at_temperature(logits, &hy, c, 1.0));
         ece_after = Some(ece_at_temperature(logits, &hy, c, temperature));
+        log_loss_before = Some(nll(logits, &hy, c, 1.0));
+        log_loss_after = Some(nll(logits, &hy, c, temperature));
     }
 
     let all_rows: Vec<u32> = (0..examples.len() as u32).collect();
@@ -409,6 +417,8 @@ fn train_inner(
         temperature,
         ece_before,
         ece_after,
+        log_loss_before,
+        log_loss_after,
         seconds: started.elapsed().as_secs_f64(),
         parent_conflicts: hreport.as_ref().map_or(0, |r| r.conflicting_children),
         hierarchy: hreport,

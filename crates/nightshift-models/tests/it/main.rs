@@ -213,6 +213,11 @@ fn calibration_reports_sane_values() {
     assert!((0.0..=1.0).contains(&before) && (0.0..=1.0).contains(&after));
     // The fitted temperature minimises holdout NLL; on noisy labels it should not hurt ECE much.
     assert!(after <= before + 0.05, "{before} -> {after}");
+    let (before, after) = (
+        report.log_loss_before.unwrap(),
+        report.log_loss_after.unwrap(),
+    );
+    assert!(after <= before && after > 0.0, "log-loss {before} -> {after}");
     // Hand-made ECE example.
     let e = expected_calibration_error(
         &[0.95, 0.95, 0.55, 0.55],

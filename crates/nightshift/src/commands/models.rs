@@ -237,7 +237,7 @@ async fn train(
         return Ok(());
     }
     eprintln_summary(&format!(
-        "trained {}@{} on {} rows ({} skipped), {} labels{} in {:.1} s; holdout accuracy {}, ECE {} -> {} (temperature {:.2}); bundle {}",
+        "trained {}@{} on {} rows ({} skipped), {} labels{} in {:.1} s; holdout accuracy {}; calibration: temperature {:.2}, holdout log-loss {}, ECE {}; bundle {}",
         trained.version.name,
         trained.version.version,
         r.rows,
@@ -250,19 +250,23 @@ async fn train(
         r.holdout_accuracy
             .map(|a| format!("{:.1}%", a * 100.0))
             .unwrap_or_else(|| "-".into()),
-        r.ece_before
-            .map(|e| format!("{e:.3}"))
-            .unwrap_or_else(|| "-".into()),
-        r.ece_after
-            .map(|e| format!("{e:.3}"))
-            .unwrap_or_else(|| "-".into()),
         r.temperature,
+        before_after(r.log_loss_before, r.log_loss_after),
+        before_after(r.ece_before, r.ece_after),
         trained.version.dir.display(),
     ));
     if let Some(m) = moved {
         eprintln_summary(&format!("alias {} -> {}", m.alias, m.to_version));
     }
     Ok(())
+}
+
+/// `a -> b` to three decimals, or `-` without a holdout.
+fn before_after(before: Option<f64>, after: Option<f64>) -> String {
+    match (before, after) {
+        (Some(a), Some(b)) => format!("{a:.3} -> {b:.3}"),
+        _ => "-".into(),
+    }
 }
 
 #[allow(clippy::print_stderr)]
