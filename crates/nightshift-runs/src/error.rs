@@ -66,6 +66,15 @@ pub enum Error {
         run: String,
     },
 
+    /// A retry was asked for a run that a retry of it (or of its retries) already completed.
+    #[error("run `{run}` was already retried by `{by}`, which succeeded")]
+    AlreadyRetried {
+        /// The run.
+        run: String,
+        /// The retry that succeeded.
+        by: String,
+    },
+
     /// A pipeline x logical date lease is no longer held by the one renewing it.
     #[error(
         "lease on `{pipeline}` for {logical_date} was lost (held generation {generation}, now {current})"
@@ -172,6 +181,9 @@ impl Error {
             Error::RunNotRunning { .. } => None,
             Error::RunStillRunning { .. } => Some(
                 "wait for it to finish; if its process died it is marked abandoned once its lease expires".into(),
+            ),
+            Error::AlreadyRetried { .. } => Some(
+                "to compute the date again anyway, run it: `nightshift run PIPELINE --date D` (its slices are replaced)".into(),
             ),
             Error::NothingToRetry { .. } => Some(
                 "to recompute a date that succeeded, run it again explicitly (e.g. `nightshift run PIPELINE --date DATE`)".into(),

@@ -717,6 +717,26 @@ impl RunStore {
             }
             RunStatus::Failed | RunStatus::Abandoned => {}
         }
+        let retried_by: Option<String> = {
+            let conn = self.lock();
+            conn.query_row(
+                "WITH RECURSIVE chain(id) AS (
+                     SELECT id FROM runs WHERE retry_of = ?1
+                     UNION SELECT r.id FROM runs r JOIN chain c ON r.retry_of = c.id)
+                 SELECT r.id FROM runs r JOIN chain c ON r.id = c.id
+                 WHERE r.status = ?2 ORDER BY r.started_at LIMIT 1",
+                [run.as_str(), RunStatus::Succeeded.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql("read the run's retries"))?
+        };
+        if let Some(by) = retried_by {
+            return Err(Error::AlreadyRetried {
+                run: run.to_string(),
+                by,
+            });
+        }
         let first = detail
             .tasks
             .iter()

@@ -136,7 +136,8 @@ impl From<nightshift_pipeline::Error> for Failure {
                 nightshift_runs::Error::UnknownRun { .. }
                 | nightshift_runs::Error::UnknownTask { .. }
                 | nightshift_runs::Error::InvalidInput { .. }
-                | nightshift_runs::Error::NothingToRetry { .. },
+                | nightshift_runs::Error::NothingToRetry { .. }
+                | nightshift_runs::Error::AlreadyRetried { .. },
             ) => 2,
             _ => 1,
         };

@@ -111,7 +111,10 @@ fn init_logging(global: &cli::GlobalArgs) {
         (false, 0) => {
             "warn,nightshift=info,nightshift_pipeline=info,buoyant_kernel=off,buoyant_kernel_engine=off"
         }
-        (false, 1) => "info,nightshift=debug,nightshift_pipeline=debug,nightshift_lake=debug",
+        // The Delta kernel's info lines (one per table snapshot) would drown ours.
+        (false, 1) => {
+            "info,nightshift=debug,nightshift_pipeline=debug,nightshift_lake=debug,buoyant_kernel=warn,buoyant_kernel_engine=warn"
+        }
         (false, _) => "debug,nightshift=trace,nightshift_pipeline=trace,nightshift_lake=trace",
     };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));

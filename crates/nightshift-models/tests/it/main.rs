@@ -217,7 +217,10 @@ fn calibration_reports_sane_values() {
         report.log_loss_before.unwrap(),
         report.log_loss_after.unwrap(),
     );
-    assert!(after <= before && after > 0.0, "log-loss {before} -> {after}");
+    assert!(
+        after <= before && after > 0.0,
+        "log-loss {before} -> {after}"
+    );
     // Hand-made ECE example.
     let e = expected_calibration_error(
         &[0.95, 0.95, 0.55, 0.55],

@@ -62,6 +62,12 @@ fn retry_after_infer_failed_reruns_infer_and_publish_only() {
     store.finish_run(&retry.id, now).expect("finish");
     let err = store.retry_plan(&retry.id, now).expect_err("succeeded");
     assert!(matches!(err, Error::NothingToRetry { .. }), "{err}");
+    // So is a second retry of the failed run: its retry already completed it.
+    let err = store.retry_plan(&run.id, now).expect_err("already retried");
+    assert!(
+        matches!(&err, Error::AlreadyRetried { by, .. } if *by == retry.id.to_string()),
+        "{err}"
+    );
 }
 
 #[test]
