@@ -15,7 +15,8 @@ use nightshift_lake::arrow::compute::cast;
 use nightshift_lake::arrow::datatypes::DataType;
 use nightshift_models::{Example, Input, TextClassifier, TrainConfig, TrainReport};
 use nightshift_registry::{
-    Bundle, InputSchema, Manifest, ModelRef, ModelVersion, NewModel, Registry, TrainingData,
+    AliasMove, AliasRequest, Bundle, InputSchema, Manifest, ModelRef, ModelVersion, NewModel,
+    Registry, TrainingData,
 };
 use sha2::{Digest, Sha256};
 
@@ -233,9 +234,13 @@ pub struct Trained {
     pub report: TrainReport,
     /// Rows skipped for a blank text or label.
     pub skipped_rows: u64,
+    /// The alias pointed at it, when one was asked for.
+    pub alias: Option<AliasMove>,
 }
 
-/// Trains a classifier on `rows` and registers it as the next version of `name`.
+/// Trains a classifier on `rows` and registers it as the next version of `name`, pointing
+/// `alias` at it in the same registry transaction when given.
+#[allow(clippy::too_many_arguments)]
 pub fn train_model(
     registry: &Registry,
     name: &str,
@@ -244,6 +249,7 @@ pub fn train_model(
     source: &str,
     config: &TrainConfig,
     now: DateTime<Utc>,
+    alias: Option<AliasRequest<'_>>,
 ) -> Result<Trained> {
     if rows.texts.is_empty() {
         return Err(Error::Model {
@@ -323,11 +329,13 @@ pub fn train_model(
         },
         code_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let version = registry.register(new, &[(WEIGHTS_FILE, &weights)], now)?;
+    let (version, alias) =
+        registry.register_with_alias(new, &[(WEIGHTS_FILE, &weights)], now, alias)?;
     Ok(Trained {
         version,
         report,
         skipped_rows: rows.skipped,
+        alias,
     })
 }
 

@@ -47,4 +47,6 @@ pub use bundle::{Bundle, sha256_hex};
 pub use error::{Error, Result};
 pub use manifest::{FORMAT_VERSION, FileEntry, InputSchema, MANIFEST_FILE, Manifest, TrainingData};
 pub use model_ref::{ModelRef, Selector, validate_alias, validate_model_name};
-pub use registry::{AliasMove, ModelSummary, ModelVersion, NewModel, Recovery, Registry};
+pub use registry::{
+    AliasMove, AliasRequest, ModelSummary, ModelVersion, NewModel, Recovery, Registry,
+};

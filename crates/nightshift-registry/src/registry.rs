@@ -88,6 +88,71 @@ pub struct ModelSummary {
     pub aliases: BTreeMap<String, u32>,
 }
 
+/// An alias to point at a version: [`Registry::set_alias`], or with
+/// [`Registry::register_with_alias`] the new version.
+#[derive(Debug, Clone, Copy)]
+pub struct AliasRequest<'a> {
+    /// The alias, e.g. `production`.
+    pub alias: &'a str,
+    /// Who moves it.
+    pub actor: &'a str,
+    /// Why, if said.
+    pub reason: Option<&'a str>,
+}
+
+/// Points `request.alias` of `name` at `version` inside `tx` (not committed), recording the
+/// move; nothing when it already points there (`changed: false`).
+fn move_alias(
+    tx: &Transaction<'_>,
+    db_path: &Path,
+    name: &str,
+    version: u32,
+    request: AliasRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<AliasMove> {
+    let sql = |action: &'static str| sql_err(db_path, action);
+    let AliasRequest {
+        alias,
+        actor,
+        reason,
+    } = request;
+    let from_version: Option<u32> = tx
+        .query_row(
+            "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
+            params![name, alias],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("read alias"))?;
+    let moved = AliasMove {
+        name: name.to_string(),
+        alias: alias.to_string(),
+        from_version,
+        to_version: version,
+        at: now,
+        actor: actor.to_string(),
+        reason: reason.map(str::to_string),
+        changed: from_version != Some(version),
+    };
+    if !moved.changed {
+        return Ok(moved);
+    }
+    let at = timestamp(now);
+    tx.execute(
+        "INSERT INTO aliases (name, alias, version, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+        params![name, alias, version, at],
+    )
+    .map_err(sql("write alias"))?;
+    tx.execute(
+        "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![name, alias, from_version, version, at, actor, reason],
+    )
+    .map_err(sql("record alias move"))?;
+    Ok(moved)
+}
+
 /// An alias move: the result of [`Registry::set_alias`], and one row of [`Registry::alias_history`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AliasMove {
@@ -197,7 +262,23 @@ impl Registry {
         files: &[(&str, &[u8])],
         now: DateTime<Utc>,
     ) -> Result<ModelVersion> {
+        self.register_with_alias(new, files, now, None)
+            .map(|(version, _)| version)
+    }
+
+    /// [`Self::register`], pointing `alias` at the new version in the same SQLite
+    /// transaction: a crash leaves either neither or both (`models train --alias`).
+    pub fn register_with_alias(
+        &self,
+        new: NewModel,
+        files: &[(&str, &[u8])],
+        now: DateTime<Utc>,
+        alias: Option<AliasRequest<'_>>,
+    ) -> Result<(ModelVersion, Option<AliasMove>)> {
         validate_model_name(&new.name)?;
+        if let Some(request) = &alias {
+            validate_alias(request.alias)?;
+        }
         let mut entries = BTreeMap::new();
         for (file, bytes) in files {
             validate_file_name(file)?;
@@ -263,13 +344,23 @@ impl Registry {
         let committed = row
             .insert(&tx)
             .map_err(sql("record version"))
-            .and_then(|()| tx.commit().map_err(sql("commit registration")));
-        if let Err(e) = committed {
-            // Leave no bundle without a row; if removal fails too, the next open indexes it.
-            let _ = std::fs::remove_dir_all(&target);
-            return Err(e);
+            .and_then(|()| {
+                alias
+                    .map(|a| move_alias(&tx, &self.db_path, &manifest.name, version, a, now))
+                    .transpose()
+            })
+            .and_then(|moved| {
+                tx.commit().map_err(sql("commit registration"))?;
+                Ok(moved)
+            });
+        match committed {
+            Ok(moved) => Ok((row.into_version(self)?, moved)),
+            Err(e) => {
+                // Leave no bundle without a row; if removal fails too, the next open indexes it.
+                let _ = std::fs::remove_dir_all(&target);
+                Err(e)
+            }
         }
-        row.into_version(self)
     }
 
     /// Resolves a reference to one version: `Latest` is the highest version, an alias its
@@ -399,42 +490,15 @@ impl Registry {
         let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
             .map_err(sql("start alias update"))?;
         self.get_version(&tx, name, version)?;
-        let from_version: Option<u32> = tx
-            .query_row(
-                "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
-                params![name, alias],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql("read alias"))?;
-        let mut moved = AliasMove {
-            name: name.to_string(),
-            alias: alias.to_string(),
-            from_version,
-            to_version: version,
-            at: now,
-            actor: actor.to_string(),
-            reason: reason.map(str::to_string),
-            changed: from_version != Some(version),
+        let request = AliasRequest {
+            alias,
+            actor,
+            reason,
         };
-        if !moved.changed {
-            return Ok(moved);
+        let moved = move_alias(&tx, &self.db_path, name, version, request, now)?;
+        if moved.changed {
+            tx.commit().map_err(sql("commit alias update"))?;
         }
-        let at = timestamp(now);
-        tx.execute(
-            "INSERT INTO aliases (name, alias, version, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
-            params![name, alias, version, at],
-        )
-        .map_err(sql("write alias"))?;
-        tx.execute(
-            "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![name, alias, from_version, version, at, actor, reason],
-        )
-        .map_err(sql("record alias move"))?;
-        tx.commit().map_err(sql("commit alias update"))?;
-        moved.changed = true;
         Ok(moved)
     }
 

@@ -64,6 +64,7 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
             "test",
             &TrainConfig::default(),
             at(22, 0),
+            None,
         )
         .expect("train");
     }
@@ -142,6 +143,7 @@ async fn infer_before_features_says_what_to_run() {
         "test",
         &TrainConfig::default(),
         at(22, 0),
+        None,
     )
     .expect("train");
     let loaded =
@@ -197,6 +199,7 @@ async fn overlapped_project(
         "test",
         &TrainConfig::default(),
         at(22, 0),
+        None,
     )
     .expect("train");
     let loaded =

@@ -203,3 +203,42 @@ fn metrics_recorded_later_live_in_the_index_not_the_bundle() {
         .expect_err("empty key");
     assert!(matches!(err, Error::InvalidMetricsKey { .. }), "{err:?}");
 }
+
+#[test]
+fn a_version_registered_with_an_alias_gets_both_in_one_step_or_neither() {
+    let p = Project::new();
+    let reg = p.open();
+    let request = |alias| nightshift_registry::AliasRequest {
+        alias,
+        actor: "ci",
+        reason: Some("train --alias"),
+    };
+    // A reserved alias is refused before anything is written: no version without its alias.
+    let err = reg
+        .register_with_alias(
+            new_model("root_cause", 1),
+            &[("weights.bin", b"w")],
+            at(6, 0),
+            Some(request("latest")),
+        )
+        .expect_err("reserved");
+    assert!(matches!(err, Error::ReservedAlias { .. }), "{err:?}");
+    assert!(reg.list().expect("list").is_empty());
+    assert!(!reg.version_dir("root_cause", 1).exists());
+
+    let (v1, moved) = reg
+        .register_with_alias(
+            new_model("root_cause", 1),
+            &[("weights.bin", b"w")],
+            at(6, 0),
+            Some(request("production")),
+        )
+        .expect("register");
+    assert_eq!(v1.version, 1);
+    let moved = moved.expect("moved");
+    assert_eq!((moved.from_version, moved.to_version), (None, 1));
+    assert_eq!(reg.aliases("root_cause").expect("aliases")["production"], 1);
+    let history = reg.alias_history("root_cause").expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].actor, "ci");
+}

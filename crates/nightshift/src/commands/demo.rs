@@ -94,18 +94,13 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
             &training_sql,
             &TrainConfig::default(),
             now,
+            Some(nightshift_registry::AliasRequest {
+                alias: "production",
+                actor: "nightshift demo",
+                reason: Some("first model"),
+            }),
         )
     })?;
-    registry
-        .set_alias(
-            MODEL,
-            "production",
-            trained.version.version,
-            "nightshift demo",
-            Some("first model"),
-            now,
-        )
-        .map_err(nightshift_pipeline::Error::from)?;
     let loaded = super::resolve_pipeline_model(&project, &project.pipelines[PIPELINE])?;
 
     // 3. Every logical date whose window lies inside the generated days.

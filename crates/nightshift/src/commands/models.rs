@@ -7,7 +7,7 @@ use nightshift_lake::Warehouse;
 use nightshift_lake::arrow::array::RecordBatch;
 use nightshift_models::{Input, TrainConfig};
 use nightshift_pipeline::model::{self, Columns};
-use nightshift_registry::{Bundle, ModelRef, Registry};
+use nightshift_registry::{AliasRequest, Bundle, ModelRef, Registry};
 
 use crate::cli::{
     AliasArgs, DataArgs, EvalArgs, GlobalArgs, ModelsCommand, NameArg, PredictArgs, TrainArgs,
@@ -202,24 +202,20 @@ async fn train(
         ..TrainConfig::default()
     };
     let now = chrono::Utc::now();
+    // The alias moves in the registry transaction that records the version: a crash leaves
+    // neither or both.
+    let actor = actor();
+    let alias = args.alias.as_deref().map(|alias| AliasRequest {
+        alias,
+        actor: &actor,
+        reason: Some("set by models train --alias"),
+    });
     let trained = tokio::task::block_in_place(|| {
-        model::train_model(registry, &args.name, &rows, &columns, &source, &config, now)
+        model::train_model(
+            registry, &args.name, &rows, &columns, &source, &config, now, alias,
+        )
     })?;
-    let moved = match &args.alias {
-        Some(alias) => Some(
-            registry
-                .set_alias(
-                    &args.name,
-                    alias,
-                    trained.version.version,
-                    &actor(),
-                    Some("set by models train --alias"),
-                    now,
-                )
-                .map_err(nightshift_pipeline::Error::from)?,
-        ),
-        None => None,
-    };
+    let moved = trained.alias.clone();
     if global.json {
         return super::print_json(&serde_json::json!({
             "ok": true,
