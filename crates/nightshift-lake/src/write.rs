@@ -237,10 +237,11 @@ impl<'a> TableWrite<'a> {
     }
 
     /// [`Self::execute`], with `before_commit` run once the rows are written and before they
-    /// are committed (for a write through delta-rs' own write, which writes and commits in
-    /// one step, right after it): for a write that must land first, such as the rejects the
-    /// stream refused, which then never miss from a committed slice. An error from
-    /// `before_commit` commits nothing (the written files are deleted).
+    /// are committed: for a write that must land first, such as the rejects the stream
+    /// refused, which then never miss from a committed slice; an error from `before_commit`
+    /// then commits nothing (the written files are deleted). The exception: a write that
+    /// needs delta-rs' own write (a table with constraints, a schema change), which writes
+    /// and commits in one step, runs `before_commit` right after its commit.
     pub async fn execute_with<T, E, F, Fut>(
         self,
         before_commit: F,

@@ -755,6 +755,25 @@ impl RunStore {
         })
     }
 
+    /// The model version (`name@N`) of the `infer` that `run`, or the run it retried, or that
+    /// one's, ... completed, the nearest first: what a retry of `publish` alone must publish.
+    pub fn retried_infer_version(&self, run: &RunId) -> Result<Option<String>> {
+        let conn = self.lock();
+        conn.query_row(
+            "WITH RECURSIVE chain(id, depth) AS (
+                 SELECT ?1, 0
+                 UNION ALL SELECT r.retry_of, c.depth + 1 FROM runs r JOIN chain c ON r.id = c.id
+                 WHERE r.retry_of IS NOT NULL AND c.depth < 1000)
+             SELECT t.model_version FROM chain c JOIN tasks t ON t.run_id = c.id
+             WHERE t.name = 'infer' AND t.state = 'succeeded' AND t.model_version IS NOT NULL
+             ORDER BY c.depth LIMIT 1",
+            [run.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(self.sql("read the retried runs' model version"))
+    }
+
     /// The latest logical date of `pipeline` done by a succeeded run that went through
     /// `last_task` (the pipeline's last task, e.g. `publish`), if any: where catch-up planning
     /// starts from. A run of only some earlier tasks (`run --only check`) does not count.

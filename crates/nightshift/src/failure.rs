@@ -45,15 +45,18 @@ impl Failure {
     pub(crate) fn report(self, json: bool) -> ExitCode {
         let message = chain_message(&self.error);
         let config = self.error.downcast_ref::<nightshift_core::ConfigErrors>();
-        if config.is_some() {
+        // Written, not `eprintln!`ed: a closed stderr must not turn the exit code into a panic's.
+        let mut err = std::io::stderr().lock();
+        let _ = if config.is_some() {
             // Already formatted as `error: file:line:col: ...` / `hint:` blocks.
-            eprintln!("{message}");
+            writeln!(err, "{message}")
         } else {
-            eprintln!("error: {message}");
-            if let Some(hint) = &self.hint {
-                eprintln!("  hint: {hint}");
-            }
-        }
+            writeln!(err, "error: {message}").and_then(|()| match &self.hint {
+                Some(hint) => writeln!(err, "  hint: {hint}"),
+                None => Ok(()),
+            })
+        };
+        drop(err);
         if json && !self.json_printed {
             let mut doc = serde_json::json!({
                 "ok": false,
@@ -131,11 +134,9 @@ impl From<nightshift_pipeline::Error> for Failure {
                 | R::UnknownVersion { .. }
                 | R::UnknownAlias { .. },
             ) => 2,
-            // So is an unknown run id or task, or a retry of a run that succeeded.
+            // So is an unknown run id, or a retry of a run that needs none.
             nightshift_pipeline::Error::Runs(
                 nightshift_runs::Error::UnknownRun { .. }
-                | nightshift_runs::Error::UnknownTask { .. }
-                | nightshift_runs::Error::InvalidInput { .. }
                 | nightshift_runs::Error::NothingToRetry { .. }
                 | nightshift_runs::Error::AlreadyRetried { .. },
             ) => 2,

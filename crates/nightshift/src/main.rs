@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     };
     init_logging(&cli.global);
     limit_malloc_arenas();
-    if !matches!(cli.command, cli::Command::Scheduler(_)) {
+    if prints_only(&cli.command) {
         die_on_broken_pipe();
     }
     let json = cli.global.json;
@@ -89,11 +89,30 @@ fn limit_malloc_arenas() {
     }
 }
 
+/// Whether `command` only reads and prints (queries, listings, predictions of given texts):
+/// those may end at any write, so their output piped into `head` ends them quietly.
+fn prints_only(command: &cli::Command) -> bool {
+    use cli::{Command, ModelsCommand, RunsCommand};
+    matches!(
+        command,
+        Command::Sql(_)
+            | Command::Runs(RunsCommand::List(_) | RunsCommand::Show(_))
+            | Command::Models(
+                ModelsCommand::List
+                    | ModelsCommand::Show(_)
+                    | ModelsCommand::History(_)
+                    | ModelsCommand::Predict(_)
+                    | ModelsCommand::Eval(_)
+            )
+    )
+}
+
 /// Output piped into `head` and the like: the process ends quietly when the reader goes away
 /// (SIGPIPE's default, as for `cat` or `cargo`), instead of Rust's ignored SIGPIPE, which
-/// makes `println!` panic and a `--csv` write fail with an error. Not for the scheduler,
-/// whose command alert sinks write to a child's stdin: a child that exits without reading it
-/// must fail that delivery, not stop the scheduler.
+/// makes `println!` panic and a `--csv` write fail with an error. Only for commands that
+/// print and change nothing ([`prints_only`]): a run whose logs go into `| head` must not be
+/// killed halfway (it would be left abandoned), and the scheduler's command alert sinks
+/// write to a child's stdin, which a child may close.
 fn die_on_broken_pipe() {
     #[cfg(unix)]
     // SAFETY: restores a signal's default disposition; no handler runs.
@@ -120,9 +139,25 @@ fn init_logging(global: &cli::GlobalArgs) {
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr(std::io::stderr()))
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .compact()
         .init();
+}
+
+/// Standard error for logs, whose write errors are dropped: logs into a reader that went away
+/// (`nightshift run ... 2>&1 | head -1`) are lost, and the work goes on. (tracing would report
+/// the error with `eprint!`, which panics on that same closed stream.)
+struct LossyStderr(std::io::Stderr);
+
+impl Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(self.0.write(buf).unwrap_or(buf.len()))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
 }

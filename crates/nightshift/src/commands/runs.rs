@@ -146,6 +146,30 @@ async fn retry(
     let retry = store
         .retry_plan(&id, chrono::Utc::now())
         .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?;
+    // A later run (the scheduler's, or by hand) may have completed the date since.
+    if let Some(spec) = project.pipelines.get(&retry.pipeline)
+        && store
+            .completed(
+                &retry.pipeline,
+                &retry.ds,
+                super::scheduler::last_task(spec),
+            )
+            .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
+    {
+        return Err(Failure::usage(
+            format!(
+                "run {} failed, but its slice (ds {}) was completed by a later run",
+                id.as_str(),
+                retry.ds
+            ),
+            Some(format!(
+                "`nightshift runs list --pipeline {}` shows it; to compute the date again anyway, run it: `nightshift run {} --date {}`",
+                retry.pipeline,
+                retry.pipeline,
+                retry.logical_date.to_rfc3339()
+            )),
+        ));
+    }
     let tasks: Vec<Task> = retry
         .tasks
         .iter()
@@ -179,12 +203,8 @@ async fn retry(
         let mut pipeline = plan.pipeline.clone();
         if !tasks.contains(&Task::Infer)
             && let Some(version) = store
-                .get(&id, chrono::Utc::now())
+                .retried_infer_version(&id)
                 .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
-                .tasks
-                .iter()
-                .find(|t| t.name == Task::Infer.name())
-                .and_then(|t| t.model_version.clone())
         {
             tracing::info!("publishing the predictions of {version}, as the run did");
             pipeline.model = Some(version);

@@ -103,7 +103,7 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             } else {
                 let hint = match not_started {
                     Some(error) => format!(
-                        "a date that could not start is not recorded as a run ({}); \
+                        "a date that could not start may have no run to list ({}); \
                          `nightshift run PIPELINE --date D` shows the whole error",
                         error.unwrap_or("see the log above")
                     ),
@@ -171,6 +171,8 @@ async fn tick(
         if due.is_empty() {
             tracing::debug!(pipeline = %spec.name, "nothing due");
         }
+        // The dates' alerts go out even when the tick stops on an error halfway.
+        let outcome: Result<(), Failure> = async {
         for date in due {
             // A date that failed waits before it is run again (a permanent error would
             // otherwise re-run at every tick).
@@ -185,7 +187,8 @@ async fn tick(
                 )
                 .map_err(runs_err)?
                 .into_iter()
-                .filter(|r| r.logical_date == date)
+                // Any failed run of the slice: fire times that share a `ds` share its failures.
+                .filter(|r| r.ds == spec.window_for(date).ds())
                 .collect::<Vec<_>>();
             let last_failure = failed.iter().filter_map(|r| r.finished_at).max();
             if let Some(at) = last_failure {
@@ -313,7 +316,11 @@ async fn tick(
                 }
             }
         }
+            Ok(())
+        }
+        .await;
         send_grouped(project, store, spec, pending, clock).await;
+        outcome?;
         deadline_alerts(project, store, spec, clock).await?;
     }
     Ok(ran)
@@ -390,7 +397,7 @@ fn failed_date_backoff(spec: &PipelineSpec, failures: usize) -> TimeDelta {
 
 /// The pipeline's last task: a date is done once a run through it succeeded (a run of only
 /// its first tasks, `run --only check`, leaves the date due).
-fn last_task(spec: &PipelineSpec) -> &'static str {
+pub(crate) fn last_task(spec: &PipelineSpec) -> &'static str {
     if spec.model.is_some() {
         Task::Publish.name()
     } else {
@@ -490,8 +497,9 @@ async fn deadline_alerts(
 }
 
 /// The due dates of `spec` at `now` whose slice is not done yet, oldest first, at most `max`
-/// (see `nightshift_runs::due_dates`): a date whose `ds` was already completed, by a hand run
-/// at another hour for instance, does not use up one of the `max`.
+/// (see `nightshift_runs::due_dates`), one per slice: fire times that share a `ds` (a
+/// schedule finer than its window) write the same slice, and a `ds` already done (by a hand
+/// run at another hour, say) does not use up one of the `max`.
 fn due_not_done(
     store: &RunStore,
     spec: &PipelineSpec,
@@ -499,27 +507,42 @@ fn due_not_done(
     now: DateTime<Utc>,
     max: usize,
 ) -> Result<Vec<DateTime<Utc>>, nightshift_runs::Error> {
+    /// Fire times planned at a time.
+    const BATCH: usize = 1024;
+    /// Fire times looked at in one tick, at most: a schedule firing every minute over a
+    /// year of done dates is 525 600 of them (and 365 slices).
+    const SCAN: usize = 1 << 20;
     let mut due = Vec::new();
-    let mut after = last;
-    // Each round plans the next `max` dates; bounded for a schedule that fires every minute
-    // over a long outage of done dates.
-    for _ in 0..64 {
-        let planned = nightshift_runs::due_dates_for(spec, after, now, max);
+    if max == 0 {
+        return Ok(due);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let (mut after, mut scanned) = (last, 0);
+    loop {
+        let planned = nightshift_runs::due_dates_for(spec, after, now, BATCH);
         for &date in &planned {
-            if !store.completed(&spec.name, &spec.window_for(date).ds(), last_task(spec))? {
+            let ds = spec.window_for(date).ds();
+            if seen.insert(ds.clone()) && !store.completed(&spec.name, &ds, last_task(spec))? {
                 due.push(date);
                 if due.len() == max {
                     return Ok(due);
                 }
             }
         }
-        // Fewer than `max` planned: there are no more (or only the latest was due).
-        if planned.len() < max || after.is_none() || !spec.catchup {
-            break;
+        scanned += planned.len();
+        // Fewer than a batch: there are no more (or only the latest was due).
+        if planned.len() < BATCH || after.is_none() || !spec.catchup {
+            return Ok(due);
+        }
+        if scanned >= SCAN {
+            tracing::warn!(
+                pipeline = %spec.name,
+                "looked at {scanned} due times in this tick; the rest wait for the next one"
+            );
+            return Ok(due);
         }
         after = planned.last().copied();
     }
-    Ok(due)
 }
 
 /// An alert about one date, held until the tick has gone through the pipeline's dates.

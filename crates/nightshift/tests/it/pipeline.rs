@@ -489,6 +489,44 @@ fn output_into_a_closed_pipe_ends_quietly() {
         );
         assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
     }
+
+    // A run whose log goes into a reader that went away (`run ... 2>&1 | head -1`) carries on
+    // and records its work: it is not killed halfway.
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "4",
+            "--rows-per-day",
+            "200",
+            "--end-date",
+            "2026-11-20",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(&p)
+        .args([
+            "-v",
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-22",
+            "--only",
+            "check,features",
+        ])
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stderr.take());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(count(&p, "SELECT count(*) FROM intermediate.root_cause_features") > 0);
 }
 
 #[test]
@@ -509,6 +547,19 @@ fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(run["failed_task"], "publish", "{run}");
+    // Retried once while the gate still fails: that retry ran publish alone, and the next
+    // retry (of the retry) must still find the version through the chain.
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "runs",
+            "retry",
+            run["run_id"].as_str().expect("run id"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let run_id = run["run_id"].as_str().expect("run id").to_string();
     std::fs::write(&file, &good).expect("write");
     let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \
@@ -547,5 +598,28 @@ fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
     assert_eq!(
         count(&p, "SELECT sum(contacts) FROM output.root_cause_rollups"),
         count(&p, "SELECT count(*) FROM output.root_cause_predictions")
+    );
+
+    // A failed run whose date a later run completed (by hand here) is not retried.
+    std::fs::write(
+        &file,
+        good.replace("top_k = 3", "top_k = 3\nmin_distinct_labels = 1000"),
+    )
+    .expect("write");
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let failed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    std::fs::write(&file, &good).expect("write");
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nightshift(
+        &p,
+        &["runs", "retry", failed["run_id"].as_str().expect("run id")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("completed by a later run"),
+        "{}",
+        stderr(&out)
     );
 }

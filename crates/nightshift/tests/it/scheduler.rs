@@ -173,6 +173,47 @@ fn a_date_done_by_hand_does_not_use_up_the_catch_up_limit() {
 }
 
 #[test]
+fn a_schedule_finer_than_its_window_runs_each_slice_once() {
+    // Every 15 minutes, a daily window: 96 fire times write the same slice. Catch-up goes
+    // from slice to slice, not fire time to fire time (it used to stall on the done ones).
+    let (_dir, p) = init();
+    let file = p.join("nightshift.toml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        text.replace("schedule = \"daily at 06:00\"", "schedule = \"every 15m\""),
+    )
+    .expect("write");
+    crate::generate_and_train(&p, 6, "2026-11-23");
+    let tick = |now: &str| {
+        let out = nightshift(
+            &p,
+            &[
+                "--json",
+                "scheduler",
+                "--once",
+                "--now",
+                now,
+                "--max-catchup",
+                "1",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        doc["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["logical_date"].as_str().expect("date").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tick("2026-11-22T06:00:00Z"), ["2026-11-22T06:00:00Z"]);
+    // Fire times up to 11-22 23:45 write ds 2026-11-19, done; 11-23 00:00 starts ds 11-20.
+    assert_eq!(tick("2026-11-23T07:00:00Z"), ["2026-11-23T00:00:00Z"]);
+    assert!(tick("2026-11-23T07:15:00Z").is_empty());
+}
+
+#[test]
 fn a_log_sink_prints_its_alerts_under_quiet() {
     // `-q` keeps errors only, but an alert is recorded as sent: the log sink's line must show.
     let (_dir, p) = init();
