@@ -136,32 +136,36 @@ fn the_scheduler_catches_up_missed_days_once_each() {
     );
 }
 
+/// The logical dates one `scheduler --once --json` tick at `now` ran (or tried), at most
+/// `max_catchup` of them; the tick must succeed.
+fn ticked_dates(p: &std::path::Path, now: &str, max_catchup: &str) -> Vec<String> {
+    let out = nightshift(
+        p,
+        &[
+            "--json",
+            "scheduler",
+            "--once",
+            "--now",
+            now,
+            "--max-catchup",
+            max_catchup,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["logical_date"].as_str().expect("date").to_string())
+        .collect()
+}
+
 #[test]
 fn a_date_done_by_hand_does_not_use_up_the_catch_up_limit() {
     let (_dir, p) = init();
     crate::generate_and_train(&p, 6, "2026-11-23");
-    let tick = |now: &str, max: &str| {
-        let out = nightshift(
-            &p,
-            &[
-                "--json",
-                "scheduler",
-                "--once",
-                "--now",
-                now,
-                "--max-catchup",
-                max,
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-        doc["runs"]
-            .as_array()
-            .expect("runs")
-            .iter()
-            .map(|r| r["logical_date"].as_str().expect("date").to_string())
-            .collect::<Vec<_>>()
-    };
+    let tick = |now: &str, max: &str| ticked_dates(&p, now, max);
     assert_eq!(tick("2026-11-21T07:00:00Z", "1"), ["2026-11-21T06:00:00Z"]);
     // A hand run at midnight writes the slice of the 11-22 06:00 date.
     let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
@@ -185,28 +189,7 @@ fn a_schedule_finer_than_its_window_runs_each_slice_once() {
     )
     .expect("write");
     crate::generate_and_train(&p, 6, "2026-11-23");
-    let tick = |now: &str| {
-        let out = nightshift(
-            &p,
-            &[
-                "--json",
-                "scheduler",
-                "--once",
-                "--now",
-                now,
-                "--max-catchup",
-                "1",
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-        doc["runs"]
-            .as_array()
-            .expect("runs")
-            .iter()
-            .map(|r| r["logical_date"].as_str().expect("date").to_string())
-            .collect::<Vec<_>>()
-    };
+    let tick = |now: &str| ticked_dates(&p, now, "1");
     assert_eq!(tick("2026-11-22T06:00:00Z"), ["2026-11-22T06:00:00Z"]);
     // Fire times up to 11-22 23:45 write ds 2026-11-19, done; 11-23 00:00 starts ds 11-20.
     assert_eq!(tick("2026-11-23T07:00:00Z"), ["2026-11-23T00:00:00Z"]);
