@@ -230,10 +230,8 @@ impl<'a> TableWrite<'a> {
 
     /// Commits the write and re-registers the table in the warehouse session.
     pub async fn execute(self) -> Result<WriteMetrics> {
-        match self.begin().await? {
-            Begun::Fanout(staging) => staging.stage().await?.commit().await,
-            Begun::Delta(write, opened) => write.execute_delta(opened).await,
-        }
+        let (metrics, ()) = self.execute_with(|| async { Ok::<_, Error>(()) }).await?;
+        Ok(metrics)
     }
 
     /// [`Self::execute`], with `before_commit` run once the rows are written and before they

@@ -251,9 +251,8 @@ async fn tick(
                             run_id: Some(run_id),
                             task: None,
                             message: format!(
-                                "{} for {} succeeded after earlier failures",
-                                spec.name,
-                                date.format("%Y-%m-%d %H:%M")
+                                "{} succeeded after earlier failures",
+                                subject(spec, date)
                             ),
                             key: format!("recovered:{}:{}", spec.name, date.to_rfc3339()),
                         });
@@ -281,9 +280,8 @@ async fn tick(
                         date,
                         run_id: Some(run_id),
                         message: format!(
-                            "{} for {}: task {task} failed after its retries: {message}",
-                            spec.name,
-                            date.format("%Y-%m-%d %H:%M")
+                            "{}: task {task} failed after its retries: {message}",
+                            subject(spec, date)
                         ),
                         task: Some(task),
                         key,
@@ -306,11 +304,7 @@ async fn tick(
                         date,
                         run_id: None,
                         task: None,
-                        message: format!(
-                            "{} for {} could not start: {message}",
-                            spec.name,
-                            date.format("%Y-%m-%d %H:%M")
-                        ),
+                        message: format!("{} could not start: {message}", subject(spec, date)),
                         key: format!("failed:{}:{}:start", spec.name, date.to_rfc3339()),
                     });
                 }
@@ -483,9 +477,8 @@ async fn deadline_alerts(
                 run_id: None,
                 task: None,
                 message: format!(
-                    "{} for {}: output not published by its deadline {}",
-                    spec.name,
-                    date.format("%Y-%m-%d %H:%M"),
+                    "{}: output not published by its deadline {}",
+                    subject(spec, date),
                     at.format("%Y-%m-%d %H:%M UTC")
                 ),
                 key: nightshift_runs::deadline_alert_key(&spec.name, date),
@@ -543,6 +536,11 @@ fn due_not_done(
         }
         after = planned.last().copied();
     }
+}
+
+/// `<pipeline> for <date>`, how an alert names the date it is about.
+fn subject(spec: &PipelineSpec, date: DateTime<Utc>) -> String {
+    format!("{} for {}", spec.name, date.format("%Y-%m-%d %H:%M"))
 }
 
 /// An alert about one date, held until the tick has gone through the pipeline's dates.

@@ -70,25 +70,28 @@ pub(crate) fn generate_and_train(project: &Path, days: u32, end_date: &str) {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    train_on_agent_labels(project, &["--parent-column", "category"]);
+}
+
+/// Trains the next version of `root_cause` on the agent labels with `extra` arguments and
+/// points `production` at it.
+pub(crate) fn train_on_agent_labels(project: &Path, extra: &[&str]) {
     let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \
                JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
-    let out = nightshift(
-        project,
-        &[
-            "models",
-            "train",
-            "root_cause",
-            "--sql",
-            sql,
-            "--text-column",
-            "text",
-            "--label-column",
-            "subcategory",
-            "--parent-column",
-            "category",
-            "--alias",
-            "production",
-        ],
-    );
+    let mut args = vec![
+        "models",
+        "train",
+        "root_cause",
+        "--sql",
+        sql,
+        "--text-column",
+        "text",
+        "--label-column",
+        "subcategory",
+        "--alias",
+        "production",
+    ];
+    args.extend_from_slice(extra);
+    let out = nightshift(project, &args);
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -562,27 +562,7 @@ fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
     let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let run_id = run["run_id"].as_str().expect("run id").to_string();
     std::fs::write(&file, &good).expect("write");
-    let sql = "SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \
-               JOIN raw.support_contacts c ON c.contact_id = l.contact_id";
-    let out = nightshift(
-        &p,
-        &[
-            "models",
-            "train",
-            "root_cause",
-            "--sql",
-            sql,
-            "--text-column",
-            "text",
-            "--label-column",
-            "subcategory",
-            "--hidden",
-            "0",
-            "--alias",
-            "production",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    crate::train_on_agent_labels(&p, &["--hidden", "0"]);
 
     let out = nightshift(&p, &["--json", "runs", "retry", &run_id]);
     assert!(out.status.success(), "{}", stderr(&out));
