@@ -225,12 +225,13 @@ pub(crate) enum ModelsCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(false))]
 pub(crate) struct DataArgs {
     /// Data file: .csv, .tsv, .parquet or .jsonl (CSV/TSV with a header line).
-    #[arg(long, conflicts_with = "sql", required_unless_present = "sql")]
+    #[arg(long, group = "source")]
     pub(crate) data: Option<PathBuf>,
     /// SQL query on the warehouse that returns the rows.
-    #[arg(long)]
+    #[arg(long, group = "source")]
     pub(crate) sql: Option<String>,
     /// Column holding the text.
     #[arg(long)]

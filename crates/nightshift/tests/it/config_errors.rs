@@ -98,4 +98,30 @@ fn no_project_and_bad_dates_are_usage_errors() {
         "{}",
         stderr(&out)
     );
+    // Training data comes from a file or a query: a missing source names both, and both
+    // at once are refused.
+    let train = [
+        "models",
+        "train",
+        "m",
+        "--text-column",
+        "t",
+        "--label-column",
+        "l",
+    ];
+    let out = nightshift(&p, &train);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--data <DATA>|--sql <SQL>"),
+        "{}",
+        stderr(&out)
+    );
+    let both = [&train[..], &["--data", "x.csv", "--sql", "SELECT 1"]].concat();
+    let out = nightshift(&p, &both);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
 }
