@@ -57,6 +57,7 @@ pub async fn execute_run(
     check_inputs_done(store, plan, tasks)?;
     let names: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
     let owner = Owner::current();
+    let model_version = model.map(|m| format!("{}@{}", m.name(), m.version.version));
     let run = store.start_run(
         NewRun {
             pipeline: &plan.pipeline.name,
@@ -65,6 +66,7 @@ pub async fn execute_run(
             tasks: &names,
             trigger,
             owner: &owner,
+            model: model_version.as_deref(),
         },
         clock.now(),
     )?;

@@ -161,6 +161,9 @@ pub struct NewRun<'a> {
     pub trigger: Trigger,
     /// The process running it.
     pub owner: &'a Owner,
+    /// The model version (`name@N`) its tasks use, resolved at its start; `None` for runs
+    /// that use no model. A retry of the run uses this version again.
+    pub model: Option<&'a str>,
 }
 
 /// A run just started: its id and what it will do.
@@ -211,6 +214,8 @@ pub struct RunSummary {
     pub error: Option<String>,
     /// Why the run was marked abandoned, if it was reaped.
     pub note: Option<String>,
+    /// The model version (`name@N`) it resolved at its start, if it used one.
+    pub model: Option<String>,
 }
 
 /// One task of a run as recorded.

@@ -70,6 +70,10 @@ const MIGRATIONS: &[&str] = &[
         first_at TEXT NOT NULL
     ) STRICT;
     ",
+    // 2: the model version a run resolved at its start, so that a retry uses it again.
+    "
+    ALTER TABLE runs ADD COLUMN model TEXT;           -- name@N, for runs of infer or publish
+    ",
 ];
 
 /// The schema version this build creates and understands.

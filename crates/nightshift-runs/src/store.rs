@@ -79,13 +79,14 @@ struct RawRun {
     error: Option<String>,
     note: Option<String>,
     lease_until: Option<String>,
+    model: Option<String>,
 }
 
 const RUN_COLUMNS: &str = "r.id, r.pipeline, r.logical_date, r.ds, r.attempt, r.trigger, r.retry_of, \
      r.status, r.owner_pid, r.owner_host, r.started_at, r.finished_at, \
      (SELECT t.name FROM tasks t WHERE t.run_id = r.id AND t.state IN ('failed', 'abandoned') ORDER BY t.position LIMIT 1), \
      (SELECT t.error FROM tasks t WHERE t.run_id = r.id AND t.state IN ('failed', 'abandoned') ORDER BY t.position LIMIT 1), \
-     r.note, r.lease_until";
+     r.note, r.lease_until, r.model";
 
 fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
     Ok(RawRun {
@@ -105,6 +106,7 @@ fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
         error: r.get(13)?,
         note: r.get(14)?,
         lease_until: r.get(15)?,
+        model: r.get(16)?,
     })
 }
 
@@ -243,8 +245,8 @@ impl RunStore {
         let lease_until = now + self.run_lease;
         tx.execute(
             "INSERT INTO runs (id, pipeline, logical_date, ds, seq, attempt, trigger, retry_of, status,
-                               owner_pid, owner_host, started_at, lease_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10, ?11, ?12)",
+                               owner_pid, owner_host, started_at, lease_until, model)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10, ?11, ?12, ?13)",
             params![
                 id,
                 new.pipeline,
@@ -257,7 +259,8 @@ impl RunStore {
                 new.owner.pid,
                 new.owner.host,
                 ts(now),
-                ts(lease_until)
+                ts(lease_until),
+                new.model
             ],
         )
         .map_err(self.sql("insert run"))?;
@@ -693,6 +696,7 @@ impl RunStore {
             failed_task: r.failed_task,
             error: r.error,
             note: r.note,
+            model: r.model,
         })
     }
 
@@ -755,18 +759,25 @@ impl RunStore {
         })
     }
 
-    /// The model version (`name@N`) of the `infer` that `run`, or the run it retried, or that
-    /// one's, ... completed, the nearest first: what a retry of `publish` alone must publish.
-    pub fn retried_infer_version(&self, run: &RunId) -> Result<Option<String>> {
+    /// The model version (`name@N`) that a retry of `run` must use: the one `run`, or the
+    /// run it retried, or that one's, ... resolved at its start, the nearest first (for runs
+    /// recorded before runs kept their model: the version of an `infer` that completed). A
+    /// retry of `infer` then replaces the predictions the failed run may have written, and a
+    /// retry of `publish` alone publishes the predictions its run's `infer` wrote, wherever
+    /// the model's alias points now.
+    pub fn retried_model(&self, run: &RunId) -> Result<Option<String>> {
         let conn = self.lock();
         conn.query_row(
             "WITH RECURSIVE chain(id, depth) AS (
                  SELECT ?1, 0
                  UNION ALL SELECT r.retry_of, c.depth + 1 FROM runs r JOIN chain c ON r.id = c.id
                  WHERE r.retry_of IS NOT NULL AND c.depth < 1000)
-             SELECT t.model_version FROM chain c JOIN tasks t ON t.run_id = c.id
-             WHERE t.name = 'infer' AND t.state = 'succeeded' AND t.model_version IS NOT NULL
-             ORDER BY c.depth LIMIT 1",
+             SELECT m FROM (
+                 SELECT c.depth, COALESCE(r.model, (
+                     SELECT t.model_version FROM tasks t WHERE t.run_id = r.id
+                     AND t.name = 'infer' AND t.state = 'succeeded')) AS m
+                 FROM chain c JOIN runs r ON r.id = c.id)
+             WHERE m IS NOT NULL ORDER BY depth LIMIT 1",
             [run.as_str()],
             |r| r.get(0),
         )

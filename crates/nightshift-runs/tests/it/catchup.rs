@@ -156,6 +156,7 @@ fn catch_up_from_the_store_after_downtime() {
                 tasks: TASKS,
                 trigger: Trigger::Schedule,
                 owner: &owner(),
+                model: None,
             },
             nov(19, 6, 0),
         )

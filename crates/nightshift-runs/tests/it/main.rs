@@ -67,6 +67,7 @@ pub(crate) fn start(store: &RunStore, pipeline: &str, day: u32, now: DateTime<Ut
                 tasks: TASKS,
                 trigger: Trigger::Schedule,
                 owner: &owner(),
+                model: None,
             },
             now,
         )

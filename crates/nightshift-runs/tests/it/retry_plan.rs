@@ -43,6 +43,7 @@ fn retry_after_infer_failed_reruns_infer_and_publish_only() {
                 tasks: &tasks,
                 trigger: Trigger::Retry { of: run.id.clone() },
                 owner: &owner(),
+                model: None,
             },
             now,
         )

@@ -87,6 +87,7 @@ fn hourly_ds_makes_a_colon_free_id() {
                 tasks: &["features", "infer"],
                 trigger: Trigger::Manual,
                 owner: &owner(),
+                model: None,
             },
             nov(22, 5, 15),
         )
@@ -145,6 +146,7 @@ fn successful_run_records_rows_and_model() {
                 tasks: &["check"],
                 trigger: Trigger::Manual,
                 owner: &owner(),
+                model: None,
             },
             now + TimeDelta::hours(1),
         )
@@ -367,6 +369,7 @@ fn bad_input_is_rejected_with_errors_not_panics() {
         tasks,
         trigger: Trigger::Manual,
         owner: &o,
+        model: None,
     };
     assert!(matches!(
         store.start_run(new("", TASKS), now),
@@ -420,13 +423,52 @@ fn newer_schema_is_refused() {
             err,
             Error::NewerSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
         "{err}"
     );
     assert!(err.hint().is_some());
+}
+
+#[test]
+fn a_database_of_schema_1_is_migrated_and_its_runs_have_no_model() {
+    let db = Db::new();
+    let now = nov(22, 6, 0);
+    let store = db.open();
+    let old = start(&store, "p", 22, now);
+    drop(store);
+    // Back to schema 1: runs without the model column.
+    let conn = rusqlite_conn(&db.path);
+    conn.execute_batch("ALTER TABLE runs DROP COLUMN model; PRAGMA user_version = 1;")
+        .expect("downgrade");
+    drop(conn);
+    let store = db.open();
+    let listed = store.list(&RunFilter::default(), now).expect("list");
+    assert_eq!(listed[0].id, old.id);
+    assert_eq!(listed[0].model, None);
+    let o = owner();
+    let new = store
+        .start_run(
+            NewRun {
+                pipeline: "p",
+                logical_date: nov(23, 6, 0),
+                ds: "2026-11-23",
+                tasks: TASKS,
+                trigger: Trigger::Manual,
+                owner: &o,
+                model: Some("m@3"),
+            },
+            now,
+        )
+        .expect("start");
+    let detail = store.get(&new.id, now).expect("get");
+    assert_eq!(detail.run.model.as_deref(), Some("m@3"));
+    assert_eq!(
+        store.retried_model(&new.id).expect("model").as_deref(),
+        Some("m@3")
+    );
 }
 
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {

@@ -113,6 +113,9 @@ fn show(
         s.attempt,
         s.trigger.kind()
     );
+    if let Some(model) = &s.model {
+        println!("model     {model}");
+    }
     for t in &detail.tasks {
         println!(
             "  {:<9} {:<10} attempts {}  rows in {:>9}  out {:>9}  {}",
@@ -198,15 +201,15 @@ async fn retry(
         .iter()
         .any(|t| matches!(t, Task::Infer | Task::Publish))
     {
-        // Publishing the predictions that the retried run's `infer` wrote means publishing
-        // its model version, wherever the alias points now.
+        // The retry uses the model version its run resolved, wherever the alias points
+        // now: `infer` replaces that version's predictions the run may have written, and
+        // `publish` publishes the predictions its `infer` wrote.
         let mut pipeline = plan.pipeline.clone();
-        if !tasks.contains(&Task::Infer)
-            && let Some(version) = store
-                .retried_infer_version(&id)
-                .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
+        if let Some(version) = store
+            .retried_model(&id)
+            .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
         {
-            tracing::info!("publishing the predictions of {version}, as the run did");
+            tracing::info!("using {version}, as the run did");
             pipeline.model = Some(version);
         }
         Some(super::resolve_pipeline_model(project, &pipeline)?)

@@ -603,3 +603,53 @@ fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_retried_infer_uses_the_version_its_run_resolved() {
+    // The features gate fails the run's `infer` (trip_status is null for order contacts);
+    // meanwhile production moves to version 2. The retry runs `infer` and `publish` with
+    // version 1, the run's model, as `runs show` says; a new run of the date uses version 2.
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 4, "2026-11-20");
+    let file = p.join("nightshift.toml");
+    let good = std::fs::read_to_string(&file).expect("read");
+    let gated = good
+        .replace(
+            "dimensions = [\"channel\", \"city\"]",
+            "dimensions = [\"channel\", \"city\", \"trip_status\"]",
+        )
+        .replace("top_k = 3", "top_k = 3\nmax_null_rate = 0.0");
+    assert_ne!(gated, good, "the template changed: update this test");
+    std::fs::write(&file, &gated).expect("write");
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(run["failed_task"], "infer", "{run}");
+    let run_id = run["run_id"].as_str().expect("run id").to_string();
+    let out = nightshift(&p, &["--json", "runs", "show", &run_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(shown["run"]["model"], "root_cause@1", "{shown}");
+
+    crate::train_on_agent_labels(&p, &["--hidden", "0"]);
+    std::fs::write(&file, &good).expect("write");
+    let out = nightshift(&p, &["--json", "runs", "retry", &run_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let retry: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(retry["model"], "root_cause@1", "{retry}");
+    let versions = "SELECT count(DISTINCT model_version) FROM output.root_cause_predictions \
+                    WHERE model_version = 1";
+    assert_eq!(count(&p, versions), 1);
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(*) FROM output.root_cause_predictions WHERE model_version <> 1"
+        ),
+        0
+    );
+
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rerun: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(rerun["model"], "root_cause@2", "{rerun}");
+}
