@@ -303,7 +303,21 @@ impl Refuser {
             }
             filter_record_batch(&batch, &BooleanArray::new(keep.finish(), None))?
         };
-        let mut columns: Vec<ArrayRef> = kept.columns().to_vec();
+        // DataFusion may execute a column in another layout than its plan declares (a `CASE`
+        // of a string literal and a string column: declared Utf8, produced Utf8View): such a
+        // column is cast to the declared type, which the table is created with.
+        let mut columns: Vec<ArrayRef> = kept
+            .columns()
+            .iter()
+            .zip(self.output_schema.fields())
+            .map(|(column, field)| {
+                if column.data_type() == field.data_type() {
+                    Ok(column.clone())
+                } else {
+                    cast(column, field.data_type())
+                }
+            })
+            .collect::<std::result::Result<_, _>>()?;
         columns.push(Arc::new(StringArray::from(vec![
             self.ds.as_str();
             kept.num_rows()

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             // Scripts that asked for JSON get their one document for a usage error too.
-            if code == 2 && std::env::args().any(|a| a == "--json") {
+            if code == 2 && std::env::args_os().any(|a| a == "--json") {
                 // clap's message: its first paragraph, on one line.
                 let text = e.to_string();
                 let message = text

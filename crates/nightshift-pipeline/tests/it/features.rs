@@ -122,6 +122,37 @@ async fn another_date_writes_another_slice() {
     );
 }
 
+/// A `CASE` of a string literal and a string column: DataFusion declares it Utf8 and
+/// produces Utf8View; the slice is written with the declared type, on creation and after.
+#[tokio::test]
+async fn a_case_of_a_string_literal_and_a_column_is_written() {
+    let (_dir, project, wh) = project(
+        "SELECT contact_id, created_at, text, \
+         CASE WHEN text LIKE 'refund%' THEN 'money' ELSE text END AS topic \
+         FROM raw.contacts \
+         WHERE created_at >= TIMESTAMP '{{ window_start }}' AND created_at < TIMESTAMP '{{ window_end }}'",
+    )
+    .await;
+    seed(&wh).await;
+    for hour in [6, 7] {
+        let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, hour)).expect("plan");
+        let report = features(&wh, &plan).await.expect("features");
+        assert_eq!(report.rows_written, 3);
+    }
+    assert_eq!(
+        pairs(
+            &wh,
+            "SELECT contact_id, topic FROM intermediate.rc_features ORDER BY contact_id"
+        )
+        .await,
+        vec![
+            ("c2".into(), "money".into()),
+            ("c3".into(), "driver cancelled on me".into()),
+            ("c7".into(), "app crashes".into()),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_missing_id_column_is_a_clear_error_with_the_columns_returned() {
     let (_dir, project, wh) = project("SELECT text FROM raw.contacts").await;

@@ -125,3 +125,21 @@ fn no_project_and_bad_dates_are_usage_errors() {
         stderr(&out)
     );
 }
+
+/// An argument that is not UTF-8 is a usage error (exit 2), not a panic.
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(dir.path())
+        .args(["models", "predict", "m", "--text"])
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .output()
+        .expect("run nightshift");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
