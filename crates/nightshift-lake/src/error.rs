@@ -160,12 +160,18 @@ impl Error {
             Error::Delta { source, .. } if is_log_damage(&source.to_string()) => {
                 Some(format!("the table's _delta_log is damaged: {LOG_DAMAGE_HINT}"))
             }
-            Error::Delta { source, .. } => {
+            Error::Delta { source, path, .. } => {
                 let msg = source.to_string();
                 if msg.contains("concurrent") || msg.contains("Concurrent") {
                     Some("another write to this table committed first, most likely another run of the same date started at the same time: the table holds that run's complete slice; run the date again if this one's output is wanted (`nightshift runs list` shows both)".into())
-                } else if msg.contains("schema") || msg.contains("Schema") {
-                    Some("the data's columns differ from the table's; if the query changed on purpose, write the slice to a new table or drop the old one".into())
+                } else if msg.contains("failed validation check") {
+                    Some("the table declares a column NOT NULL that these rows leave out or hold null; select it (with a value) in the query".into())
+                } else if msg.contains("schema")
+                    || msg.contains("Schema")
+                    || (msg.contains("Arrow error")
+                        && (msg.contains("Cast error") || msg.contains("Parser error")))
+                {
+                    Some(format!("a column changed type (columns may be added or left out, not changed): cast it back to the table's type in the query, or, to start the table over, delete its directory {} (its slices are computed again by running their dates)", path.display()))
                 } else {
                     None
                 }

@@ -484,9 +484,14 @@ impl<'a> TableWrite<'a> {
         if let Some(pred) = predicate {
             builder = builder.with_replace_where(pred);
         }
-        if self.mode == WriteMode::Overwrite {
-            builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
-        }
+        builder = builder.with_schema_mode(match self.mode {
+            WriteMode::Overwrite => deltalake::operations::write::SchemaMode::Overwrite,
+            // A query that gained a column adds it to the table (null in the earlier rows);
+            // one that lost a column writes nulls into it.
+            WriteMode::Append | WriteMode::ReplaceSlice { .. } => {
+                deltalake::operations::write::SchemaMode::Merge
+            }
+        });
         let table = builder.await.map_err(delta_err)?;
         let metrics = last_write_metrics(&table).await;
         self.warehouse.register_delta(&self.table, &table).await?;

@@ -463,3 +463,55 @@ async fn two_writes_of_one_slice_at_once_commit_one_and_say_why_the_other_failed
         100_000
     );
 }
+
+/// A slice whose query gained a column adds it to the table (null in the other slices); a
+/// slice whose query lost one writes nulls into it. The other slices stay as they were.
+#[tokio::test]
+async fn a_slice_with_a_column_more_or_less_changes_the_table_schema() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 10, "2026-11-19", "1", 1).await;
+    seed(&wh, &[(1, "2026-11-18", "1")]).await;
+    let write = |sql: &'static str, ds: &'static str| {
+        let wh = &wh;
+        async move {
+            let frame = wh.sql(sql).await.expect("query");
+            wh.write_query(&target(), frame)
+                .replace_slice(ds)
+                .execute()
+                .await
+                .expect("write")
+        }
+    };
+    let m = write(
+        "SELECT id, ds, model_version, id * 2 AS doubled FROM raw.src",
+        "2026-11-19",
+    )
+    .await;
+    assert_eq!(m.rows, 10);
+    assert_eq!(count(&wh, "doubled IS NOT NULL").await, 10);
+    assert_eq!(count(&wh, "ds = '2026-11-18' AND doubled IS NULL").await, 1);
+    let m = write(
+        "SELECT id, '2026-11-20' AS ds, model_version FROM raw.src WHERE id < 4",
+        "2026-11-20",
+    )
+    .await;
+    assert_eq!(m.rows, 4);
+    assert_eq!(count(&wh, "ds = '2026-11-20' AND doubled IS NULL").await, 4);
+    // A column the table declares NOT NULL cannot be left out.
+    let frame = wh
+        .sql("SELECT id, '2026-11-21' AS ds FROM raw.src")
+        .await
+        .expect("query");
+    let err = wh
+        .write_query(&target(), frame)
+        .replace_slice("2026-11-21")
+        .execute()
+        .await
+        .expect_err("model_version is NOT NULL");
+    assert!(matches!(err, Error::Delta { .. }), "{err}");
+    assert_eq!(count(&wh, "ds = '2026-11-21'").await, 0);
+    assert_eq!(
+        count(&wh, "ds = '2026-11-19' AND doubled = id * 2").await,
+        10
+    );
+}
