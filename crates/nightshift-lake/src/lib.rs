@@ -48,7 +48,9 @@ pub use error::{Error, Result, without_backtrace};
 pub use strings::StringColumn;
 pub use tee::{TeeSender, TeeSource, tee};
 pub use warehouse::{TableRef, VacuumReport, Warehouse};
-pub use write::{BatchMap, BoxError, PreparedWrite, TableWrite, WriteMetrics, WriteMode};
+pub use write::{
+    BatchMap, BoxError, PreparedWrite, StreamEnd, TableWrite, WriteMetrics, WriteMode,
+};
 
 /// Re-exports so that crates above use exactly the Arrow / DataFusion / Delta versions of this one.
 pub use deltalake::arrow;

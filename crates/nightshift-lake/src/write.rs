@@ -115,21 +115,27 @@ pub type BatchMap =
 /// The error a [`BatchMap`] may return; it fails the write (nothing is committed).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Called once a mapped query has given its last batch, before anything is committed: an
+/// error fails the write (e.g. when the map refused every row).
+pub type StreamEnd = Box<dyn FnOnce() -> std::result::Result<(), BoxError> + Send + 'static>;
+
 impl Warehouse {
     /// Like [`Warehouse::write_query`], but every batch of `frame` goes through `map` on its
     /// way to the table (e.g. to refuse bad rows), still streaming: memory stays bounded by
     /// what `map` keeps. `map` sees the query's batches one at a time, partitions merged, and
-    /// must return batches of `output_schema`. If `map` fails, nothing is committed.
+    /// must return batches of `output_schema`. If `map` fails, or `end` (run once the query
+    /// has given its last batch), nothing is committed.
     pub async fn write_query_mapped(
         &self,
         table: &TableRef,
         frame: DataFrame,
         output_schema: SchemaRef,
         map: BatchMap,
+        end: StreamEnd,
     ) -> Result<TableWrite<'_>> {
         let source = OneShotStream {
             schema: output_schema.clone(),
-            input: std::sync::Mutex::new(Some((frame, map))),
+            input: std::sync::Mutex::new(Some((frame, map, end))),
         };
         let provider = StreamingTable::try_new(output_schema, vec![Arc::new(source)])
             .map_err(|e| Error::Internal(format!("streaming source: {e}")))?;
@@ -144,7 +150,7 @@ impl Warehouse {
 /// A [`PartitionStream`] that runs a query once and maps its batches.
 struct OneShotStream {
     schema: SchemaRef,
-    input: std::sync::Mutex<Option<(DataFrame, BatchMap)>>,
+    input: std::sync::Mutex<Option<(DataFrame, BatchMap, StreamEnd)>>,
 }
 
 impl std::fmt::Debug for OneShotStream {
@@ -163,14 +169,22 @@ impl PartitionStream for OneShotStream {
         let taken = self.input.lock().map(|mut g| g.take()).unwrap_or(None);
         let schema = self.schema.clone();
         let stream = futures::stream::once(async move {
-            let Some((frame, mut map)) = taken else {
+            let Some((frame, mut map, end)) = taken else {
                 let e = DataFusionError::Internal("the mapped query can only run once".into());
                 return futures::stream::once(async move { Err(e) }).boxed();
             };
             match crate::warehouse::execute_logged(frame).await {
-                Ok(input) => input
-                    .map(move |batch| batch.and_then(|b| map(b).map_err(DataFusionError::External)))
-                    .boxed(),
+                Ok(input) => {
+                    let end = futures::stream::once(async move { end() }).filter_map(|r| async {
+                        r.err().map(|e| Err(DataFusionError::External(e)))
+                    });
+                    input
+                        .map(move |batch| {
+                            batch.and_then(|b| map(b).map_err(DataFusionError::External))
+                        })
+                        .chain(end)
+                        .boxed()
+                }
                 Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
             }
         })

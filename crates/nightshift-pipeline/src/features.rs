@@ -11,7 +11,9 @@ use nightshift_lake::arrow::array::{
 use nightshift_lake::arrow::compute::{cast, filter_record_batch};
 use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
 use nightshift_lake::arrow::json::LineDelimitedWriter;
-use nightshift_lake::{DS_COLUMN, StringColumn, TableRef, TeeSender, Warehouse, WriteMetrics};
+use nightshift_lake::{
+    DS_COLUMN, StreamEnd, StringColumn, TableRef, TeeSender, Warehouse, WriteMetrics,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
@@ -126,6 +128,7 @@ pub(crate) async fn features_teed(
         seen: IdSet::default(),
         rows_in: 0,
         first_batch_at: None,
+        all_refused: false,
     })));
     let refuse = Refuser {
         state: state.clone(),
@@ -135,6 +138,22 @@ pub(crate) async fn features_teed(
         text_index,
         max_chars: spec.max_text_chars,
     };
+    // A window whose every row is refused is nearly always a broken query or broken upstream
+    // data: the write fails before anything is committed, so the slice keeps what an earlier
+    // run wrote (see `all_refused` below).
+    let end_state = state.clone();
+    let end: StreamEnd = Box::new(move || {
+        let mut guard = end_state
+            .lock()
+            .map_err(|_| Error::Internal("reject state poisoned".into()))?;
+        match guard.as_mut() {
+            Some(s) if s.rows_in > 0 && s.counts.values().sum::<u64>() == s.rows_in => {
+                s.all_refused = true;
+                Err("every row of the window was refused".into())
+            }
+            _ => Ok(()),
+        }
+    });
     let features_table = TableRef::parse(&spec.features_table())?;
     let mut write = warehouse
         .write_query_mapped(
@@ -142,6 +161,7 @@ pub(crate) async fn features_teed(
             frame,
             output_schema,
             Box::new(move |batch| refuse.apply(batch).map_err(Into::into)),
+            end,
         )
         .await?
         .replace_slice(&plan.ds)
@@ -155,7 +175,7 @@ pub(crate) async fn features_teed(
     // none) and the new rejects, which the re-run replaces, never a new slice whose refused
     // rows are missing.
     let rejects_table = TableRef::parse(&spec.rejects_table())?;
-    let (features_write, (rejects_write, counts, rows_in, first_batch_at)) = write
+    let written = write
         .execute_with(|| async {
             // The write has consumed the stream; take what it recorded (the closure may still
             // be referenced by the dropped plan, so take rather than unwrap the Arc).
@@ -180,7 +200,12 @@ pub(crate) async fn features_teed(
                 .await?;
             Ok::<_, Error>((rejects_write, counts, rows_in, first_batch_at))
         })
-        .await?;
+        .await;
+    let (features_write, (rejects_write, counts, rows_in, first_batch_at)) = match written {
+        Ok(done) => done,
+        Err(_) if refused_everything(&state) => return Err(all_refused(plan, &state)),
+        Err(e) => return Err(e),
+    };
     let query_seconds = first_batch_at.map_or(0.0, |t| (t - started).as_secs_f64());
     let rows_written = features_write.rows;
     if !counts.is_empty() {
@@ -204,6 +229,45 @@ pub(crate) async fn features_teed(
     })
 }
 
+/// Whether the stream ended having refused every row (the write then fails).
+fn refused_everything(state: &Mutex<Option<RefuseState>>) -> bool {
+    state
+        .lock()
+        .ok()
+        .as_deref()
+        .and_then(Option::as_ref)
+        .is_some_and(|s| s.all_refused)
+}
+
+/// The error of a window whose every row was refused: how many, and why.
+fn all_refused(plan: &RunPlan, state: &Mutex<Option<RefuseState>>) -> Error {
+    let (rows, reasons) = match state.lock().ok().as_deref().and_then(Option::as_ref) {
+        Some(s) => (
+            s.rows_in,
+            s.counts
+                .iter()
+                .map(|(reason, n)| format!("{} {n}", reason.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        None => (0, String::new()),
+    };
+    Error::QualityGate {
+        pipeline: plan.pipeline.name.clone(),
+        gate: "rows refused".into(),
+        message: format!(
+            "all {rows} rows of ds {} were refused ({reasons}); nothing was written: the slice keeps what an earlier run wrote",
+            plan.ds
+        ),
+        hint: Some(format!(
+            "check the columns `{}` and `{}` of the features query ({}) and the upstream data, then run the date again",
+            plan.pipeline.id_column,
+            plan.pipeline.text_column,
+            plan.pipeline.features_path.display()
+        )),
+    }
+}
+
 /// What the streaming refusal keeps between batches.
 struct RefuseState {
     rejects: RejectsBuilder,
@@ -214,6 +278,8 @@ struct RefuseState {
     rows_in: u64,
     /// When the query produced its first batch (its planning and first scan).
     first_batch_at: Option<Instant>,
+    /// Set when the stream ended with every one of its rows refused.
+    all_refused: bool,
 }
 
 /// Splits each batch of the features query into kept rows (returned, with the window's

@@ -1,7 +1,5 @@
 use nightshift_pipeline::{Error, RejectReason, RunPlan, features};
 
-use nightshift_lake::TableRef;
-
 use crate::{SQL, at, contacts, pairs, project, scalar, trips};
 
 /// Contacts around the window of logical date 2026-11-22 (window [11-19, 11-20) with a 2d SLA).
@@ -181,64 +179,43 @@ async fn bad_sql_fails_without_writing() {
     ));
 }
 
-/// A window whose rows are all refused writes an empty slice: rows left there by an earlier
-/// run are removed (the task streams, so this goes through the streaming write path).
+/// A window whose rows are all refused fails the task (a quality gate) and writes nothing:
+/// the slice an earlier run wrote stays, and so do its rejects.
 #[tokio::test]
-async fn a_window_of_only_bad_rows_empties_its_slice() {
+async fn a_window_of_only_bad_rows_fails_and_keeps_the_earlier_slice() {
     let (_dir, project, wh) = project(SQL).await;
     seed(&wh).await;
     let good = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     features(&wh, &good).await.expect("features");
-    // A stale slice for 2026-11-17, as an earlier run with other source data would leave.
-    let stale = wh
-        .sql("SELECT * EXCLUDE (ds), '2026-11-17' AS ds FROM intermediate.rc_features")
-        .await
-        .expect("sql")
-        .collect()
-        .await
-        .expect("collect");
-    wh.write(
-        &TableRef::parse("intermediate.rc_features").expect("name"),
-        stale,
-    )
-    .replace_slice("2026-11-17")
-    .execute()
-    .await
-    .expect("stale slice");
-    contacts(
-        &wh,
-        &[
-            (Some("b1"), at(17, 3), None, "t1"),
-            (Some("b2"), at(17, 4), Some("  "), "t1"),
-        ],
-    )
-    .await;
-    let plan = RunPlan::new(&project, "rc", at(20, 0), at(22, 8)).expect("plan");
-    assert_eq!(plan.ds, "2026-11-17");
-    for _ in 0..2 {
-        let report = features(&wh, &plan).await.expect("features");
-        assert_eq!((report.rows_in, report.rows_written), (2, 0));
-        assert_eq!(
-            scalar(
-                &wh,
-                "SELECT count(*) FROM intermediate.rc_features WHERE ds = '2026-11-17'"
-            )
-            .await,
-            0
-        );
-        assert_eq!(
-            scalar(
-                &wh,
-                "SELECT count(*) FROM output.rc_rejects WHERE ds = '2026-11-17'"
-            )
-            .await,
-            2
-        );
-    }
+    // Then the query loses its text (a broken edit): every row of the window is refused.
+    let broken_sql = "SELECT contact_id, CAST(NULL AS VARCHAR) AS text FROM raw.contacts \
+         WHERE created_at >= TIMESTAMP '{{ window_start }}' AND created_at < TIMESTAMP '{{ window_end }}'";
+    let mut plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 7)).expect("plan");
+    plan.pipeline.features_sql = broken_sql.to_string();
+    let err = features(&wh, &plan).await.expect_err("every row refused");
+    assert!(matches!(err, Error::QualityGate { .. }), "{err}");
+    assert!(err.to_string().contains("null_text"), "{err}");
+    assert!(
+        err.hint().expect("hint").contains("features query"),
+        "{err}"
+    );
     assert_eq!(
-        scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,
-        3,
-        "the other slice is untouched"
+        pairs(
+            &wh,
+            "SELECT contact_id, ds FROM intermediate.rc_features ORDER BY contact_id"
+        )
+        .await,
+        vec![
+            ("c2".into(), "2026-11-19".into()),
+            ("c3".into(), "2026-11-19".into()),
+            ("c7".into(), "2026-11-19".into()),
+        ],
+        "the earlier slice is untouched"
+    );
+    assert_eq!(
+        scalar(&wh, "SELECT count(DISTINCT run_id) FROM output.rc_rejects").await,
+        1,
+        "the earlier run's rejects stay"
     );
 }
 
