@@ -329,7 +329,9 @@ impl Refuser {
                 None => Some((RejectReason::NullId, "id is null".to_string())),
                 Some(id) if !state.seen.insert(id) => Some((
                     RejectReason::DuplicateId,
-                    format!("id {id} appears more than once in the window; the first row was kept"),
+                    format!(
+                        "id {id} appears more than once in the window; one row was kept (which one is not fixed: de-duplicate in the features query to choose)"
+                    ),
                 )),
                 Some(_) if texts.is_null(i) => {
                     Some((RejectReason::NullText, "text is null".into()))
