@@ -101,10 +101,26 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
             .map(|d| format!(" (freshness_sla {d})"))
             .unwrap_or_default();
         match latest {
+            None if without_time > 0 => {
+                return Err(fail(
+                    format!(
+                        "none of the {without_time} rows of upstream table `{name}` has a valid \
+                         `{time_column}` (null, or text that is not a timestamp)"
+                    ),
+                    Some(format!(
+                        "`time_column` must name a timestamp, a date, or ISO 8601 text such as \
+                         2026-11-22 06:00:00; check `{time_column}` with \
+                         `nightshift sql \"SELECT {time_column} FROM {name} LIMIT 5\"`, or store it as a timestamp"
+                    )),
+                ));
+            }
             None => {
                 return Err(fail(
                     format!("upstream table `{name}` is empty"),
-                    Some("load data into it, or run `nightshift generate` for demo data".into()),
+                    Some(
+                        "load data into it (or, in a demo project, run `nightshift generate`)"
+                            .into(),
+                    ),
                 ));
             }
             Some(latest) if latest < end => {

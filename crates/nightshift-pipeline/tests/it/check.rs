@@ -191,4 +191,24 @@ async fn time_columns_of_text_are_read_and_their_bad_values_counted_not_fatal() 
         "{err}"
     );
     assert!(err.hint().is_some_and(|h| h.contains("timestamp")), "{err}");
+
+    // Text of which no value is a timestamp (US dates, say): said so, not "empty".
+    let (_dir3, project3, wh) = crate::project(SQL).await;
+    three_contacts(&wh).await;
+    trips_with_time(
+        &wh,
+        Arc::new(StringArray::from(vec![
+            "11/19/2026 08:00",
+            "11/20/2026 09:00",
+        ])),
+    )
+    .await;
+    let plan = RunPlan::new(&project3, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let err = check(&wh, &plan).await.expect_err("no valid time");
+    assert!(
+        err.to_string().contains(
+            "none of the 2 rows of upstream table `raw.trips` has a valid `requested_at`"
+        ),
+        "{err}"
+    );
 }
