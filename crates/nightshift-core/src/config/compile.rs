@@ -659,6 +659,36 @@ fn compile_pipeline(
         m.get_ref().trim().to_string()
     });
     let gates = compile_gates(c, &label, p);
+    // The rollups have a column per dimension next to their own: a dimension may repeat
+    // neither another nor one of those.
+    let mut dimensions: Vec<String> = Vec::new();
+    for d in p.dimensions.iter().flatten() {
+        let name = d.get_ref().trim().to_string();
+        if name.is_empty() {
+            c.error(
+                d.span(),
+                format!("an empty name in `dimensions` of {label}"),
+                None,
+            );
+        } else if dimensions.contains(&name) {
+            c.error(
+                d.span(),
+                format!("`{name}` is listed twice in `dimensions` of {label}"),
+                Some("list each features column once".into()),
+            );
+        } else if ROLLUP_COLUMNS.contains(&name.as_str()) {
+            c.error(
+                d.span(),
+                format!("`{name}` in `dimensions` of {label} is a column the rollups have already"),
+                Some(format!(
+                    "the rollups' own columns are {}; rename the features column (`AS {name}_`) and list that",
+                    ROLLUP_COLUMNS.join(", ")
+                )),
+            );
+        } else {
+            dimensions.push(name);
+        }
+    }
 
     let (features_path, features_sql) = features?;
     Some(PipelineSpec {
@@ -680,12 +710,24 @@ fn compile_pipeline(
         deadline,
         alerts: alert_refs,
         catchup: p.catchup.unwrap_or(true),
-        dimensions: p.dimensions.clone().unwrap_or_default(),
+        dimensions,
         top_k,
         wait_for_data,
         gates,
     })
 }
+
+/// The columns of `output.<pipeline>_rollups` besides the pipeline's `dimensions`.
+const ROLLUP_COLUMNS: &[&str] = &[
+    "model_name",
+    "model_version",
+    "category",
+    "subcategory",
+    "contacts",
+    "mean_confidence",
+    "low_confidence",
+    "ds",
+];
 
 /// Why `reference` cannot be a model reference (`name`, `name@VERSION`, `name@ALIAS`), as far
 /// as its shape goes; the registry checks the rest (names, versions, aliases) when a run starts.

@@ -74,7 +74,7 @@ pub(crate) struct PipelineSection {
     pub(crate) deadline: Option<Spanned<String>>,
     pub(crate) alerts: Option<Vec<Spanned<String>>>,
     pub(crate) catchup: Option<bool>,
-    pub(crate) dimensions: Option<Vec<String>>,
+    pub(crate) dimensions: Option<Vec<Spanned<String>>>,
     pub(crate) top_k: Option<Spanned<usize>>,
     pub(crate) wait_for_data: Option<Spanned<String>>,
     pub(crate) min_row_ratio: Option<Spanned<f64>>,

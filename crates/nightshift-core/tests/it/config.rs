@@ -521,6 +521,30 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             .to_string()
             .contains("is -1; it must be a ratio of at least 0")
     );
+    // A dimension listed twice, or named like a rollups column, is refused where it is.
+    for (dimensions, message) in [
+        (
+            "[\"channel\", \"channel\"]",
+            "`channel` is listed twice in `dimensions` of [pipelines.root_cause]",
+        ),
+        (
+            "[\"contacts\"]",
+            "`contacts` in `dimensions` of [pipelines.root_cause] is a column the rollups have already",
+        ),
+    ] {
+        let text = EXAMPLE.replace(
+            "min_rows = 1",
+            &format!("min_rows = 1\ndimensions = {dimensions}"),
+        );
+        let e = errors(dir.path(), &text);
+        assert_eq!(
+            summary(&e)
+                .into_iter()
+                .map(|(line, _, m, _)| (line, m))
+                .collect::<Vec<_>>(),
+            vec![(line_of(&text, "dimensions ="), message.to_string())]
+        );
+    }
 }
 
 #[test]
