@@ -370,6 +370,16 @@ pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, C
             .freshness_sla
             .as_ref()
             .and_then(|v| c.duration(&section.label, "freshness_sla", v));
+        if let (Some(sla), None) = (&t.freshness_sla, &t.time_column) {
+            c.error(
+                sla.span(),
+                format!(
+                    "`freshness_sla` in {} has no effect: the table has no `time_column`",
+                    section.label
+                ),
+                Some("set `time_column` to the column of event times the windows are cut on, or remove `freshness_sla` (a lookup table)".into()),
+            );
+        }
         let path = warehouse.join(t.path.unwrap_or_else(|| format!("{schema}/{name}")));
         table_specs.insert(
             name.clone(),
@@ -659,6 +669,20 @@ fn compile_pipeline(
         m.get_ref().trim().to_string()
     });
     let gates = compile_gates(c, &label, p);
+    // `min_rows` counts the window's rows of the first table read: it needs a time column.
+    if let (Some(min_rows), Some(first)) = (&p.min_rows, reads.as_ref().and_then(|r| r.first()))
+        && tables.get(first).is_some_and(|t| t.time_column.is_none())
+    {
+        c.error(
+            min_rows.span(),
+            format!(
+                "`min_rows` in {label} cannot be checked: `{first}`, the first table of `reads`, has no `time_column`"
+            ),
+            Some(format!(
+                "set `time_column` in [tables.{first}], list first a table that has one, or remove `min_rows`"
+            )),
+        );
+    }
     // The rollups have a column per dimension next to their own: a dimension may repeat
     // neither another nor one of those.
     let mut dimensions: Vec<String> = Vec::new();
@@ -704,7 +728,7 @@ fn compile_pipeline(
         id_column: p.id_column.clone().unwrap_or_else(|| "id".to_string()),
         text_column: p.text_column.clone().unwrap_or_else(|| "text".to_string()),
         max_text_chars,
-        min_rows: p.min_rows.unwrap_or(1),
+        min_rows: p.min_rows.as_ref().map_or(1, |m| *m.get_ref()),
         retries: p.retries.unwrap_or(3),
         retry_delay,
         deadline,

@@ -68,7 +68,7 @@ pub(crate) struct PipelineSection {
     pub(crate) id_column: Option<String>,
     pub(crate) text_column: Option<String>,
     pub(crate) max_text_chars: Option<Spanned<usize>>,
-    pub(crate) min_rows: Option<u64>,
+    pub(crate) min_rows: Option<Spanned<u64>>,
     pub(crate) retries: Option<u32>,
     pub(crate) retry_delay: Option<Spanned<String>>,
     pub(crate) deadline: Option<Spanned<String>>,

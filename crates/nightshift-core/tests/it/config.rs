@@ -521,6 +521,26 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             .to_string()
             .contains("is -1; it must be a ratio of at least 0")
     );
+    // A table without `time_column`: its `freshness_sla` would do nothing, and the pipeline
+    // that reads it first cannot count `min_rows` in the window.
+    let text = EXAMPLE.replace("time_column = \"created_at\"\n", "");
+    let e = errors(dir.path(), &text);
+    assert_eq!(
+        summary(&e)
+            .into_iter()
+            .map(|(line, _, m, _)| (line, m))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                line_of(&text, "freshness_sla = \"2d\""),
+                "`freshness_sla` in [tables.support_contacts] has no effect: the table has no `time_column`".to_string()
+            ),
+            (
+                line_of(&text, "min_rows ="),
+                "`min_rows` in [pipelines.root_cause] cannot be checked: `support_contacts`, the first table of `reads`, has no `time_column`".to_string()
+            ),
+        ]
+    );
     // A dimension listed twice, or named like a rollups column, is refused where it is.
     for (dimensions, message) in [
         (

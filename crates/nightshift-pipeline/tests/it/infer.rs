@@ -2,7 +2,7 @@ use std::str::FromStr;
 
 use nightshift_models::TrainConfig;
 use nightshift_pipeline::model::{self, Columns, LabelledRows};
-use nightshift_pipeline::{RunPlan, Task, TaskReport, features, infer, publish};
+use nightshift_pipeline::{Error, RunPlan, Task, TaskReport, features, infer, publish};
 use nightshift_registry::ModelRef;
 
 use crate::{PROJECT, SQL, at, contacts, pairs, project_with, scalar, trips};
@@ -311,7 +311,7 @@ async fn a_failed_features_gate_commits_nothing_of_the_overlapped_infer() {
 }
 
 #[tokio::test]
-async fn an_overlapped_run_whose_rows_are_all_refused_empties_the_predictions_slice() {
+async fn an_overlapped_run_whose_rows_are_all_refused_fails_and_keeps_the_predictions() {
     let (dir, wh, mut plan, loaded) = overlapped_project("").await;
     assert!(
         execute(dir.path(), &wh, &mut plan, &loaded)
@@ -323,7 +323,10 @@ async fn an_overlapped_run_whose_rows_are_all_refused_empties_the_predictions_sl
         scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
         3
     );
-    // The same window again, now with every text over the limit: nothing is kept.
+    let predictions_dir = dir.path().join("warehouse/output/rc_predictions");
+    let before = parquet_files(&predictions_dir);
+    // The same window again, now with every text over the limit: the run fails at
+    // `features` and nothing is replaced.
     let toml = std::fs::read_to_string(dir.path().join("nightshift.toml")).expect("toml");
     std::fs::write(
         dir.path().join("nightshift.toml"),
@@ -333,17 +336,24 @@ async fn an_overlapped_run_whose_rows_are_all_refused_empties_the_predictions_sl
     let project = nightshift_core::load_project(dir.path()).expect("project");
     let mut plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     let outcome = execute(dir.path(), &wh, &mut plan, &loaded).await;
-    assert!(outcome.error.is_none(), "{:?}", outcome.error);
-    match &outcome.reports[..] {
-        [TaskReport::Features(f), TaskReport::Infer(i)] => {
-            assert_eq!((f.rows_in, f.rows_written, i.rows), (3, 0, 0));
-            assert!(i.overlapped);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert!(
+        matches!(outcome.error, Some(Error::QualityGate { .. })),
+        "{:?}",
+        outcome.error
+    );
+    assert!(outcome.reports.is_empty(), "{:?}", outcome.reports);
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,
+        3
+    );
     assert_eq!(
         scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
-        0,
-        "the slice is replaced by an empty one"
+        3,
+        "the predictions of the earlier run stay"
+    );
+    assert_eq!(
+        parquet_files(&predictions_dir),
+        before,
+        "the files written alongside are deleted"
     );
 }
