@@ -141,6 +141,10 @@ impl Error {
                     Some("the SQL does not parse at the line and column given; the dialect is DataFusion's, close to PostgreSQL's (https://datafusion.apache.org/user-guide/sql/)".into())
                 } else if msg.contains("No field named") || msg.contains("Schema error") {
                     Some("check the column names: `nightshift sql \"DESCRIBE raw.TABLE\"` lists a table's columns".into())
+                } else if msg.contains("Error parsing timestamp") || msg.contains("Cast error") {
+                    Some("a text column holds a value that does not convert (e.g. a time that is not ISO 8601); compare with TRY_CAST(column AS TIMESTAMP), which gives NULL for such values, or clean the data".into())
+                } else if msg.contains("non-UTF-8") || msg.contains("invalid utf-8") {
+                    Some("a text column holds bytes that are not UTF-8: fix the upstream data, or keep the column out of the query".into())
                 } else {
                     None
                 }

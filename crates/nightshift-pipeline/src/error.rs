@@ -50,6 +50,17 @@ pub enum Error {
         /// What to do.
         hint: Option<String>,
     },
+    /// The features query failed to plan or to run.
+    #[error("features query of {pipeline} (file {file}): {source}")]
+    FeaturesSql {
+        /// The pipeline.
+        pipeline: String,
+        /// The SQL file.
+        file: String,
+        /// The warehouse's error.
+        #[source]
+        source: nightshift_lake::Error,
+    },
     /// A model could not be trained, loaded or run.
     #[error("{message}")]
     Model {
@@ -89,7 +100,7 @@ impl Error {
             | Error::QualityGate { hint, .. } => hint.clone(),
             Error::Registry(e) => e.hint(),
             Error::Runs(e) => e.hint(),
-            Error::Lake(e) => e.hint(),
+            Error::Lake(e) | Error::FeaturesSql { source: e, .. } => e.hint(),
             Error::Internal(_) => Some("please report this with the command you ran".into()),
             _ => None,
         }

@@ -70,7 +70,12 @@ pub(crate) async fn features_teed(
     };
     let sql = nightshift_core::render(&spec.features_sql, &plan.template_vars())?;
     tracing::debug!(pipeline = %spec.name, ds = %plan.ds, "features SQL:\n{sql}");
-    let frame = warehouse.sql(&sql).await?;
+    let in_file = |source: nightshift_lake::Error| Error::FeaturesSql {
+        pipeline: spec.name.clone(),
+        file: spec.features_path.display().to_string(),
+        source,
+    };
+    let frame = warehouse.sql(&sql).await.map_err(in_file)?;
     let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
 
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
@@ -204,6 +209,8 @@ pub(crate) async fn features_teed(
     let (features_write, (rejects_write, counts, rows_in, first_batch_at)) = match written {
         Ok(done) => done,
         Err(_) if refused_everything(&state) => return Err(all_refused(plan, &state)),
+        // The query failed while it streamed (a value that does not convert, ...).
+        Err(Error::Lake(e @ nightshift_lake::Error::Sql { .. })) => return Err(in_file(e)),
         Err(e) => return Err(e),
     };
     let query_seconds = first_batch_at.map_or(0.0, |t| (t - started).as_secs_f64());

@@ -173,7 +173,9 @@ async fn bad_sql_fails_without_writing() {
     seed(&wh).await;
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     let err = features(&wh, &plan).await.expect_err("bad column");
-    assert!(matches!(err, Error::Lake(_)), "{err}");
+    assert!(matches!(err, Error::FeaturesSql { .. }), "{err}");
+    assert!(err.to_string().contains("(file "), "names its file: {err}");
+    assert!(err.hint().is_some_and(|h| h.contains("DESCRIBE")), "{err}");
     assert!(!crate::exists(
         &dir.path().join("warehouse/intermediate/rc_features")
     ));
