@@ -75,7 +75,7 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
             });
             continue;
         };
-        let time = time_expression(warehouse, &name, time_column, &fail).await?;
+        let (time, whole_days) = time_expression(warehouse, &name, time_column, &fail).await?;
         let query = format!(
             "SELECT to_unixtime(max(t)) AS latest, \
              sum(CASE WHEN t >= TIMESTAMP '{s}' AND t < TIMESTAMP '{e}' THEN 1 ELSE 0 END) AS in_window, \
@@ -94,7 +94,16 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
                  is not a timestamp): they fall in no window and are never processed"
             );
         }
-        let latest = latest_seconds.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
+        // A date stands for its whole day: data dated the 19th is data up to the 20th, 00:00.
+        let latest = latest_seconds
+            .map(|s| {
+                if whole_days {
+                    s.saturating_add(86_400)
+                } else {
+                    s
+                }
+            })
+            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
         let in_window = in_window.unwrap_or(0).max(0) as u64;
         let sla = spec
             .freshness_sla
@@ -165,17 +174,17 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
     })
 }
 
-/// The two integer cells of a one-row result.
 /// The SQL expression of `table`'s time column as a timestamp: the column itself for a
 /// timestamp, cast for a date, and for text `TRY_CAST`, so that a value that is not a
-/// timestamp counts as missing instead of failing every date. A column of another type, or
-/// none, refuses the run naming the table and column.
+/// timestamp counts as missing instead of failing every date; and whether its values are
+/// whole days (dates). A column of another type, or none, refuses the run naming the table
+/// and column.
 async fn time_expression(
     warehouse: &Warehouse,
     table: &str,
     column: &str,
     fail: &dyn Fn(String, Option<String>) -> Error,
-) -> Result<String> {
+) -> Result<(String, bool)> {
     let quoted = format!("\"{}\"", column.replace('"', "\"\""));
     let frame = warehouse
         .sql(&format!("SELECT * FROM {table} LIMIT 0"))
@@ -192,10 +201,10 @@ async fn time_expression(
         ));
     };
     Ok(match field.data_type() {
-        DataType::Timestamp(..) => quoted,
-        DataType::Date32 | DataType::Date64 => format!("CAST({quoted} AS TIMESTAMP)"),
+        DataType::Timestamp(..) => (quoted, false),
+        DataType::Date32 | DataType::Date64 => (format!("CAST({quoted} AS TIMESTAMP)"), true),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            format!("TRY_CAST({quoted} AS TIMESTAMP)")
+            (format!("TRY_CAST({quoted} AS TIMESTAMP)"), false)
         }
         other => {
             return Err(fail(

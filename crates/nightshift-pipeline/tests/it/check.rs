@@ -192,6 +192,22 @@ async fn time_columns_of_text_are_read_and_their_bad_values_counted_not_fatal() 
     );
     assert!(err.hint().is_some_and(|h| h.contains("timestamp")), "{err}");
 
+    // Dates: a row dated the 19th is data for the whole 19th, so the window [19th, 20th)
+    // is complete.
+    let (_dir4, project4, wh) = crate::project(SQL).await;
+    three_contacts(&wh).await;
+    trips_with_time(
+        &wh,
+        Arc::new(nightshift_lake::arrow::array::Date32Array::from(vec![
+            20_775, 20_776,
+        ])),
+    )
+    .await;
+    let plan = RunPlan::new(&project4, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let report = check(&wh, &plan).await.expect("a date covers its day");
+    assert_eq!(report.tables[1].latest, Some(at(20, 0)));
+    assert_eq!(report.tables[1].rows_in_window, Some(1));
+
     // Text of which no value is a timestamp (US dates, say): said so, not "empty".
     let (_dir3, project3, wh) = crate::project(SQL).await;
     three_contacts(&wh).await;
