@@ -43,7 +43,20 @@ pub(crate) fn create_project(dir: &Path) -> Result<(PathBuf, PathBuf), Failure> 
         ));
     }
     let sql_file = dir.join("sql").join("root_cause_features.sql");
-    write(&project_file, scaffold::PROJECT_TOML)?;
+    // The project is named after its directory (TOML-safe characters only).
+    let name: String = std::path::absolute(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .collect();
+    let toml = if name.is_empty() {
+        scaffold::PROJECT_TOML.to_string()
+    } else {
+        scaffold::PROJECT_TOML.replacen("name = \"support\"", &format!("name = \"{name}\""), 1)
+    };
+    write(&project_file, &toml)?;
     if !sql_file.exists() {
         write(&sql_file, scaffold::FEATURES_SQL)?;
     }

@@ -64,6 +64,11 @@ fn no_project_and_bad_dates_are_usage_errors() {
     assert!(stderr(&out).contains("nightshift init"), "{}", stderr(&out));
 
     let (_d, p) = init();
+    let toml = std::fs::read_to_string(p.join("nightshift.toml")).expect("project file");
+    assert!(
+        toml.contains("name = \"p\""),
+        "named after its directory: {toml}"
+    );
     let out = nightshift(&p, &["run", "root_cause", "--date", "2026-13-01"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // A date whose windows would leave the warehouse's timestamps is refused the same way.
