@@ -186,10 +186,31 @@ async fn train(
             Failure::usage(e, hint)
         })?;
     }
+    if args.data.label_column == args.data.text_column
+        || args.data.parent_column.as_deref() == Some(args.data.text_column.as_str())
+    {
+        return Err(Failure::usage(
+            format!(
+                "`{}` is both the text column and a label column",
+                args.data.text_column
+            ),
+            Some("--text-column names the text to read, --label-column (and --parent-column) what to predict from it".into()),
+        ));
+    }
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, &args.extra_columns);
     let rows = model::labelled_rows(&batches, &columns, &source)?;
     warn_merged_lines(&args.data, &batches, &rows.texts);
+    let distinct: std::collections::HashSet<&str> =
+        rows.labels.iter().map(String::as_str).collect();
+    if rows.texts.len() >= 100 && distinct.len() * 2 > rows.texts.len() {
+        tracing::warn!(
+            "{} distinct labels in {} rows: most labels have a single example, so the model \
+             can learn little; is --label-column a column of categories?",
+            distinct.len(),
+            rows.texts.len()
+        );
+    }
     tracing::info!(
         rows = rows.texts.len(),
         skipped = rows.skipped,
@@ -317,6 +338,17 @@ async fn eval(
         .hinted(
             "--label-column must name the column the model was trained to predict (`nightshift models show` lists the labels)",
         ));
+    }
+    if report.unknown_labels > report.rows {
+        tracing::warn!(
+            "{} of the {} labelled rows have a label {}@{} does not know and are left out: the \
+             figures cover only the other {}; is --label-column the column the model predicts?",
+            report.unknown_labels,
+            report.unknown_labels + report.rows,
+            report.model,
+            report.version,
+            report.rows
+        );
     }
     registry
         .update_metrics(

@@ -121,6 +121,24 @@ fn no_project_and_bad_dates_are_usage_errors() {
         "{}",
         stderr(&out)
     );
+    let same = [
+        "models",
+        "train",
+        "m",
+        "--text-column",
+        "t",
+        "--label-column",
+        "t",
+        "--data",
+        "x.csv",
+    ];
+    let out = nightshift(&p, &same);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("both the text column and a label column"),
+        "{}",
+        stderr(&out)
+    );
     let both = [&train[..], &["--data", "x.csv", "--sql", "SELECT 1"]].concat();
     let out = nightshift(&p, &both);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
