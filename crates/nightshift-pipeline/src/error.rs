@@ -59,7 +59,7 @@ pub enum Error {
         file: String,
         /// The warehouse's error.
         #[source]
-        source: nightshift_lake::Error,
+        source: Box<nightshift_lake::Error>,
     },
     /// A model could not be trained, loaded or run.
     #[error("{message}")]
@@ -100,7 +100,8 @@ impl Error {
             | Error::QualityGate { hint, .. } => hint.clone(),
             Error::Registry(e) => e.hint(),
             Error::Runs(e) => e.hint(),
-            Error::Lake(e) | Error::FeaturesSql { source: e, .. } => e.hint(),
+            Error::Lake(e) => e.hint(),
+            Error::FeaturesSql { source, .. } => source.hint(),
             Error::Internal(_) => Some("please report this with the command you ran".into()),
             _ => None,
         }

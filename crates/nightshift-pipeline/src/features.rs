@@ -73,7 +73,7 @@ pub(crate) async fn features_teed(
     let in_file = |source: nightshift_lake::Error| Error::FeaturesSql {
         pipeline: spec.name.clone(),
         file: spec.features_path.display().to_string(),
-        source,
+        source: Box::new(source),
     };
     let frame = warehouse.sql(&sql).await.map_err(in_file)?;
     let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
