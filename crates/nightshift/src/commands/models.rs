@@ -403,6 +403,27 @@ fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Resu
         }
         extras.push((k, v));
     }
+    // `run` refuses features without the model's structured inputs: so does predict.
+    let missing: Vec<&str> = loaded
+        .extra_columns()
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !extras.iter().any(|(k, _)| k == c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Failure::usage(
+            format!(
+                "{}@{} also reads the structured input(s) {}",
+                loaded.name(),
+                loaded.version.version,
+                missing.join(", ")
+            ),
+            Some(format!(
+                "give each as --extra COLUMN=VALUE, e.g. --extra {}=...",
+                missing[0]
+            )),
+        ));
+    }
     if args.text.trim().is_empty() {
         return Err(Failure::usage(
             "--text is empty: there is nothing to classify",
