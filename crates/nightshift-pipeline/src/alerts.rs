@@ -79,7 +79,17 @@ pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), String> {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| format!("POST {url}: {e}"))?;
+                .map_err(|e| {
+                    // reqwest's message ("error sending request") leaves the reason to its
+                    // causes: connection refused, timed out, ...
+                    let mut text = format!("POST {url}: {e}");
+                    let mut cause = std::error::Error::source(&e);
+                    while let Some(c) = cause {
+                        text.push_str(&format!(": {c}"));
+                        cause = c.source();
+                    }
+                    text
+                })?;
             if response.status().is_success() {
                 Ok(())
             } else {

@@ -22,4 +22,13 @@ impl RunStore {
             .map_err(self.sql("record alert"))?;
         Ok(inserted == 1)
     }
+
+    /// Forgets that the alert `key` was sent (its delivery failed everywhere), so that a
+    /// later [`RunStore::record_alert`] of it returns `true` again and it is sent again.
+    pub fn forget_alert(&self, key: &str) -> Result<()> {
+        let conn = self.lock();
+        conn.execute("DELETE FROM alerts WHERE key = ?1", params![key])
+            .map_err(self.sql("forget alert"))?;
+        Ok(())
+    }
 }

@@ -584,6 +584,7 @@ async fn send_grouped(
         }
     }
     for mut group in groups {
+        let keys: Vec<String> = group.iter().map(|p| p.key.clone()).collect();
         let alert = if group.len() == 1 {
             let p = group.remove(0);
             Alert {
@@ -632,27 +633,42 @@ async fn send_grouped(
                 dates: group.iter().map(|p| p.date).collect(),
             }
         };
-        send(project, spec, &alert).await;
+        if !send(project, spec, &alert).await {
+            // No sink took it: the next tick sends it again (a sink that is down for a
+            // while still gets the alert once it is back).
+            for key in &keys {
+                if let Err(e) = store.forget_alert(key) {
+                    tracing::error!("cannot forget undelivered alert {key}: {e}");
+                }
+            }
+        }
     }
 }
 
-/// Delivers `alert` to every sink of `spec` (a warning when it has none).
-async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert) {
+/// Delivers `alert` to every sink of `spec` (a warning when it has none). Returns whether
+/// any sink took it (or there is none to take it).
+async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert) -> bool {
     if spec.alerts.is_empty() {
         tracing::warn!(
             "{} (no alert sinks configured for {})",
             alert.message,
             spec.name
         );
+        return true;
     }
+    let mut delivered = false;
     for name in &spec.alerts {
         let Some(sink) = project.alerts.get(name) else {
             continue;
         };
-        if let Err(e) = deliver(sink, alert).await {
-            tracing::error!("alert sink `{name}` failed: {e}");
+        match deliver(sink, alert).await {
+            Ok(()) => delivered = true,
+            Err(e) => tracing::error!(
+                "alert sink `{name}` failed: {e} (an alert no sink took is sent again next tick)"
+            ),
         }
     }
+    delivered
 }
 
 async fn shutdown_signal() {

@@ -216,7 +216,10 @@ fn a_log_sink_prints_its_alerts_under_quiet() {
 
 /// A one-thread HTTP server that answers 200 to every request and hands over the bodies.
 fn webhook_server() -> (String, mpsc::Receiver<serde_json::Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    webhook_server_on(TcpListener::bind("127.0.0.1:0").expect("bind"))
+}
+
+fn webhook_server_on(listener: TcpListener) -> (String, mpsc::Receiver<serde_json::Value>) {
     let url = format!(
         "http://{}/hooks/nightshift",
         listener.local_addr().expect("addr")
@@ -299,6 +302,49 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
     assert!(
         again.is_empty(),
         "deduplicated, got {again:?} after {first_count}"
+    );
+}
+
+/// A webhook that is down when an alert is due gets it on a later tick, once it is back.
+#[test]
+fn an_alert_no_sink_took_is_sent_again_on_the_next_tick() {
+    let (_dir, p) = init();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let file = p.join("nightshift.toml");
+    let text = std::fs::read_to_string(&file).expect("read").replace(
+        "[alerts.ops]\nlog = true",
+        &format!("[alerts.ops]\nwebhook = \"http://127.0.0.1:{port}/hook\""),
+    );
+    std::fs::write(&file, text).expect("write");
+    // Nothing listens on the port: the tick's alerts are not delivered.
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sent again next tick"),
+        "{}",
+        stderr(&out)
+    );
+    let (_url, alerts) = webhook_server_on(TcpListener::bind(("127.0.0.1", port)).expect("rebind"));
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-22T10:05:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let received: Vec<serde_json::Value> = alerts.try_iter().collect();
+    assert!(
+        received.iter().any(|a| a["event"] == "deadline_missed"),
+        "{received:?}"
+    );
+    assert!(
+        received.iter().any(|a| a["event"] == "task_failed"),
+        "{received:?}"
     );
 }
 
