@@ -19,7 +19,32 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
         };
         Failure::usage(e, Some(hint.into()))
     })?;
-    let mut plan = RunPlan::new(&project, &args.pipeline, logical_date, chrono::Utc::now())?;
+    let now = chrono::Utc::now();
+    let mut plan = RunPlan::new(&project, &args.pipeline, logical_date, now)?;
+    // A window that has not started holds no data, and a date done now would move the
+    // scheduler's catch-up past every date before it (a typo'd year stops the schedule).
+    if plan.window.start > now {
+        return Err(Failure::usage(
+            format!(
+                "--date {} is for the window [{}, {}), which has not started yet",
+                args.date,
+                plan.window.start.format("%Y-%m-%d %H:%M"),
+                plan.window.end.format("%Y-%m-%d %H:%M")
+            ),
+            Some(
+                "give a date whose window has passed (`nightshift runs list` shows the dates done)"
+                    .into(),
+            ),
+        ));
+    }
+    if plan.window.end > now {
+        tracing::warn!(
+            "the window [{}, {}) has not ended: its data is not complete, and the scheduler \
+             will not run this date again once it is (run it again by hand then)",
+            plan.window.start.format("%Y-%m-%d %H:%M"),
+            plan.window.end.format("%Y-%m-%d %H:%M")
+        );
+    }
     let tasks: Vec<Task> = if args.only.is_empty() {
         // Without a model the pipeline stops at features.
         if plan.pipeline.model.is_none() {

@@ -75,6 +75,24 @@ fn no_project_and_bad_dates_are_usage_errors() {
     let out = nightshift(&p, &["run", "root_cause", "--date", "+10000-01-01"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
+    // A date whose window has not started (a typo'd year) would mark a future date done.
+    let out = nightshift(
+        &p,
+        &[
+            "run",
+            "root_cause",
+            "--date",
+            "2099-11-22",
+            "--only",
+            "features",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has not started yet"),
+        "{}",
+        stderr(&out)
+    );
     // With --json, a usage error caught by the argument parser is one JSON document too.
     let out = nightshift(
         &p,
