@@ -817,6 +817,27 @@ impl RunStore {
 }
 
 impl RunStore {
+    /// [`RunStore::completed`], by a run started after `since`: whether a run that started
+    /// then (and failed) was overtaken, so that retrying it would compute the slice again.
+    pub fn completed_since(
+        &self,
+        pipeline: &str,
+        ds: &str,
+        last_task: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool> {
+        let conn = self.lock();
+        conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND {COMPLETED} AND ds = ?3 \
+                 AND started_at > ?4)"
+            ),
+            params![pipeline, last_task, ds, ts(since)],
+            |r| r.get(0),
+        )
+        .map_err(self.sql("read run success"))
+    }
+
     /// Whether some run of `pipeline` got `task` done (succeeded) for slice `ds`: whether a
     /// later task run on its own (`run --only infer`) has its input.
     pub fn task_done(&self, pipeline: &str, ds: &str, task: &str) -> Result<bool> {

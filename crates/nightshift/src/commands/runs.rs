@@ -149,13 +149,20 @@ async fn retry(
     let retry = store
         .retry_plan(&id, chrono::Utc::now())
         .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?;
-    // A later run (the scheduler's, or by hand) may have completed the date since.
+    // A later run (the scheduler's, or by hand) may have completed the date since; an
+    // earlier success does not count (a failed re-run of a done date is worth retrying).
+    let started_at = store
+        .get(&id, chrono::Utc::now())
+        .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
+        .run
+        .started_at;
     if let Some(spec) = project.pipelines.get(&retry.pipeline)
         && store
-            .completed(
+            .completed_since(
                 &retry.pipeline,
                 &retry.ds,
                 super::scheduler::last_task(spec),
+                started_at,
             )
             .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
     {

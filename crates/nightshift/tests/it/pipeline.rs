@@ -652,4 +652,16 @@ fn a_retried_infer_uses_the_version_its_run_resolved() {
     assert!(out.status.success(), "{}", stderr(&out));
     let rerun: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(rerun["model"], "root_cause@2", "{rerun}");
+
+    // A re-run of the done date fails: its retry runs (the earlier successes came before it).
+    std::fs::write(&file, &gated).expect("write");
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let failed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    std::fs::write(&file, &good).expect("write");
+    let out = nightshift(
+        &p,
+        &["runs", "retry", failed["run_id"].as_str().expect("run id")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }
