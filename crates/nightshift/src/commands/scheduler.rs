@@ -67,7 +67,7 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
     }
     let store = super::open_run_store(&project)?;
     let warehouse = Warehouse::open(&project).await?;
-    let mut shutdown = Box::pin(shutdown_signal());
+    let mut shutdown = shutdown_signal();
     let mut last_vacuum: Option<DateTime<Utc>> = None;
     loop {
         let runs = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
@@ -671,24 +671,26 @@ async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert) -> bool {
     delivered
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
+/// not when it is first polled: a signal during the first tick (a long catch-up) must wait
+/// for the tick's run, not kill the process and leave the run abandoned.
+fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        if let (Ok(mut term), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            });
         }
     }
-    #[cfg(not(unix))]
-    {
+    Box::pin(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }

@@ -540,3 +540,36 @@ fn the_scheduler_deletes_the_files_its_tables_replaced_once_past_the_retention()
     let (on_disk, used) = table_files(&p.join("warehouse/raw/support_contacts"));
     assert_eq!(on_disk, used);
 }
+
+/// SIGTERM while the first tick runs its dates: the scheduler finishes the run in progress
+/// and exits 0 (the handler is installed before the first tick), leaving no abandoned run.
+#[cfg(unix)]
+#[test]
+fn sigterm_during_the_first_tick_lets_its_run_finish() {
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 6, "2026-11-20");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(&p)
+        .args(["scheduler", "--now", "2026-11-22T10:00:00Z", "--no-vacuum"])
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start scheduler");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = nightshift(&p, &["--json", "runs", "list"]);
+    let runs: serde_json::Value = serde_json::from_str(&crate::stdout(&out)).expect("json");
+    assert!(
+        runs.as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["status"] != "abandoned" && r["status"] != "running"),
+        "{runs}"
+    );
+}
