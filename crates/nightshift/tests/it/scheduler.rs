@@ -548,7 +548,7 @@ fn the_scheduler_deletes_the_files_its_tables_replaced_once_past_the_retention()
 fn sigterm_during_the_first_tick_lets_its_run_finish() {
     let (_dir, p) = init();
     crate::generate_and_train(&p, 6, "2026-11-20");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
         .arg("--project")
         .arg(&p)
         .args(["scheduler", "--now", "2026-11-22T10:00:00Z", "--no-vacuum"])
