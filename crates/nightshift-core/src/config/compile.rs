@@ -535,8 +535,39 @@ fn compile_pipeline(
         None => "UTC".to_string(),
     };
 
-    let window = c.require(&section, "window", p.window.as_ref(), "\"1d\"");
-    let window = window.and_then(|w| c.duration(&label, "window", w));
+    let window_value = c.require(&section, "window", p.window.as_ref(), "\"1d\"");
+    let window = window_value.and_then(|w| c.duration(&label, "window", w));
+    // Each run processes the window before its fire time: a window shorter than the time
+    // between two runs leaves the data in between to no run at all.
+    if let (Some(schedule), Some(window), Some(value)) = (&schedule, &window, window_value) {
+        let mut at =
+            chrono::DateTime::<chrono::Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default(); // 2026-01-01
+        let mut shortest: Option<chrono::TimeDelta> = None;
+        for _ in 0..64 {
+            let next = schedule.next_after(at);
+            let gap = next - at;
+            if at.timestamp() != 1_767_225_600 {
+                shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
+            }
+            at = next;
+        }
+        if let Some(gap) = shortest
+            && window.as_chrono() < gap
+        {
+            c.error(
+                value.span(),
+                format!(
+                    "`window` in {label} ({}) is shorter than the time between two runs of its schedule ({}): the data in between would never be processed",
+                    value.get_ref(),
+                    Duration::from_seconds(gap.num_seconds()),
+                ),
+                Some(format!(
+                    "make the window as long as the schedule's period: window = \"{}\"",
+                    Duration::from_seconds(gap.num_seconds())
+                )),
+            );
+        }
+    }
 
     let reads = c.require(&section, "reads", p.reads.as_ref(), "[\"table_name\"]");
     let mut max_sla: Option<Duration> = None;

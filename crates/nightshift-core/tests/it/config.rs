@@ -541,6 +541,20 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             ),
         ]
     );
+    // A window shorter than the time between two runs leaves data to no run.
+    let text = EXAMPLE.replace("window = \"1d\"", "window = \"1h\"");
+    let e = errors(dir.path(), &text);
+    assert_eq!(
+        summary(&e)
+            .into_iter()
+            .map(|(line, _, m, h)| (line, m, h))
+            .collect::<Vec<_>>(),
+        vec![(
+            line_of(&text, "window ="),
+            "`window` in [pipelines.root_cause] (1h) is shorter than the time between two runs of its schedule (1d): the data in between would never be processed".to_string(),
+            Some("make the window as long as the schedule's period: window = \"1d\"".to_string())
+        )]
+    );
     // A dimension listed twice, or named like a rollups column, is refused where it is.
     for (dimensions, message) in [
         (
