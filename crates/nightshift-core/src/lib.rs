@@ -39,7 +39,7 @@ pub mod window;
 
 pub use config::{
     AlertSink, ConfigErrors, Diagnostic, EngineSpec, Gates, PROJECT_FILE, PipelineSpec, Project,
-    TableSpec, compile_project, load_project,
+    TableSpec, compile_project, load_project, model_ref_problem,
 };
 pub use cron::CronExpr;
 pub use duration::Duration;

@@ -786,7 +786,7 @@ const ROLLUP_COLUMNS: &[&str] = &[
 
 /// Why `reference` cannot be a model reference (`name`, `name@VERSION`, `name@ALIAS`), as far
 /// as its shape goes; the registry checks the rest (names, versions, aliases) when a run starts.
-fn model_ref_problem(reference: &str) -> Option<&'static str> {
+pub fn model_ref_problem(reference: &str) -> Option<&'static str> {
     let reference = reference.trim();
     if reference.is_empty() {
         return Some("it is empty");
@@ -798,9 +798,29 @@ fn model_ref_problem(reference: &str) -> Option<&'static str> {
     if name.is_empty() {
         return Some("the model name before `@` is missing");
     }
+    // The registry's naming rules (`nightshift_registry::validate_model_name`; the CLI's
+    // tests check both agree): a lowercase letter or `_`, then lowercase letters, digits,
+    // `_` and `-`.
+    let bad_name = |n: &str| {
+        !n.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
+    if bad_name(name) {
+        return Some(
+            "a model name starts with a lowercase letter or `_` and holds only lowercase letters, digits, `_` and `-`",
+        );
+    }
     match at {
         Some("") => Some("the version or alias after `@` is missing"),
         Some(at) if at.contains('@') => Some("it has more than one `@`"),
+        Some(at) if at.bytes().all(|b| b.is_ascii_digit()) => {
+            (at.trim_start_matches('0').is_empty()).then_some("versions start at 1")
+        }
+        Some(at) if bad_name(at) => Some(
+            "an alias starts with a lowercase letter or `_` and holds only lowercase letters, digits, `_` and `-`",
+        ),
         _ => None,
     }
 }

@@ -11,6 +11,7 @@ mod schema;
 
 use std::path::Path;
 
+pub use compile::model_ref_problem;
 pub use diagnostic::{ConfigErrors, Diagnostic};
 pub use project::{AlertSink, EngineSpec, Gates, PipelineSpec, Project, TableSpec};
 

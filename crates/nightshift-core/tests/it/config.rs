@@ -510,6 +510,15 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
         ("\"\"", "it is empty"),
         ("\"@3\"", "the model name before `@` is missing"),
         ("\"a@b@c\"", "more than one `@`"),
+        (
+            "\"root cause@prod\"",
+            "a model name starts with a lowercase letter",
+        ),
+        ("\"root_cause@0\"", "versions start at 1"),
+        (
+            "\"root_cause@Prod\"",
+            "an alias starts with a lowercase letter",
+        ),
     ] {
         let text = EXAMPLE.replace("\"root_cause@production\"", model);
         let e = errors(dir.path(), &text);

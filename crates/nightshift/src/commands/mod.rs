@@ -99,3 +99,36 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     println!("{text}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    /// The project file's check of a pipeline's `model` and the registry's parser agree on
+    /// what is a model reference (the first runs before the registry is opened).
+    #[test]
+    fn the_config_check_and_the_registry_agree_on_model_references() {
+        for reference in [
+            "root_cause",
+            "root_cause@production",
+            "root_cause@3",
+            "root_cause@latest",
+            "_m-1@a_b-c",
+            "root cause@prod",
+            "Root_Cause",
+            "root_cause@0",
+            "root_cause@00",
+            "root_cause@Prod",
+            "9lives",
+            "m@",
+            "@3",
+            "a@b@c",
+            "",
+            "m@x y",
+        ] {
+            let config = nightshift_core::model_ref_problem(reference).is_none();
+            let registry = nightshift_registry::ModelRef::from_str(reference).is_ok();
+            assert_eq!(config, registry, "{reference:?}");
+        }
+    }
+}
