@@ -124,11 +124,14 @@ fn die_on_broken_pipe() {
 fn init_logging(global: &cli::GlobalArgs) {
     use tracing_subscriber::EnvFilter;
     // The Delta kernel logs each error it returns (with a backtrace under RUST_BACKTRACE),
-    // and we report the same error once, with its table: its own logs show from -v on.
+    // and delta-rs a commit conflict it returns; we report the same error once, with its
+    // table and a hint: their own logs show from -v on.
     let default = match (global.quiet, global.verbose) {
-        (true, _) => "error,buoyant_kernel=off,buoyant_kernel_engine=off",
+        (true, _) => {
+            "error,buoyant_kernel=off,buoyant_kernel_engine=off,deltalake_core::kernel::transaction=off"
+        }
         (false, 0) => {
-            "warn,nightshift=info,nightshift_pipeline=info,buoyant_kernel=off,buoyant_kernel_engine=off"
+            "warn,nightshift=info,nightshift_pipeline=info,buoyant_kernel=off,buoyant_kernel_engine=off,deltalake_core::kernel::transaction=off"
         }
         // The Delta kernel's info lines (one per table snapshot) would drown ours.
         (false, 1) => {
