@@ -92,8 +92,8 @@ pub(crate) struct InitArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
-    /// Number of days of data.
-    #[arg(long, default_value_t = 14)]
+    /// Number of days of data (1 to 3660).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3660))]
     pub(crate) days: u32,
     /// Support contacts per day (trips: as many; orders: half).
     #[arg(long, default_value_t = 20_000)]
@@ -141,8 +141,8 @@ pub(crate) struct SchedulerArgs {
     /// Run one tick and exit.
     #[arg(long)]
     pub(crate) once: bool,
-    /// Most missed dates to catch up per pipeline and tick.
-    #[arg(long, default_value_t = 30)]
+    /// Most missed dates to catch up per pipeline and tick (1 or more).
+    #[arg(long, default_value_t = 30, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub(crate) max_catchup: usize,
     /// Seconds between ticks at most (deadlines are checked every tick).
     #[arg(long, default_value_t = 60)]

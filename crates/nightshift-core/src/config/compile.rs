@@ -344,9 +344,18 @@ pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, C
 
     // [engine]
     let engine = engine.map(|s| s.value).unwrap_or_default();
+    if let Some(t) = &engine.target_partitions
+        && *t.get_ref() == 0
+    {
+        c.error(
+            t.span(),
+            "`target_partitions` in [engine] is 0",
+            Some("give the number of partitions queries run in, 1 or more (default: the number of cores)".into()),
+        );
+    }
     let engine = EngineSpec {
         url: engine.url,
-        target_partitions: engine.target_partitions,
+        target_partitions: engine.target_partitions.map(|t| *t.get_ref()),
         memory_limit_mb: engine.memory_limit_mb,
     };
 
@@ -583,7 +592,15 @@ fn compile_pipeline(
             );
         }
         let reads = reads.get_ref();
-        for table in reads {
+        for (i, table) in reads.iter().enumerate() {
+            if reads[..i].iter().any(|t| t.get_ref() == table.get_ref()) {
+                c.error(
+                    table.span(),
+                    format!("`reads` in {label} lists `{}` twice", table.get_ref()),
+                    Some("list each table once, the driving one first".into()),
+                );
+                continue;
+            }
             match tables.get(table.get_ref()) {
                 Some(spec) => max_sla = max_sla.max(spec.freshness_sla),
                 None => {
@@ -745,6 +762,21 @@ fn compile_pipeline(
         }
     }
 
+    if let Some(rate) = &p.max_null_rate
+        && dimensions.is_empty()
+        && (0.0..=1.0).contains(rate.get_ref())
+    {
+        c.error(
+            rate.span(),
+            format!(
+                "`max_null_rate` in {label} checks the `dimensions` columns, and there are none"
+            ),
+            Some(
+                "list the features columns to check in `dimensions`, or remove `max_null_rate`"
+                    .into(),
+            ),
+        );
+    }
     let (features_path, features_sql) = features?;
     Some(PipelineSpec {
         name,
@@ -978,7 +1010,7 @@ fn type_hint(key: &str, message: &str) -> Option<String> {
     Some(if expected.starts_with("a string") {
         format!("put the value in double quotes: {key} = \"...\"")
     } else if expected.starts_with('u') {
-        format!("write a whole number of 0 or more, without quotes: {key} = 3")
+        format!("write a whole number, without quotes: {key} = 3")
     } else if expected.starts_with('i') {
         format!("write a whole number, without quotes: {key} = 3")
     } else if expected.starts_with('f') {

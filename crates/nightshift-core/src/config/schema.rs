@@ -41,7 +41,7 @@ pub(crate) struct ProjectSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct EngineSection {
     pub(crate) url: Option<String>,
-    pub(crate) target_partitions: Option<usize>,
+    pub(crate) target_partitions: Option<Spanned<usize>>,
     pub(crate) memory_limit_mb: Option<u64>,
 }
 

@@ -343,12 +343,12 @@ fn every_unknown_key_and_type_error_is_reported() {
             (
                 line_of(&text, "min_rows"),
                 "wrong type for `min_rows` in [pipelines.root_cause]: invalid value: integer `-1`, expected u64",
-                Some("write a whole number of 0 or more, without quotes: min_rows = 3")
+                Some("write a whole number, without quotes: min_rows = 3")
             ),
             (
                 line_of(&text, "retries ="),
                 "wrong type for `retries` in [pipelines.root_cause]: invalid type: string \"three\", expected u32",
-                Some("write a whole number of 0 or more, without quotes: retries = 3")
+                Some("write a whole number, without quotes: retries = 3")
             ),
             (
                 line_of(&text, "retires"),
@@ -358,7 +358,7 @@ fn every_unknown_key_and_type_error_is_reported() {
             (
                 line_of(&text, "target_partitions"),
                 "wrong type for `target_partitions` in [engine]: invalid type: string \"8\", expected usize",
-                Some("write a whole number of 0 or more, without quotes: target_partitions = 3")
+                Some("write a whole number, without quotes: target_partitions = 3")
             ),
             (
                 line_of(&text, "urll"),
@@ -564,6 +564,29 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             Some("make the window as long as the schedule's period: window = \"1d\"".to_string())
         )]
     );
+    // A table read twice, a null-rate gate with no dimensions to check, no partitions.
+    for (from, to, message) in [
+        (
+            "reads = [\"support_contacts\", \"trips\", \"orders\"]",
+            "reads = [\"support_contacts\", \"trips\", \"trips\"]",
+            "lists `trips` twice",
+        ),
+        (
+            "min_rows = 1",
+            "min_rows = 1\nmax_null_rate = 0.1",
+            "checks the `dimensions` columns, and there are none",
+        ),
+        (
+            "[project]",
+            "[engine]\ntarget_partitions = 0\n\n[project]",
+            "`target_partitions` in [engine] is 0",
+        ),
+    ] {
+        let text = EXAMPLE.replace(from, to);
+        assert_ne!(text, EXAMPLE, "{from}");
+        let e = errors(dir.path(), &text);
+        assert!(e.to_string().contains(message), "{message}: {e}");
+    }
     // A dimension listed twice, or named like a rollups column, is refused where it is.
     for (dimensions, message) in [
         (
