@@ -141,8 +141,9 @@ pub(crate) struct SchedulerArgs {
     /// Run one tick and exit.
     #[arg(long)]
     pub(crate) once: bool,
-    /// Most missed dates to catch up per pipeline and tick (1 or more).
-    #[arg(long, default_value_t = 30, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    /// Most missed dates to catch up per pipeline and tick (0: run no date, only check
+    /// deadlines and vacuum).
+    #[arg(long, default_value_t = 30)]
     pub(crate) max_catchup: usize,
     /// Seconds between ticks at most (deadlines are checked every tick).
     #[arg(long, default_value_t = 60)]

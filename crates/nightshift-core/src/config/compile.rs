@@ -1009,9 +1009,7 @@ fn type_hint(key: &str, message: &str) -> Option<String> {
     let expected = message.split("expected ").nth(1)?;
     Some(if expected.starts_with("a string") {
         format!("put the value in double quotes: {key} = \"...\"")
-    } else if expected.starts_with('u') {
-        format!("write a whole number, without quotes: {key} = 3")
-    } else if expected.starts_with('i') {
+    } else if expected.starts_with('u') || expected.starts_with('i') {
         format!("write a whole number, without quotes: {key} = 3")
     } else if expected.starts_with('f') {
         format!("write a number, without quotes: {key} = 0.5")
