@@ -68,6 +68,14 @@ pub(crate) async fn features_teed(
         message,
         hint,
     };
+    if nightshift_core::variables(&spec.features_sql).is_ok_and(|v| v.is_empty()) {
+        tracing::warn!(
+            pipeline = %spec.name,
+            "the features query ({}) uses none of {{{{ window_start }}}}, {{{{ window_end }}}}, \
+             {{{{ ds }}}}: every date reads the same rows into its slice; filter on the window",
+            spec.features_path.display()
+        );
+    }
     let sql = nightshift_core::render(&spec.features_sql, &plan.template_vars())?;
     tracing::debug!(pipeline = %spec.name, ds = %plan.ds, "features SQL:\n{sql}");
     let in_file = |source: nightshift_lake::Error| Error::FeaturesSql {
