@@ -37,9 +37,16 @@ pub fn deadline_missed(
     !published && now > deadline_at(logical_date, deadline, tz)
 }
 
-/// The alert dedup key of a missed deadline, e.g. `deadline:root_cause:2026-11-22`
-/// (`deadline:root_cause:2026-11-22T06:00` for a logical date that is not midnight).
-/// Pass it to [`crate::RunStore::record_alert`] so each miss alerts once.
+/// The alert dedup key of a missed deadline of the slice `ds`, e.g.
+/// `deadline:root_cause:ds=2026-11-19`: a slice is late once, however many fire times of a
+/// schedule finer than its window share it. Pass it to [`crate::RunStore::record_alert`].
+pub fn deadline_slice_alert_key(pipeline: &str, ds: &str) -> String {
+    format!("deadline:{pipeline}:ds={ds}")
+}
+
+/// The alert dedup key of a missed deadline by logical date, e.g.
+/// `deadline:root_cause:2026-11-22` (`deadline:root_cause:2026-11-22T06:00` for a logical
+/// date that is not midnight).
 pub fn deadline_alert_key(pipeline: &str, logical_date: DateTime<Utc>) -> String {
     let when = if logical_date.time() == NaiveTime::MIN {
         logical_date.format("%Y-%m-%d")

@@ -63,7 +63,9 @@ pub mod store;
 
 pub use catchup::{due_dates, due_dates_for, latest_fire_at_or_before, next_fire_after};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use deadline::{deadline_alert_key, deadline_at, deadline_missed, missed_deadlines};
+pub use deadline::{
+    deadline_alert_key, deadline_at, deadline_missed, deadline_slice_alert_key, missed_deadlines,
+};
 pub use error::{Error, Result};
 pub use lease::Lease;
 pub use owner::{Liveness, Owner, ProcLiveness, local_hostname};

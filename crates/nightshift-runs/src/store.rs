@@ -800,6 +800,20 @@ impl RunStore {
         s.map(|s| parse_ts(&self.path, &s)).transpose()
     }
 
+    /// The earliest logical date of any run of `pipeline` (whatever its outcome), if it ever
+    /// ran: dates before it are none of the scheduler's business (deadline alerts).
+    pub fn first_logical_date(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
+        let conn = self.lock();
+        let s: Option<String> = conn
+            .query_row(
+                "SELECT MIN(logical_date) FROM runs WHERE pipeline = ?1",
+                [pipeline],
+                |r| r.get(0),
+            )
+            .map_err(self.sql("read first run"))?;
+        s.map(|s| parse_ts(&self.path, &s)).transpose()
+    }
+
     /// Whether a run of `pipeline` for slice `ds` succeeded through `last_task` (the slice's
     /// output is published), whatever its logical date: a hand run at midnight and the
     /// schedule's 06:00 run of the same day write the same slice.

@@ -467,8 +467,18 @@ async fn deadline_alerts(
         &mut published,
         100,
     );
+    // Only dates from the pipeline's first run on, or, before it ever ran, the latest (a new
+    // project's first tick runs only that one: the days before are not late); and one alert
+    // per slice (fire times of a schedule finer than its window share one).
+    let from = store
+        .first_logical_date(&spec.name)
+        .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
+        .or_else(|| missed.iter().max().copied());
+    let mut slices = std::collections::BTreeSet::new();
     let pending = missed
         .into_iter()
+        .filter(|date| from.is_some_and(|f| *date >= f))
+        .filter(|date| slices.insert(spec.window_for(*date).ds()))
         .map(|date| {
             let at = nightshift_runs::deadline_at(date, deadline, spec.utc_offset());
             PendingAlert {
@@ -481,7 +491,10 @@ async fn deadline_alerts(
                     subject(spec, date),
                     at.format("%Y-%m-%d %H:%M UTC")
                 ),
-                key: nightshift_runs::deadline_alert_key(&spec.name, date),
+                key: nightshift_runs::deadline_slice_alert_key(
+                    &spec.name,
+                    &spec.window_for(date).ds(),
+                ),
             }
         })
         .collect();

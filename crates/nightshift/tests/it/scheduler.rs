@@ -263,8 +263,45 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
     );
     std::fs::write(&file, text).expect("write");
 
-    // The scheduler was down until 2026-11-22 10:00: the 11-21 run never started and its
-    // 09:00 deadline has passed. (The 11-22 run is attempted and fails: there is no data.)
+    // A brand-new project's first tick runs only the latest date: the days before it are not
+    // late, so no deadline alert names them.
+    let fresh = tempfile::tempdir().expect("tmp");
+    let copy = fresh.path().join("p");
+    std::fs::create_dir_all(copy.join("sql")).expect("mkdir");
+    for f in ["nightshift.toml", "sql/root_cause_features.sql"] {
+        std::fs::copy(p.join(f), copy.join(f)).expect("copy");
+    }
+    let out = nightshift(
+        &copy,
+        &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let received: Vec<serde_json::Value> = alerts.try_iter().collect();
+    let deadline: Vec<&serde_json::Value> = received
+        .iter()
+        .filter(|a| a["event"] == "deadline_missed")
+        .collect();
+    assert_eq!(deadline.len(), 1, "{received:?}");
+    assert_eq!(
+        deadline[0]["logical_date"], "2026-11-22T06:00:00Z",
+        "{received:?}"
+    );
+
+    // The project ran before (a hand check of the 19th), then the scheduler was down until
+    // 2026-11-22 10:00: the 11-21 run never started and its 09:00 deadline has passed. (The
+    // 11-22 run cannot start: no model is trained.)
+    let out = nightshift(
+        &p,
+        &[
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-19",
+            "--only",
+            "check",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let out = nightshift(
         &p,
         &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
