@@ -283,7 +283,12 @@ pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, C
                         .to_string(),
                 )
             } else {
-                None
+                Some(
+                    "fix the syntax at that line and column: sections are [name] or \
+                     [tables.name], values are key = \"text\", 3, 0.5, true or [\"a\", \"b\"] \
+                     (TOML, https://toml.io)"
+                        .to_string(),
+                )
             };
             c.error(
                 e.span().unwrap_or(0..0),
