@@ -310,7 +310,11 @@ fn toml_syntax_error_has_position() {
     let d = &e.diagnostics[0];
     assert_eq!((d.line, d.column), (2, 8));
     assert!(d.message.starts_with("invalid TOML: "), "{}", d.message);
-    assert!(d.hint.as_deref().is_some_and(|h| h.contains("key = \"text\"")));
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("key = \"text\""))
+    );
 }
 
 #[test]

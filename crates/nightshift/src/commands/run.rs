@@ -48,6 +48,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
     let tasks: Vec<Task> = if args.only.is_empty() {
         // Without a model the pipeline stops at features.
         if plan.pipeline.model.is_none() {
+            tracing::warn!(
+                "pipeline `{}` has no `model`: running check and features only (set model = \"name@production\" to predict)",
+                plan.pipeline.name
+            );
             vec![Task::Check, Task::Features]
         } else {
             Task::ALL.to_vec()
