@@ -40,6 +40,13 @@ pub enum Error {
         input: String,
     },
 
+    /// A logical date written as a date that the calendar does not have (`2026-02-30`).
+    #[error("invalid logical date `{input}`: the calendar has no such day")]
+    NoSuchDay {
+        /// The text as written.
+        input: String,
+    },
+
     /// A logical date outside the years Nightshift handles (see [`crate::parse_logical_date`]).
     #[error(
         "logical date `{input}` is out of range: dates from 1900-01-01 to 2199-12-31 are supported"

@@ -87,6 +87,11 @@ pub fn parse_logical_date(s: &str) -> Result<DateTime<Utc>, Error> {
     let t = s.trim();
     let date = match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         Ok(date) => date.and_time(NaiveTime::MIN).and_utc(),
+        Err(e) if e.kind() == chrono::format::ParseErrorKind::OutOfRange => {
+            return Err(Error::NoSuchDay {
+                input: s.to_string(),
+            });
+        }
         Err(_) => DateTime::parse_from_rfc3339(t)
             .map(|d| d.with_timezone(&Utc))
             .map_err(|_| Error::InvalidLogicalDate {
@@ -220,6 +225,11 @@ mod tests {
             "yesterday",
         ] {
             assert!(parse_logical_date(bad).is_err(), "{bad}");
+        }
+        // A date of the right shape that the calendar lacks says so.
+        for missing in ["2026-02-30", "2026-04-31", "2025-02-29"] {
+            let err = parse_logical_date(missing).expect_err(missing);
+            assert!(matches!(err, Error::NoSuchDay { .. }), "{missing}: {err}");
         }
         // Years whose windows would leave the warehouse's timestamps are refused as such.
         assert_eq!(at("1900-01-01").to_rfc3339(), "1900-01-01T00:00:00+00:00");
