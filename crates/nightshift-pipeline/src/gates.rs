@@ -42,11 +42,16 @@ pub async fn gate_features(warehouse: &Warehouse, plan: &RunPlan) -> Result<()> 
             let low = gates.min_row_ratio.is_some_and(|min| ratio < min);
             let high = gates.max_row_ratio.is_some_and(|max| ratio > max);
             if low || high {
+                let bound = match (low, gates.min_row_ratio, gates.max_row_ratio) {
+                    (true, Some(min), _) => format!("below min_row_ratio {min}"),
+                    (_, _, Some(max)) => format!("above max_row_ratio {max}"),
+                    _ => String::new(),
+                };
                 return Err(gate_failed(
                     plan,
                     "row count",
                     format!(
-                        "{table} has {today} rows for ds {}, {ratio:.2}x the median {median} of the {} slices before",
+                        "{table} has {today} rows for ds {}, {ratio:.3}x the median {median} of the {} slices before, {bound}",
                         plan.ds,
                         history.len()
                     ),

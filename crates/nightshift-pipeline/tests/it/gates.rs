@@ -49,7 +49,11 @@ async fn the_row_count_gate_compares_with_the_median_of_recent_days() {
     let plan = RunPlan::new(&project, "rc", at(21, 0), at(21, 6)).expect("plan");
     let err = gate_features(&wh, &plan).await.expect_err("too few rows");
     assert!(matches!(err, Error::QualityGate { .. }), "{err}");
-    assert!(err.to_string().contains("0.30x the median 100"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("0.300x the median 100 of the 3 slices before, below min_row_ratio"),
+        "{err}"
+    );
 
     // A normal day passes; a day with 30% null channels does not.
     slice(&wh, "2026-11-18", 110, 0).await;
