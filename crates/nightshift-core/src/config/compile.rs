@@ -874,10 +874,17 @@ fn compile_gates(
         let v = v.as_ref()?;
         let x = *v.get_ref();
         if !(x.is_finite() && (low..=high).contains(&x)) {
+            let example = what
+                .split("(e.g. ")
+                .nth(1)
+                .and_then(|e| e.split(':').next())
+                .unwrap_or("0.5");
             c.error(
                 v.span(),
                 format!("`{key}` in {label} is {x}; it must be {what}"),
-                None,
+                Some(format!(
+                    "write e.g. {key} = {example}, or leave the key out to turn the gate off"
+                )),
             );
             return None;
         }

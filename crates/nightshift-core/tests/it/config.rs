@@ -535,6 +535,11 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             .to_string()
             .contains("is -1; it must be a ratio of at least 0")
     );
+    let text = EXAMPLE.replace("min_rows = 1", "min_rows = 1\nmin_row_ratio = nan");
+    assert_eq!(
+        summary(&errors(dir.path(), &text))[0].3.as_deref(),
+        Some("write e.g. min_row_ratio = 0.5, or leave the key out to turn the gate off")
+    );
     // A table without `time_column`: its `freshness_sla` would do nothing, and the pipeline
     // that reads it first cannot count `min_rows` in the window.
     let text = EXAMPLE.replace("time_column = \"created_at\"\n", "");
