@@ -143,6 +143,10 @@ impl Error {
                     Some("check the column names: `nightshift sql \"DESCRIBE raw.TABLE\"` lists a table's columns".into())
                 } else if msg.contains("Error parsing timestamp") || msg.contains("Cast error") {
                     Some("a text column holds a value that does not convert (e.g. a time that is not ISO 8601); compare with TRY_CAST(column AS TIMESTAMP), which gives NULL for such values, or clean the data".into())
+                } else if msg.contains("single SQL statement") {
+                    Some("give one statement at a time, without `;` between two".into())
+                } else if msg.contains("Divide by zero") {
+                    Some("guard the divisor: x / NULLIF(y, 0) gives NULL where y is 0".into())
                 } else if msg.contains("non-UTF-8") || msg.contains("invalid utf-8") {
                     Some("a text column holds bytes that are not UTF-8: fix the upstream data, or keep the column out of the query".into())
                 } else {

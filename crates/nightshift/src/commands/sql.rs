@@ -12,7 +12,7 @@ pub(crate) async fn sql(global: &GlobalArgs, args: &SqlArgs) -> Result<(), Failu
     if args.csv && global.json {
         return Err(Failure::usage(
             "--csv and --json cannot be used together",
-            None,
+            Some("--csv prints a CSV table, --json a JSON array of rows: pick one".into()),
         ));
     }
     let project = super::load_project(&global.project)?;

@@ -395,6 +395,13 @@ fn sql_prints_csv_and_json_and_bad_sql_and_writes_exit_2_with_a_hint() {
     );
     let out = nightshift(&p, &["sql", "--csv", "--json", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = nightshift(&p, &["sql", "SELECT 1; SELECT 2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("one statement at a time"),
+        "{}",
+        stderr(&out)
+    );
     // Nested values are JSON text in a CSV cell, nulls are kept as keys in JSON, and an
     // empty result still has its header.
     let out = nightshift(
