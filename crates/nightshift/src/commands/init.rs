@@ -35,6 +35,12 @@ pub(crate) fn init(global: &GlobalArgs, args: &InitArgs) -> Result<(), Failure> 
 /// Writes the scaffold into `dir` (refusing to overwrite a project) and checks it compiles.
 /// Returns the project file and the SQL file.
 pub(crate) fn create_project(dir: &Path) -> Result<(PathBuf, PathBuf), Failure> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::usage(
+            format!("{} exists and is not a directory", dir.display()),
+            Some("give a new directory's path, or an existing directory".into()),
+        ));
+    }
     let project_file = dir.join(nightshift_core::PROJECT_FILE);
     if project_file.exists() {
         return Err(Failure::usage(
