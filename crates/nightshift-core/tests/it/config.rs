@@ -77,6 +77,14 @@ fn summary(e: &ConfigErrors) -> Vec<(usize, usize, String, Option<String>)> {
         .collect()
 }
 
+/// `(line, message)` of each diagnostic.
+fn lines_and_messages(e: &ConfigErrors) -> Vec<(usize, String)> {
+    summary(e)
+        .into_iter()
+        .map(|(line, _, m, _)| (line, m))
+        .collect()
+}
+
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
@@ -545,10 +553,7 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
     let text = EXAMPLE.replace("time_column = \"created_at\"\n", "");
     let e = errors(dir.path(), &text);
     assert_eq!(
-        summary(&e)
-            .into_iter()
-            .map(|(line, _, m, _)| (line, m))
-            .collect::<Vec<_>>(),
+        lines_and_messages(&e),
         vec![
             (
                 line_of(&text, "freshness_sla = \"2d\""),
@@ -614,10 +619,7 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
         );
         let e = errors(dir.path(), &text);
         assert_eq!(
-            summary(&e)
-                .into_iter()
-                .map(|(line, _, m, _)| (line, m))
-                .collect::<Vec<_>>(),
+            lines_and_messages(&e),
             vec![(line_of(&text, "dimensions ="), message.to_string())]
         );
     }

@@ -123,42 +123,34 @@ fn no_project_and_bad_dates_are_usage_errors() {
     );
     // Training data comes from a file or a query: a missing source names both, and both
     // at once are refused.
-    let train = [
-        "models",
-        "train",
-        "m",
-        "--text-column",
-        "t",
-        "--label-column",
-        "l",
-    ];
-    let out = nightshift(&p, &train);
+    let train = |label: &'static str, more: &[&'static str]| {
+        let mut args = vec![
+            "models",
+            "train",
+            "m",
+            "--text-column",
+            "t",
+            "--label-column",
+            label,
+        ];
+        args.extend_from_slice(more);
+        args
+    };
+    let out = nightshift(&p, &train("l", &[]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("--data <DATA>|--sql <SQL>"),
         "{}",
         stderr(&out)
     );
-    let same = [
-        "models",
-        "train",
-        "m",
-        "--text-column",
-        "t",
-        "--label-column",
-        "t",
-        "--data",
-        "x.csv",
-    ];
-    let out = nightshift(&p, &same);
+    let out = nightshift(&p, &train("t", &["--data", "x.csv"]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("both the text column and a label column"),
         "{}",
         stderr(&out)
     );
-    let both = [&train[..], &["--data", "x.csv", "--sql", "SELECT 1"]].concat();
-    let out = nightshift(&p, &both);
+    let out = nightshift(&p, &train("l", &["--data", "x.csv", "--sql", "SELECT 1"]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("cannot be used with"),

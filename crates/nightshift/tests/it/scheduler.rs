@@ -214,6 +214,11 @@ fn a_log_sink_prints_its_alerts_under_quiet() {
     );
 }
 
+/// The alerts of one event among those received.
+fn of_event<'a>(received: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
+    received.iter().filter(|a| a["event"] == event).collect()
+}
+
 /// A one-thread HTTP server that answers 200 to every request and hands over the bodies.
 fn webhook_server() -> (String, mpsc::Receiver<serde_json::Value>) {
     webhook_server_on(TcpListener::bind("127.0.0.1:0").expect("bind"))
@@ -271,16 +276,17 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
     for f in ["nightshift.toml", "sql/root_cause_features.sql"] {
         std::fs::copy(p.join(f), copy.join(f)).expect("copy");
     }
-    let out = nightshift(
-        &copy,
-        &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let received: Vec<serde_json::Value> = alerts.try_iter().collect();
-    let deadline: Vec<&serde_json::Value> = received
-        .iter()
-        .filter(|a| a["event"] == "deadline_missed")
-        .collect();
+    // A tick at 10:00 that fails (nothing can run), and the alerts it sent.
+    let failing_tick = |project: &std::path::Path| {
+        let out = nightshift(
+            project,
+            &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        alerts.try_iter().collect::<Vec<serde_json::Value>>()
+    };
+    let received = failing_tick(&copy);
+    let deadline = of_event(&received, "deadline_missed");
     assert_eq!(deadline.len(), 1, "{received:?}");
     assert_eq!(
         deadline[0]["logical_date"], "2026-11-22T06:00:00Z",
@@ -302,16 +308,8 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let out = nightshift(
-        &p,
-        &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let received: Vec<serde_json::Value> = alerts.try_iter().collect();
-    let deadline: Vec<&serde_json::Value> = received
-        .iter()
-        .filter(|a| a["event"] == "deadline_missed")
-        .collect();
+    let received = failing_tick(&p);
+    let deadline = of_event(&received, "deadline_missed");
     // The missed dates of the last three days, in one alert that names them.
     assert_eq!(deadline.len(), 1, "{received:?}");
     assert_eq!(
