@@ -66,6 +66,15 @@ pub enum Error {
         run: String,
     },
 
+    /// A retry was started for a run that another retry of it is running now.
+    #[error("run `{run}` is being retried by `{by}`, which is still running")]
+    BeingRetried {
+        /// The run.
+        run: String,
+        /// The retry in progress.
+        by: String,
+    },
+
     /// A retry was asked for a run that a retry of it (or of its retries) already completed.
     #[error("run `{run}` was already retried by `{by}`, which succeeded")]
     AlreadyRetried {
@@ -182,6 +191,9 @@ impl Error {
             Error::RunStillRunning { .. } => Some(
                 "wait for it to finish; if its process died it is marked abandoned once its lease expires".into(),
             ),
+            Error::BeingRetried { by, .. } => Some(format!(
+                "wait for it: `nightshift runs show {by}`"
+            )),
             Error::AlreadyRetried { .. } => Some(
                 "to compute the date again anyway, run it: `nightshift run PIPELINE --date D` (its slices are replaced)".into(),
             ),

@@ -222,6 +222,22 @@ impl RunStore {
                 if !exists {
                     return Err(Error::UnknownRun { id: of.to_string() });
                 }
+                // Checked in this write transaction: two retries of one run started at once
+                // cannot both pass.
+                let running: Option<String> = tx
+                    .query_row(
+                        "SELECT id FROM runs WHERE retry_of = ?1 AND status = 'running' LIMIT 1",
+                        [of.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(self.sql("look up running retries"))?;
+                if let Some(by) = running {
+                    return Err(Error::BeingRetried {
+                        run: of.to_string(),
+                        by,
+                    });
+                }
                 Some(of.to_string())
             }
             _ => None,

@@ -138,7 +138,8 @@ impl From<nightshift_pipeline::Error> for Failure {
             nightshift_pipeline::Error::Runs(
                 nightshift_runs::Error::UnknownRun { .. }
                 | nightshift_runs::Error::NothingToRetry { .. }
-                | nightshift_runs::Error::AlreadyRetried { .. },
+                | nightshift_runs::Error::AlreadyRetried { .. }
+                | nightshift_runs::Error::BeingRetried { .. },
             ) => 2,
             _ => 1,
         };

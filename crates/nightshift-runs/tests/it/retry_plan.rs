@@ -52,6 +52,26 @@ fn retry_after_infer_failed_reruns_infer_and_publish_only() {
     assert_eq!(retry.tasks, ["infer", "publish"]);
     let detail = store.get(&retry.id, now).expect("get");
     assert_eq!(detail.run.trigger, Trigger::Retry { of: run.id.clone() });
+    // A second retry while this one runs is refused (two `runs retry` at once).
+    let err = store
+        .start_run(
+            NewRun {
+                pipeline: &plan.pipeline,
+                logical_date: plan.logical_date,
+                ds: &plan.ds,
+                tasks: &tasks,
+                trigger: Trigger::Retry { of: run.id.clone() },
+                owner: &owner(),
+                model: None,
+            },
+            now,
+        )
+        .expect_err("being retried");
+    assert!(
+        matches!(&err, Error::BeingRetried { by, .. } if *by == retry.id.to_string()),
+        "{err}"
+    );
+    assert!(err.hint().is_some_and(|h| h.contains("runs show")), "{err}");
 
     // A retry of a succeeded run is refused.
     for task in ["infer", "publish"] {
