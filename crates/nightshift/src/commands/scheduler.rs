@@ -42,7 +42,8 @@ impl Clock for FixedClock {
 }
 
 pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Result<(), Failure> {
-    let project = super::load_project(&global.project)?;
+    let mut project = super::load_project(&global.project)?;
+    let mut stamp = config_stamp(&project);
     let clock: Box<dyn Clock + Send + Sync> = match &args.now {
         Some(s) => Box::new(FixedClock(
             nightshift_core::parse_logical_date(s).map_err(|e| Failure::usage(e, None))?,
@@ -66,10 +67,29 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
         ));
     }
     let store = super::open_run_store(&project)?;
-    let warehouse = Warehouse::open(&project).await?;
+    let mut warehouse = Warehouse::open(&project).await?;
     let mut shutdown = shutdown_signal();
     let mut last_vacuum: Option<DateTime<Utc>> = None;
     loop {
+        // An edited project file or features SQL applies from the next tick on, as long as
+        // it loads; one that does not is reported, and the ticks go on with the last good one.
+        let now_stamp = config_stamp(&project);
+        if now_stamp != stamp {
+            stamp = now_stamp;
+            match super::load_project(&global.project) {
+                Ok(reloaded) => {
+                    warehouse = Warehouse::open(&reloaded).await?;
+                    project = reloaded;
+                    stamp = config_stamp(&project);
+                    tracing::info!("{} changed: reloaded", project.file.display());
+                }
+                Err(f) => tracing::error!(
+                    "{} changed but does not load, so the scheduler keeps the previous configuration: {:#}",
+                    project.file.display(),
+                    f.error
+                ),
+            }
+        }
         let runs = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
         let failures = runs
             .iter()
@@ -549,6 +569,15 @@ fn due_not_done(
         }
         after = planned.last().copied();
     }
+}
+
+/// When the project file and each pipeline's features SQL were last modified (a file that
+/// cannot be read counts as changed when it can be again).
+fn config_stamp(project: &Project) -> Vec<Option<std::time::SystemTime>> {
+    std::iter::once(&project.file)
+        .chain(project.pipelines.values().map(|p| &p.features_path))
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
 }
 
 /// `<pipeline> for <date>`, how an alert names the date it is about.

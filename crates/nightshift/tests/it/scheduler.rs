@@ -608,3 +608,55 @@ fn sigterm_during_the_first_tick_lets_its_run_finish() {
         "{runs}"
     );
 }
+
+/// A long-running scheduler picks up an edited project file at its next tick; an edit that
+/// does not load is reported and the previous configuration kept.
+#[cfg(unix)]
+#[test]
+fn a_long_running_scheduler_reloads_an_edited_project_file() {
+    use std::io::Read;
+    let (_dir, p) = init();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(&p)
+        .args([
+            "scheduler",
+            "--now",
+            "2026-11-22T10:00:00Z",
+            "--no-vacuum",
+            "--poll-seconds",
+            "1",
+        ])
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start scheduler");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let file = p.join("nightshift.toml");
+    let good = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, format!("{good}\nnot toml at all\n")).expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    std::fs::write(&file, good.replace("top_k = 3", "top_k = 2")).expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read stderr");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "changed but does not load, so the scheduler keeps the previous configuration"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("changed: reloaded"), "{err}");
+}
