@@ -34,39 +34,28 @@ fn retry_after_infer_failed_reruns_infer_and_publish_only() {
 
     // The retry is attempt 2 of the date, with only the remaining tasks.
     let tasks: Vec<&str> = plan.tasks.iter().map(String::as_str).collect();
-    let retry = store
-        .start_run(
+    let owner = owner();
+    let start_retry = || {
+        store.start_run(
             NewRun {
                 pipeline: &plan.pipeline,
                 logical_date: plan.logical_date,
                 ds: &plan.ds,
                 tasks: &tasks,
                 trigger: Trigger::Retry { of: run.id.clone() },
-                owner: &owner(),
+                owner: &owner,
                 model: None,
             },
             now,
         )
-        .expect("start retry");
+    };
+    let retry = start_retry().expect("start retry");
     assert_eq!(retry.attempt, 2);
     assert_eq!(retry.tasks, ["infer", "publish"]);
     let detail = store.get(&retry.id, now).expect("get");
     assert_eq!(detail.run.trigger, Trigger::Retry { of: run.id.clone() });
     // A second retry while this one runs is refused (two `runs retry` at once).
-    let err = store
-        .start_run(
-            NewRun {
-                pipeline: &plan.pipeline,
-                logical_date: plan.logical_date,
-                ds: &plan.ds,
-                tasks: &tasks,
-                trigger: Trigger::Retry { of: run.id.clone() },
-                owner: &owner(),
-                model: None,
-            },
-            now,
-        )
-        .expect_err("being retried");
+    let err = start_retry().expect_err("being retried");
     assert!(
         matches!(&err, Error::BeingRetried { by, .. } if *by == retry.id.to_string()),
         "{err}"

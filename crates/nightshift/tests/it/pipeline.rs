@@ -262,9 +262,7 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
         good.replace("min_rows = 1", "min_rows = 1\nmin_distinct_labels = 1000"),
     )
     .expect("write");
-    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let doc = run_date_22(&p, 1);
     let run_id = doc["run_id"].as_str().expect("run id").to_string();
     assert_eq!(doc["status"], "failed");
     assert_eq!(
@@ -550,9 +548,7 @@ fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
         good.replace("top_k = 3", "top_k = 3\nmin_distinct_labels = 1000"),
     )
     .expect("write");
-    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let run = run_date_22(&p, 1);
     assert_eq!(run["failed_task"], "publish", "{run}");
     // Retried once while the gate still fails: that retry ran publish alone, and the next
     // retry (of the retry) must still find the version through the chain.
@@ -593,9 +589,7 @@ fn a_retried_publish_publishes_the_version_its_run_predicted_with() {
         good.replace("top_k = 3", "top_k = 3\nmin_distinct_labels = 1000"),
     )
     .expect("write");
-    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let failed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let failed = run_date_22(&p, 1);
     std::fs::write(&file, &good).expect("write");
     let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-22"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -628,9 +622,7 @@ fn a_retried_infer_uses_the_version_its_run_resolved() {
         .replace("top_k = 3", "top_k = 3\nmax_null_rate = 0.0");
     assert_ne!(gated, good, "the template changed: update this test");
     std::fs::write(&file, &gated).expect("write");
-    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let run: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let run = run_date_22(&p, 1);
     assert_eq!(run["failed_task"], "infer", "{run}");
     let run_id = run["run_id"].as_str().expect("run id").to_string();
     let out = nightshift(&p, &["--json", "runs", "show", &run_id]);
@@ -655,20 +647,26 @@ fn a_retried_infer_uses_the_version_its_run_resolved() {
         0
     );
 
-    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let rerun: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let rerun = run_date_22(&p, 0);
     assert_eq!(rerun["model"], "root_cause@2", "{rerun}");
 
     // A re-run of the done date fails: its retry runs (the earlier successes came before it).
     std::fs::write(&file, &gated).expect("write");
-    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let failed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let failed = run_date_22(&p, 1);
     std::fs::write(&file, &good).expect("write");
     let out = nightshift(
         &p,
         &["runs", "retry", failed["run_id"].as_str().expect("run id")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `nightshift --json run root_cause --date 2026-11-22`, which must exit with `code`: its JSON.
+fn run_date_22(project: &std::path::Path, code: i32) -> serde_json::Value {
+    let out = nightshift(
+        project,
+        &["--json", "run", "root_cause", "--date", "2026-11-22"],
+    );
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).expect("json")
 }
