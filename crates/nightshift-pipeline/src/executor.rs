@@ -204,7 +204,8 @@ fn check_inputs_done(store: &RunStore, plan: &RunPlan, tasks: &[Task]) -> Result
 
 /// The `check` task as a sensor: while the upstream data is not there yet and the pipeline's
 /// `wait_for_data` has not passed, wait and look again (re-reading the tables' latest versions)
-/// instead of failing at once. Without `wait_for_data`, a single check.
+/// instead of failing at once, until [`RunPlan::wait_until`] (by default `wait_for_data` from
+/// now). Without `wait_for_data`, a single check.
 async fn check_waiting_for_data(
     warehouse: &Warehouse,
     store: &RunStore,
@@ -216,7 +217,9 @@ async fn check_waiting_for_data(
     let Some(wait) = plan.pipeline.wait_for_data else {
         return run_task(warehouse, plan, Task::Check, None).await;
     };
-    let give_up_at = clock.now() + wait.as_chrono();
+    let give_up_at = plan
+        .wait_until
+        .unwrap_or_else(|| clock.now() + wait.as_chrono());
     // Look again every twelfth of the wait, between 10 s and 5 min.
     let interval = std::time::Duration::from_secs((wait.seconds() as u64 / 12).clamp(10, 300));
     loop {

@@ -72,6 +72,11 @@ pub struct RunPlan {
     pub run_id: String,
     /// When the run started (injected, for exact tests).
     pub started_at: DateTime<Utc>,
+    /// Until when `check` waits for upstream data (with `wait_for_data`): `None` waits
+    /// `wait_for_data` from the run's start, as `nightshift run` does. The scheduler, which
+    /// looks for the data at its ticks instead of waiting inside a run, sets a time already
+    /// past, so that its run checks once.
+    pub wait_until: Option<DateTime<Utc>>,
 }
 
 impl RunPlan {
@@ -121,6 +126,7 @@ impl RunPlan {
             ds,
             run_id,
             started_at: now,
+            wait_until: None,
         })
     }
 

@@ -830,6 +830,21 @@ impl RunStore {
         s.map(|s| parse_ts(&self.path, &s)).transpose()
     }
 
+    /// The earliest logical date the scheduler ran `pipeline` for (whatever the outcome):
+    /// where its catch-up starts while no date of the pipeline is done yet, so that a new
+    /// pipeline's failed first date is not dropped once a later date is due.
+    pub fn first_scheduled_date(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
+        let conn = self.lock();
+        let s: Option<String> = conn
+            .query_row(
+                "SELECT MIN(logical_date) FROM runs WHERE pipeline = ?1 AND trigger = 'schedule'",
+                [pipeline],
+                |r| r.get(0),
+            )
+            .map_err(self.sql("read first scheduled run"))?;
+        s.map(|s| parse_ts(&self.path, &s)).transpose()
+    }
+
     /// Whether a run of `pipeline` for slice `ds` succeeded through `last_task` (the slice's
     /// output is published), whatever its logical date: a hand run at midnight and the
     /// schedule's 06:00 run of the same day write the same slice.

@@ -21,8 +21,10 @@ struct TickRun {
     /// `None` when no run was recorded: it could not start (e.g. its model failed to load),
     /// or the date waits to be retried.
     run_id: Option<String>,
-    /// `succeeded`, `failed`, `not_started`, `waiting` (failed before; see `retry_at`) or
-    /// `running_elsewhere` (another scheduler holds the date's lease).
+    /// `succeeded`, `failed`, `not_started`, `waiting` (failed before; see `retry_at`),
+    /// `waiting_for_data` (its upstream data is not there yet and `wait_for_data` has not
+    /// passed; see `waiting_for` and `wait_until`) or `running_elsewhere` (another scheduler
+    /// holds the date's lease).
     status: &'static str,
     /// The task that failed.
     failed_task: Option<String>,
@@ -30,7 +32,36 @@ struct TickRun {
     /// Set when the date was not run: it failed before and waits until then.
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_at: Option<DateTime<Utc>>,
+    /// `waiting_for_data`: what the check found missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting_for: Option<String>,
+    /// `waiting_for_data`: when the scheduler stops waiting and runs the date (its check then
+    /// fails if the data is still missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wait_until: Option<DateTime<Utc>>,
 }
+
+impl TickRun {
+    /// A date of `pipeline` the tick did not run to the end, with its status.
+    fn new(pipeline: &str, logical_date: DateTime<Utc>, status: &'static str) -> TickRun {
+        TickRun {
+            pipeline: pipeline.to_string(),
+            logical_date,
+            run_id: None,
+            status,
+            failed_task: None,
+            error: None,
+            retry_at: None,
+            waiting_for: None,
+            wait_until: None,
+        }
+    }
+}
+
+/// When each date waiting for its upstream data (`wait_for_data`) is to be looked at again,
+/// by pipeline and logical date. Kept across the ticks of one scheduler process; a new one
+/// (`--once` from cron, a restart) looks at once.
+type NextLooks = std::collections::HashMap<(String, DateTime<Utc>), DateTime<Utc>>;
 
 /// A clock fixed at `--now`.
 struct FixedClock(DateTime<Utc>);
@@ -70,6 +101,7 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
     let mut warehouse = Warehouse::open(&project).await?;
     let mut shutdown = shutdown_signal();
     let mut last_vacuum: Option<DateTime<Utc>> = None;
+    let mut next_looks = NextLooks::new();
     loop {
         // An edited project file or features SQL applies from the next tick on, as long as
         // it loads; one that does not is reported, and the ticks go on with the last good one.
@@ -90,7 +122,15 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
                 ),
             }
         }
-        let runs = tick(&project, &warehouse, &store, clock.as_ref(), args).await?;
+        let runs = tick(
+            &project,
+            &warehouse,
+            &store,
+            clock.as_ref(),
+            args,
+            &mut next_looks,
+        )
+        .await?;
         let failures = runs
             .iter()
             .filter(|r| matches!(r.status, "failed" | "not_started"))
@@ -169,6 +209,7 @@ async fn tick(
     store: &RunStore,
     clock: &(dyn Clock + Send + Sync),
     args: &SchedulerArgs,
+    next_looks: &mut NextLooks,
 ) -> Result<Vec<TickRun>, Failure> {
     let runs_err = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
     for reaped in store.reap_abandoned(clock.now()).map_err(runs_err)? {
@@ -221,17 +262,26 @@ async fn tick(
                         failed.len()
                     );
                     ran.push(TickRun {
-                        pipeline: spec.name.clone(),
-                        logical_date: date,
-                        run_id: None,
-                        status: "waiting",
-                        failed_task: None,
-                        error: None,
                         retry_at: Some(retry_at),
+                        ..TickRun::new(&spec.name, date, "waiting")
                     });
                     continue;
                 }
             }
+            // Upstream data not there yet: looked at again at later ticks until
+            // `wait_for_data` after the date's time, instead of waiting inside a run (which
+            // held up the other dates and pipelines, their deadline alerts and a shutdown).
+            let wait_until = spec.wait_for_data.map(|wait| date + wait.as_chrono());
+            if let Some(until) = wait_until.filter(|&until| clock.now() < until)
+                && let Some(waiting) = waiting_for_data(
+                    project, warehouse, spec, date, until, clock, next_looks,
+                )
+                .await?
+            {
+                ran.push(waiting);
+                continue;
+            }
+            next_looks.remove(&(spec.name.clone(), date));
             let had_failed = !failed.is_empty();
             let ttl = nightshift_core::Duration::from_seconds(LEASE_TTL_SECONDS);
             let Some(lease) = store
@@ -239,30 +289,17 @@ async fn tick(
                 .map_err(runs_err)?
             else {
                 tracing::info!(pipeline = %spec.name, %date, "another scheduler is running this date");
-                ran.push(TickRun {
-                    pipeline: spec.name.clone(),
-                    logical_date: date,
-                    run_id: None,
-                    status: "running_elsewhere",
-                    failed_task: None,
-                    error: None,
-                    retry_at: None,
-                });
+                ran.push(TickRun::new(&spec.name, date, "running_elsewhere"));
                 continue;
             };
-            let result = run_date(project, warehouse, store, spec, date, clock).await;
+            let result = run_date(project, warehouse, store, spec, date, wait_until, clock).await;
             let _ = store.release(&lease);
             match result {
                 Ok((run_id, None)) => {
                     tracing::info!(pipeline = %spec.name, %date, "run {run_id} succeeded");
                     ran.push(TickRun {
-                        pipeline: spec.name.clone(),
-                        logical_date: date,
                         run_id: Some(run_id.clone()),
-                        status: "succeeded",
-                        failed_task: None,
-                        error: None,
-                        retry_at: None,
+                        ..TickRun::new(&spec.name, date, "succeeded")
                     });
                     if had_failed {
                         pending.push(PendingAlert {
@@ -281,13 +318,10 @@ async fn tick(
                 Ok((run_id, Some((task, message, gate)))) => {
                     tracing::error!(pipeline = %spec.name, %date, "run {run_id} failed in {task}: {message}");
                     ran.push(TickRun {
-                        pipeline: spec.name.clone(),
-                        logical_date: date,
                         run_id: Some(run_id.clone()),
-                        status: "failed",
                         failed_task: Some(task.clone()),
                         error: Some(message.clone()),
-                        retry_at: None,
+                        ..TickRun::new(&spec.name, date, "failed")
                     });
                     let key = format!("failed:{}:{}:{task}", spec.name, date.to_rfc3339());
                     let event = if gate {
@@ -311,13 +345,8 @@ async fn tick(
                     let message = format!("{:#}", f.error);
                     tracing::error!(pipeline = %spec.name, %date, "cannot run: {message}");
                     ran.push(TickRun {
-                        pipeline: spec.name.clone(),
-                        logical_date: date,
-                        run_id: None,
-                        status: "not_started",
-                        failed_task: None,
                         error: Some(message.clone()),
-                        retry_at: None,
+                        ..TickRun::new(&spec.name, date, "not_started")
                     });
                     pending.push(PendingAlert {
                         event: AlertEvent::TaskFailed,
@@ -419,16 +448,65 @@ pub(crate) fn last_task(spec: &PipelineSpec) -> &'static str {
     }
 }
 
-/// Runs every task of one date. `Ok((run_id, Some((task, error, quality_gate))))` when a task failed.
+/// Looks whether the upstream data of a date whose `wait_for_data` lasts `until` is there
+/// (the `check` task, which writes nothing), at most once per look interval (a twelfth of the
+/// wait, between 10 s and 5 min, as `nightshift run` looks). `Some` (the date's entry for the
+/// tick) while the data is missing; `None` once the date can run.
+async fn waiting_for_data(
+    project: &Project,
+    warehouse: &Warehouse,
+    spec: &PipelineSpec,
+    date: DateTime<Utc>,
+    until: DateTime<Utc>,
+    clock: &(dyn Clock + Send + Sync),
+    next_looks: &mut NextLooks,
+) -> Result<Option<TickRun>, Failure> {
+    let key = (spec.name.clone(), date);
+    let now = clock.now();
+    let waiting = |reason: String| TickRun {
+        waiting_for: Some(reason),
+        wait_until: Some(until),
+        ..TickRun::new(&spec.name, date, "waiting_for_data")
+    };
+    if next_looks.get(&key).is_some_and(|&at| now < at) {
+        return Ok(Some(waiting(
+            "upstream data (looked at less than a look interval ago)".into(),
+        )));
+    }
+    let plan = RunPlan::new(project, &spec.name, date, now)?;
+    warehouse.refresh().await?;
+    match nightshift_pipeline::check(warehouse, &plan).await {
+        Err(nightshift_pipeline::Error::CheckFailed { reason, .. }) => {
+            let wait = spec.wait_for_data.map_or(0, |w| w.seconds());
+            let interval = TimeDelta::seconds((wait / 12).clamp(10, 300));
+            next_looks.insert(key, now + interval);
+            tracing::info!(
+                pipeline = %spec.name,
+                %date,
+                "waiting for upstream data ({reason}); looking again from {}, giving up at {until}",
+                now + interval
+            );
+            Ok(Some(waiting(reason)))
+        }
+        // There, or an error the run reports.
+        _ => Ok(None),
+    }
+}
+
+/// Runs every task of one date; its `check` does not wait for data past `wait_until` (the
+/// tick has looked for it before). `Ok((run_id, Some((task, error, quality_gate))))` when a
+/// task failed.
 async fn run_date(
     project: &Project,
     warehouse: &Warehouse,
     store: &RunStore,
     spec: &PipelineSpec,
     date: DateTime<Utc>,
+    wait_until: Option<DateTime<Utc>>,
     clock: &(dyn Clock + Send + Sync),
 ) -> Result<(String, Option<(String, String, bool)>), Failure> {
     let mut plan = RunPlan::new(project, &spec.name, date, clock.now())?;
+    plan.wait_until = wait_until.map(|until| until.min(clock.now()));
     let (tasks, model) = if spec.model.is_some() {
         (
             Task::ALL.to_vec(),
@@ -543,7 +621,15 @@ fn due_not_done(
         return Ok(due);
     }
     let mut seen = std::collections::HashSet::new();
-    let (mut after, mut scanned) = (last, 0);
+    // Before any date is done, from the first date the scheduler ran (a new pipeline's
+    // failed first date stays due once the next one is); before that, the latest only.
+    let start = match last {
+        Some(last) => Some(last),
+        None => store
+            .first_scheduled_date(&spec.name)?
+            .map(|first| first - TimeDelta::seconds(1)),
+    };
+    let (mut after, mut scanned) = (start, 0);
     loop {
         let planned = nightshift_runs::due_dates_for(spec, after, now, BATCH);
         for &date in &planned {

@@ -197,6 +197,96 @@ fn a_schedule_finer_than_its_window_runs_each_slice_once() {
 }
 
 #[test]
+fn a_date_waiting_for_its_data_is_looked_at_each_tick_not_waited_for_inside_one() {
+    // With wait_for_data, a tick looks whether the data is there and moves on (a run that
+    // waited in place held up the other dates and pipelines, deadlines and a shutdown for up
+    // to the wait); the date runs once its data lands, or fails once the wait is over.
+    let (_dir, p) = init();
+    let file = p.join("nightshift.toml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        text.replace(
+            "retry_delay = \"2m\"",
+            "retry_delay = \"2m\"\nwait_for_data = \"2h\"",
+        ),
+    )
+    .expect("write");
+    // The data ends on 11-19: the date of 11-23 06:00 (ds 2026-11-20) has none yet.
+    crate::generate_and_train(&p, 6, "2026-11-19");
+    let tick = |now: &str| {
+        let out = nightshift(&p, &["--json", "scheduler", "--once", "--now", now]);
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        (
+            out.status.code(),
+            doc["runs"].as_array().expect("runs").clone(),
+        )
+    };
+    for now in ["2026-11-23T07:00:00Z", "2026-11-23T07:30:00Z"] {
+        let (code, ran) = tick(now);
+        assert_eq!(code, Some(0), "{ran:?}");
+        assert_eq!(ran.len(), 1, "{ran:?}");
+        assert_eq!(ran[0]["status"], "waiting_for_data", "{ran:?}");
+        assert_eq!(ran[0]["wait_until"], "2026-11-23T08:00:00Z", "{ran:?}");
+        assert!(ran[0]["run_id"].is_null(), "{ran:?}");
+        assert!(
+            ran[0]["waiting_for"]
+                .as_str()
+                .is_some_and(|w| w.contains("raw.support_contacts")),
+            "{ran:?}"
+        );
+    }
+    assert!(runs(&p).is_empty(), "no run is recorded while waiting");
+    // The wait is over: the date runs, and its check fails saying how long it waited.
+    let (code, ran) = tick("2026-11-23T08:00:00Z");
+    assert_eq!(code, Some(1), "{ran:?}");
+    assert_eq!(
+        (&ran[0]["status"], &ran[0]["failed_task"]),
+        (&"failed".into(), &"check".into()),
+        "{ran:?}"
+    );
+    assert!(
+        ran[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("after waiting 2h")),
+        "{ran:?}"
+    );
+    // The data lands (up to 11-21: a window is complete once later data is there); a day
+    // later the failed date runs, the new one waits.
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "8",
+            "--rows-per-day",
+            "300",
+            "--end-date",
+            "2026-11-21",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (code, ran) = tick("2026-11-24T07:00:00Z");
+    assert_eq!(code, Some(0), "{ran:?}");
+    let statuses: Vec<(&str, &str)> = ran
+        .iter()
+        .map(|r| {
+            (
+                r["logical_date"].as_str().expect("date"),
+                r["status"].as_str().expect("status"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("2026-11-23T06:00:00Z", "succeeded"),
+            ("2026-11-24T06:00:00Z", "waiting_for_data")
+        ]
+    );
+}
+
+#[test]
 fn a_log_sink_prints_its_alerts_under_quiet() {
     // `-q` keeps errors only, but an alert is recorded as sent: the log sink's line must show.
     let (_dir, p) = init();
