@@ -23,6 +23,23 @@ impl RunStore {
         Ok(inserted == 1)
     }
 
+    /// The keys of the alerts sent since `since` that start with `prefix`, oldest first.
+    pub fn alerts_since(&self, prefix: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT key FROM alerts WHERE substr(key, 1, length(?1)) = ?1 AND first_at >= ?2 \
+                 ORDER BY first_at, key",
+            )
+            .map_err(self.sql("list alerts"))?;
+        let keys = stmt
+            .query_map(params![prefix, ts(since)], |r| r.get(0))
+            .map_err(self.sql("list alerts"))?
+            .collect::<std::result::Result<Vec<String>, _>>()
+            .map_err(self.sql("list alerts"))?;
+        Ok(keys)
+    }
+
     /// Forgets that the alert `key` was sent (its delivery failed everywhere), so that a
     /// later [`RunStore::record_alert`] of it returns `true` again and it is sent again.
     pub fn forget_alert(&self, key: &str) -> Result<()> {

@@ -362,11 +362,56 @@ async fn tick(
             Ok(())
         }
         .await;
+        match recovered_by_hand(store, spec, clock.now()) {
+            Ok(recovered) => pending.extend(recovered),
+            Err(e) => {
+                tracing::error!(pipeline = %spec.name, "cannot look for dates fixed by hand: {e}")
+            }
+        }
         send_grouped(project, store, spec, pending, clock).await;
         outcome?;
         deadline_alerts(project, store, spec, clock).await?;
     }
     Ok(ran)
+}
+
+/// `run_recovered` alerts for the dates of `spec` whose failure was alerted in the last 30
+/// days and that are done now though the scheduler did not run them again: fixed by hand
+/// (`runs retry`, `run`). They share their keys with the scheduler's own recoveries, so a
+/// date recovers once.
+fn recovered_by_hand(
+    store: &RunStore,
+    spec: &PipelineSpec,
+    now: DateTime<Utc>,
+) -> Result<Vec<PendingAlert>, nightshift_runs::Error> {
+    let prefix = format!("failed:{}:", spec.name);
+    let mut dates = std::collections::BTreeSet::new();
+    for key in store.alerts_since(&prefix, now - TimeDelta::days(30))? {
+        // failed:<pipeline>:<logical date, RFC 3339>:<task>
+        let Some((date, _task)) = key[prefix.len()..].rsplit_once(':') else {
+            continue;
+        };
+        if let Ok(date) = DateTime::parse_from_rfc3339(date) {
+            dates.insert(date.with_timezone(&Utc));
+        }
+    }
+    let mut recovered = Vec::new();
+    for date in dates {
+        if store.completed(&spec.name, &spec.window_for(date).ds(), last_task(spec))? {
+            recovered.push(PendingAlert {
+                event: AlertEvent::RunRecovered,
+                date,
+                run_id: None,
+                task: None,
+                message: format!(
+                    "{} is done after earlier failures (run outside the scheduler)",
+                    subject(spec, date)
+                ),
+                key: format!("recovered:{}:{}", spec.name, date.to_rfc3339()),
+            });
+        }
+    }
+    Ok(recovered)
 }
 
 /// Deletes the files that the pipelines' own tables no longer use, past `retain` (as

@@ -287,6 +287,39 @@ fn a_date_waiting_for_its_data_is_looked_at_each_tick_not_waited_for_inside_one(
 }
 
 #[test]
+fn a_date_fixed_by_hand_after_its_failure_alert_sends_run_recovered_once() {
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 6, "2026-11-23");
+    // The date fails (a rollup dimension the features lack) and its failure is alerted.
+    let file = p.join("nightshift.toml");
+    let good = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, good.replace("\"city\"]", "\"region\"]")).expect("write");
+    let tick = |now: &str| {
+        let out = nightshift(&p, &["scheduler", "--once", "--now", now]);
+        let alerts: Vec<serde_json::Value> = stderr(&out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("alert: "))
+            .map(|a| serde_json::from_str(a).expect("alert json"))
+            .collect();
+        (out.status.code(), alerts)
+    };
+    let (code, alerts) = tick("2026-11-21T07:00:00Z");
+    assert_eq!(code, Some(1));
+    assert_eq!(of_event(&alerts, "task_failed").len(), 1, "{alerts:?}");
+    // Fixed, and the date run by hand before the scheduler's next attempt.
+    std::fs::write(&file, good).expect("write");
+    let out = nightshift(&p, &["run", "root_cause", "--date", "2026-11-21T06:00:00Z"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (code, alerts) = tick("2026-11-21T07:01:00Z");
+    assert_eq!(code, Some(0));
+    let recovered = of_event(&alerts, "run_recovered");
+    assert_eq!(recovered.len(), 1, "{alerts:?}");
+    assert_eq!(recovered[0]["logical_date"], "2026-11-21T06:00:00Z");
+    let (_, alerts) = tick("2026-11-21T07:02:00Z");
+    assert!(of_event(&alerts, "run_recovered").is_empty(), "{alerts:?}");
+}
+
+#[test]
 fn a_log_sink_prints_its_alerts_under_quiet() {
     // `-q` keeps errors only, but an alert is recorded as sent: the log sink's line must show.
     let (_dir, p) = init();
