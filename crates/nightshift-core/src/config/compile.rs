@@ -29,6 +29,9 @@ use crate::{Duration, Error, Schedule};
 /// Hint for names that must be SQL identifiers.
 const NAME_HINT: &str = "names become SQL identifiers: use lowercase letters, digits and `_`, not starting with a digit";
 
+/// The most task retries a pipeline may ask for (`retries`).
+const MAX_RETRIES: u32 = 20;
+
 /// Drops `.` components so `./nightshift.toml` displays as `nightshift.toml`.
 pub(crate) fn tidy(path: PathBuf) -> PathBuf {
     let tidied: PathBuf = path
@@ -649,6 +652,26 @@ fn compile_pipeline(
         None => 10_000,
     };
 
+    // Each retry waits `retry_delay` doubled, up to an hour: 20 of them hold a date for most
+    // of a day, and more would hold it for good instead of failing and alerting.
+    let retries = match &p.retries {
+        Some(n) if *n.get_ref() > MAX_RETRIES => {
+            c.error(
+                n.span(),
+                format!(
+                    "`retries = {}` in {label} is more than {MAX_RETRIES}",
+                    n.get_ref()
+                ),
+                Some(format!(
+                    "each retry waits retry_delay doubled (at most 1h), so a task that keeps failing would hold its date for days; keep retries at {MAX_RETRIES} or fewer (the scheduler runs a failed date again later anyway)"
+                )),
+            );
+            MAX_RETRIES
+        }
+        Some(n) => *n.get_ref(),
+        None => 3,
+    };
+
     let top_k = match &p.top_k {
         Some(k) if *k.get_ref() == 0 || *k.get_ref() > 100 => {
             c.error(
@@ -797,7 +820,7 @@ fn compile_pipeline(
         text_column: p.text_column.clone().unwrap_or_else(|| "text".to_string()),
         max_text_chars,
         min_rows: p.min_rows.as_ref().map_or(1, |m| *m.get_ref()),
-        retries: p.retries.unwrap_or(3),
+        retries,
         retry_delay,
         deadline,
         alerts: alert_refs,

@@ -69,7 +69,7 @@ pub(crate) struct PipelineSection {
     pub(crate) text_column: Option<String>,
     pub(crate) max_text_chars: Option<Spanned<usize>>,
     pub(crate) min_rows: Option<Spanned<u64>>,
-    pub(crate) retries: Option<u32>,
+    pub(crate) retries: Option<Spanned<u32>>,
     pub(crate) retry_delay: Option<Spanned<String>>,
     pub(crate) deadline: Option<Spanned<String>>,
     pub(crate) alerts: Option<Vec<Spanned<String>>>,

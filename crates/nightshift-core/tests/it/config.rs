@@ -596,6 +596,11 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             "[engine]\ntarget_partitions = 0\n\n[project]",
             "`target_partitions` in [engine] is 0",
         ),
+        (
+            "retries = 3",
+            "retries = 100000",
+            "`retries = 100000` in [pipelines.root_cause] is more than 20",
+        ),
     ] {
         let text = EXAMPLE.replace(from, to);
         assert_ne!(text, EXAMPLE, "{from}");
