@@ -210,7 +210,15 @@ async fn train(
             distinct.len(),
             rows.texts.len()
         );
+    } else if rows.texts.len() < 5 * distinct.len() {
+        tracing::warn!(
+            "{} rows for {} labels, fewer than 5 examples per label: the model can learn \
+             little, and its holdout accuracy and calibration say little",
+            rows.texts.len(),
+            distinct.len()
+        );
     }
+    warn_labels_under_several_parents(&rows);
     tracing::info!(
         rows = rows.texts.len(),
         skipped = rows.skipped,
@@ -276,6 +284,49 @@ async fn train(
         eprintln_summary(&format!("alias {} -> {}", m.alias, m.to_version));
     }
     Ok(())
+}
+
+/// Warns about labels seen under more than one parent in the training rows, naming a few:
+/// each is given its most frequent parent, and its other examples teach the model a parent it
+/// will never predict for it.
+fn warn_labels_under_several_parents(rows: &model::LabelledRows) {
+    let Some(parents) = &rows.parents else {
+        return;
+    };
+    let mut seen: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, usize>> =
+        std::collections::BTreeMap::new();
+    for (label, parent) in rows.labels.iter().zip(parents) {
+        if !parent.is_empty() {
+            *seen
+                .entry(label.as_str())
+                .or_default()
+                .entry(parent.as_str())
+                .or_default() += 1;
+        }
+    }
+    let several: Vec<String> = seen
+        .iter()
+        .filter(|(_, p)| p.len() > 1)
+        .map(|(label, p)| {
+            let list: Vec<String> = p.iter().map(|(name, n)| format!("{name} {n}")).collect();
+            format!("`{label}` ({})", list.join(", "))
+        })
+        .collect();
+    if several.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        "{} label(s) appear under more than one parent: {}{}; each is given its most frequent \
+         parent (the first by name on a tie), and the model predicts that one",
+        several.len(),
+        several
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; "),
+        if several.len() > 3 { "; ..." } else { "" }
+    );
 }
 
 /// `a -> b` to three decimals, or `-` without a holdout.

@@ -259,6 +259,43 @@ fn train_eval_predict_alias_and_history() {
 }
 
 #[test]
+fn training_warns_about_few_examples_and_a_label_under_two_parents() {
+    let (dir, p) = init();
+    let data = dir.path().join("train.tsv");
+    let mut tsv = training_tsv(2);
+    tsv.push_str("hello, charged twice again\tdouble_charge\taccount\n");
+    std::fs::write(&data, tsv).expect("write");
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "train",
+            "rc",
+            "--data",
+            data.to_str().expect("utf8"),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--parent-column",
+            "category",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("9 rows for 4 labels, fewer than 5 examples per label"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "1 label(s) appear under more than one parent: `double_charge` (account 1, payments 2)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
     let (dir, p) = init();
     let data = dir.path().join("train.tsv");
