@@ -65,7 +65,7 @@ pub(crate) fn resolve_pipeline_model(
         Failure::usage(format!("{} (pipeline `{}`)", e, pipeline.name), hint)
     })?;
     let registry = nightshift_pipeline::model::open_registry(project)?;
-    nightshift_pipeline::model::load_model(&registry, &reference).map_err(|e| {
+    let model = nightshift_pipeline::model::load_model(&registry, &reference).map_err(|e| {
         let mut failure = Failure::from(e);
         if let Some(hint) = failure.hint.take() {
             failure.hint = Some(format!(
@@ -73,7 +73,22 @@ pub(crate) fn resolve_pipeline_model(
             ));
         }
         failure
-    })
+    })?;
+    // A gate the model cannot pass fails every publish: said before the run spends its time.
+    let labels = model.classifier.n_classes();
+    if let Some(min) = pipeline.gates.min_distinct_labels
+        && usize::try_from(min).map_or(true, |min| min > labels)
+    {
+        tracing::warn!(
+            "min_distinct_labels = {min} in [pipelines.{}] is more than the {labels} labels \
+             {}@{} knows: its publish will fail the gate (lower it to {labels} or fewer in {})",
+            pipeline.name,
+            model.name(),
+            model.version.version,
+            project.file.display()
+        );
+    }
+    Ok(model)
 }
 
 /// Opens the project's run history (`.nightshift/runs.db`).

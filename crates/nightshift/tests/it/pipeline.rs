@@ -262,7 +262,15 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
         good.replace("min_rows = 1", "min_rows = 1\nmin_distinct_labels = 1000"),
     )
     .expect("write");
-    let doc = run_date_22(&p, 1);
+    let out = nightshift(&p, &["--json", "run", "root_cause", "--date", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("min_distinct_labels = 1000 in [pipelines.root_cause] is more than the"),
+        "said before the run: {}",
+        stderr(&out)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let run_id = doc["run_id"].as_str().expect("run id").to_string();
     assert_eq!(doc["status"], "failed");
     assert_eq!(
