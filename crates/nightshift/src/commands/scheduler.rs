@@ -58,6 +58,9 @@ impl TickRun {
     }
 }
 
+/// The alert sinks that failed in this tick, by name: not tried again until the next one.
+type SinksDown = std::collections::BTreeSet<String>;
+
 /// When each date waiting for its upstream data (`wait_for_data`) is to be looked at again,
 /// by pipeline and logical date. Kept across the ticks of one scheduler process; a new one
 /// (`--once` from cron, a restart) looks at once.
@@ -221,6 +224,7 @@ async fn tick(
     }
     let owner = Owner::current();
     let mut ran = Vec::new();
+    let mut sinks_down = SinksDown::new();
     for spec in project.pipelines.values() {
         let now = clock.now();
         // Failures and recoveries are sent after the pipeline's dates, grouped.
@@ -368,9 +372,9 @@ async fn tick(
                 tracing::error!(pipeline = %spec.name, "cannot look for dates fixed by hand: {e}")
             }
         }
-        send_grouped(project, store, spec, pending, clock).await;
+        send_grouped(project, store, spec, pending, clock, &mut sinks_down).await;
         outcome?;
-        deadline_alerts(project, store, spec, clock).await?;
+        deadline_alerts(project, store, spec, clock, &mut sinks_down).await?;
     }
     Ok(ran)
 }
@@ -591,6 +595,7 @@ async fn deadline_alerts(
     store: &RunStore,
     spec: &PipelineSpec,
     clock: &(dyn Clock + Send + Sync),
+    sinks_down: &mut SinksDown,
 ) -> Result<(), Failure> {
     let Some(deadline) = spec.deadline else {
         return Ok(());
@@ -641,7 +646,7 @@ async fn deadline_alerts(
             }
         })
         .collect();
-    send_grouped(project, store, spec, pending, clock).await;
+    send_grouped(project, store, spec, pending, clock, sinks_down).await;
     Ok(())
 }
 
@@ -737,6 +742,7 @@ async fn send_grouped(
     spec: &PipelineSpec,
     pending: Vec<PendingAlert>,
     clock: &(dyn Clock + Send + Sync),
+    down: &mut SinksDown,
 ) {
     let mut groups: Vec<Vec<PendingAlert>> = Vec::new();
     for p in pending {
@@ -806,7 +812,7 @@ async fn send_grouped(
                 dates: group.iter().map(|p| p.date).collect(),
             }
         };
-        if !send(project, spec, &alert).await {
+        if !send(project, spec, &alert, down).await {
             // No sink took it: the next tick sends it again (a sink that is down for a
             // while still gets the alert once it is back).
             for key in &keys {
@@ -818,9 +824,11 @@ async fn send_grouped(
     }
 }
 
-/// Delivers `alert` to every sink of `spec` (a warning when it has none). Returns whether
-/// any sink took it (or there is none to take it).
-async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert) -> bool {
+/// Delivers `alert` to every sink of `spec` at once (a warning when it has none), but those
+/// that already failed in this tick (`down`: a webhook that hangs costs its timeout once per
+/// tick, not once per alert and sink). Returns whether any sink took it (or there is none
+/// to take it).
+async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert, down: &mut SinksDown) -> bool {
     if spec.alerts.is_empty() {
         tracing::warn!(
             "{} (no alert sinks configured for {})",
@@ -829,16 +837,29 @@ async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert) -> bool {
         );
         return true;
     }
-    let mut delivered = false;
+    let mut deliveries = tokio::task::JoinSet::new();
     for name in &spec.alerts {
         let Some(sink) = project.alerts.get(name) else {
             continue;
         };
-        match deliver(sink, alert).await {
-            Ok(()) => delivered = true,
-            Err(e) => tracing::error!(
-                "alert sink `{name}` failed: {e} (an alert no sink took is sent again next tick)"
-            ),
+        if down.contains(name) {
+            tracing::debug!("alert sink `{name}` failed earlier in this tick: not tried again");
+            continue;
+        }
+        let (name, sink, alert) = (name.clone(), sink.clone(), alert.clone());
+        deliveries.spawn(async move { (deliver(&sink, &alert).await, name) });
+    }
+    let mut delivered = false;
+    while let Some(joined) = deliveries.join_next().await {
+        match joined {
+            Ok((Ok(()), _)) => delivered = true,
+            Ok((Err(e), name)) => {
+                tracing::error!(
+                    "alert sink `{name}` failed: {e} (an alert no sink took is sent again next tick)"
+                );
+                down.insert(name);
+            }
+            Err(e) => tracing::error!("an alert delivery failed: {e}"),
         }
     }
     delivered

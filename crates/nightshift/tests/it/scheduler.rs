@@ -337,6 +337,36 @@ fn a_log_sink_prints_its_alerts_under_quiet() {
     );
 }
 
+#[test]
+fn a_sink_that_failed_is_not_tried_again_in_the_same_tick() {
+    // A hanging webhook cost its timeout for every alert of a tick, one after another.
+    let (dir, p) = init();
+    let calls = dir.path().join("pager-calls");
+    let file = p.join("nightshift.toml");
+    let text = std::fs::read_to_string(&file)
+        .expect("read")
+        .replace("alerts = [\"ops\"]", "alerts = [\"pager\", \"ops\"]")
+        .replace(
+            "[alerts.ops]",
+            &format!(
+                "[alerts.pager]\ncommand = [\"sh\", \"-c\", \"echo called >> '{}'; exit 3\"]\n\n[alerts.ops]",
+                calls.display()
+            ),
+        );
+    std::fs::write(&file, text).expect("write");
+    // No model: the date cannot start, and its deadline has passed: two alerts.
+    let out = nightshift(
+        &p,
+        &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let logged = err.lines().filter(|l| l.starts_with("alert: {")).count();
+    assert_eq!(logged, 2, "the log sink takes both: {err}");
+    let called = std::fs::read_to_string(&calls).expect("the pager was called");
+    assert_eq!(called.lines().count(), 1, "{err}");
+}
+
 /// The alerts of one event among those received.
 fn of_event<'a>(received: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
     received.iter().filter(|a| a["event"] == event).collect()
