@@ -204,6 +204,27 @@ async fn retry(
         retry.logical_date,
         chrono::Utc::now(),
     )?;
+    // The window comes from the project file as it is now: after an edit of the pipeline's
+    // window or a table's freshness_sla the date reads another slice, which the run's tasks
+    // that succeeded never wrote.
+    if plan.ds != retry.ds {
+        return Err(Failure::usage(
+            format!(
+                "run {} wrote ds {}, but with {} as it is now its logical date {} reads ds {}: \
+                 the window or a freshness_sla changed since",
+                id.as_str(),
+                retry.ds,
+                project.file.display(),
+                retry.logical_date.to_rfc3339(),
+                plan.ds
+            ),
+            Some(format!(
+                "run the date whole with the current file instead: `nightshift run {} --date {}`",
+                retry.pipeline,
+                retry.logical_date.to_rfc3339()
+            )),
+        ));
+    }
     let model = if tasks
         .iter()
         .any(|t| matches!(t, Task::Infer | Task::Publish))

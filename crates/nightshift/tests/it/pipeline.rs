@@ -294,6 +294,21 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
         "a permanent error is not retried"
     );
 
+    // An edit that moves the date's window to another slice: the retry would finish a slice
+    // whose earlier tasks never ran, so it is refused.
+    std::fs::write(
+        &file,
+        good.replace("freshness_sla = \"2d\"", "freshness_sla = \"1d\""),
+    )
+    .expect("write");
+    let out = nightshift(&p, &["runs", "retry", &run_id]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wrote ds 2026-11-19, but with"),
+        "{}",
+        stderr(&out)
+    );
+
     // Fix the file and retry: only publish runs again.
     std::fs::write(&file, good).expect("write");
     let out = nightshift(&p, &["--json", "runs", "retry", &run_id]);
