@@ -803,13 +803,23 @@ impl RunStore {
 
     /// The latest logical date of `pipeline` done by a succeeded run that went through
     /// `last_task` (the pipeline's last task, e.g. `publish`), if any: where catch-up planning
-    /// starts from. A run of only some earlier tasks (`run --only check`) does not count.
-    pub fn last_completed(&self, pipeline: &str, last_task: &str) -> Result<Option<DateTime<Utc>>> {
+    /// starts from. A run of only some earlier tasks (`run --only check`) does not count, nor
+    /// a logical date after `now` (a hand run for a future date would move catch-up past the
+    /// dates before it).
+    pub fn last_completed(
+        &self,
+        pipeline: &str,
+        last_task: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
         let conn = self.lock();
         let s: Option<String> = conn
             .query_row(
-                &format!("SELECT MAX(logical_date) FROM runs WHERE pipeline = ?1 AND {COMPLETED}"),
-                [pipeline, last_task],
+                &format!(
+                    "SELECT MAX(logical_date) FROM runs WHERE pipeline = ?1 AND {COMPLETED} \
+                     AND logical_date <= ?3"
+                ),
+                params![pipeline, last_task, ts(now)],
                 |r| r.get(0),
             )
             .map_err(self.sql("read last success"))?;

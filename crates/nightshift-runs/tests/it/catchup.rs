@@ -170,7 +170,9 @@ fn catch_up_from_the_store_after_downtime() {
             .expect("succeed");
     }
     store.finish_run(&run.id, nov(19, 6, 3)).expect("finish");
-    let last = store.last_completed("root_cause", "publish").expect("last");
+    let last = store
+        .last_completed("root_cause", "publish", nov(22, 7, 0))
+        .expect("last");
     let now = nov(22, 7, 0) + TimeDelta::seconds(1);
     let due = due_dates_for(&spec("daily at 06:00", true), last, now, 10);
     assert_eq!(due, [nov(20, 6, 0), nov(21, 6, 0), nov(22, 6, 0)]);

@@ -121,8 +121,17 @@ fn successful_run_records_rows_and_model() {
     assert_eq!(infer.started_at, Some(now + TimeDelta::minutes(3)));
 
     assert_eq!(
-        store.last_completed("root_cause", "publish").expect("last"),
+        store
+            .last_completed("root_cause", "publish", nov(30, 0, 0))
+            .expect("last"),
         Some(nov(22, 6, 0))
+    );
+    assert_eq!(
+        store
+            .last_completed("root_cause", "publish", nov(22, 5, 59))
+            .expect("last"),
+        None,
+        "a date after now does not count"
     );
     assert!(
         store
@@ -169,7 +178,9 @@ fn successful_run_records_rows_and_model() {
         RunStatus::Succeeded
     );
     assert_eq!(
-        store.last_completed("root_cause", "publish").expect("last"),
+        store
+            .last_completed("root_cause", "publish", nov(30, 0, 0))
+            .expect("last"),
         Some(nov(22, 6, 0))
     );
     assert!(

@@ -21,18 +21,25 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
     })?;
     let now = chrono::Utc::now();
     let mut plan = RunPlan::new(&project, &args.pipeline, logical_date, now)?;
-    // A window that has not started holds no data, and a date done now would move the
-    // scheduler's catch-up past every date before it (a typo'd year stops the schedule).
-    if plan.window.start > now {
+    // A date ahead of now is not due: its window may not have started (it holds no data),
+    // and a date done ahead would have moved the scheduler's catch-up past every date before
+    // it (a typo'd year stopped the schedule).
+    if plan.logical_date > now {
+        let started = if plan.window.start > now {
+            "which has not started yet"
+        } else {
+            "whose date is not due yet"
+        };
         return Err(Failure::usage(
             format!(
-                "--date {} is for the window [{}, {}), which has not started yet",
+                "--date {} is in the future (now {}), for the window [{}, {}) {started}",
                 args.date,
+                now.format("%Y-%m-%d %H:%M UTC"),
                 plan.window.start.format("%Y-%m-%d %H:%M"),
                 plan.window.end.format("%Y-%m-%d %H:%M")
             ),
             Some(
-                "give a date whose window has passed (`nightshift runs list` shows the dates done)"
+                "give a date up to now: a logical date is when the run is due, and it reads a window that ended before it (`nightshift runs list` shows the dates done)"
                     .into(),
             ),
         ));

@@ -230,7 +230,7 @@ async fn tick(
         // Failures and recoveries are sent after the pipeline's dates, grouped.
         let mut pending: Vec<PendingAlert> = Vec::new();
         let last = store
-            .last_completed(&spec.name, last_task(spec))
+            .last_completed(&spec.name, last_task(spec), now)
             .map_err(runs_err)?;
         let due = due_not_done(store, spec, last, now, args.max_catchup).map_err(runs_err)?;
         if due.is_empty() {

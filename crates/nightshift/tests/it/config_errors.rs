@@ -93,6 +93,21 @@ fn no_project_and_bad_dates_are_usage_errors() {
         "{}",
         stderr(&out)
     );
+    // Tomorrow's date reads a window that has passed (freshness_sla 2d), but it is not due:
+    // done now, it would move the scheduler's catch-up past today's date.
+    let tomorrow = (chrono::Utc::now() + chrono::TimeDelta::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let out = nightshift(
+        &p,
+        &["run", "root_cause", "--date", &tomorrow, "--only", "check"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("whose date is not due yet"),
+        "{}",
+        stderr(&out)
+    );
     // With --json, a usage error caught by the argument parser is one JSON document too.
     let out = nightshift(
         &p,
