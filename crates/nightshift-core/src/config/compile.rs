@@ -555,33 +555,55 @@ fn compile_pipeline(
     let window_value = c.require(&section, "window", p.window.as_ref(), "\"1d\"");
     let window = window_value.and_then(|w| c.duration(&label, "window", w));
     // Each run processes the window before its fire time: a window shorter than the time
-    // between two runs leaves the data in between to no run at all.
+    // between two runs leaves the data in between to no run at all. The longest gap counts:
+    // a weekday schedule over daily windows never processed the weekends.
     if let (Some(schedule), Some(window), Some(value)) = (&schedule, &window, window_value) {
-        let mut at =
-            chrono::DateTime::<chrono::Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default(); // 2026-01-01
+        let origin = 1_767_225_600; // 2026-01-01
+        let mut at = chrono::DateTime::<chrono::Utc>::from_timestamp(origin, 0).unwrap_or_default();
+        let mut longest: Option<(chrono::TimeDelta, chrono::DateTime<chrono::Utc>)> = None;
         let mut shortest: Option<chrono::TimeDelta> = None;
-        for _ in 0..64 {
+        for _ in 0..400 {
             let next = schedule.next_after(at);
             let gap = next - at;
-            if at.timestamp() != 1_767_225_600 {
+            if at.timestamp() != origin {
+                if longest.is_none_or(|(l, _)| gap > l) {
+                    longest = Some((gap, at));
+                }
                 shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
             }
             at = next;
         }
-        if let Some(gap) = shortest
+        if let (Some((gap, from)), Some(shortest)) = (longest, shortest)
             && window.as_chrono() < gap
         {
+            let gap_text = Duration::from_seconds(gap.num_seconds());
+            let (between, hint) = if shortest == gap {
+                (
+                    gap_text.to_string(),
+                    format!(
+                        "make the window as long as the schedule's period: window = \"{gap_text}\""
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "up to {gap_text}, e.g. {} to {} UTC",
+                        from.format("%a %Y-%m-%d %H:%M"),
+                        (from + gap).format("%a %Y-%m-%d %H:%M"),
+                    ),
+                    format!(
+                        "schedule the runs evenly, one every {} (the window), or make the window as long as the longest gap: window = \"{gap_text}\"",
+                        value.get_ref()
+                    ),
+                )
+            };
             c.error(
                 value.span(),
                 format!(
-                    "`window` in {label} ({}) is shorter than the time between two runs of its schedule ({}): the data in between would never be processed",
+                    "`window` in {label} ({}) is shorter than the time between two runs of its schedule ({between}): the data in between would never be processed",
                     value.get_ref(),
-                    Duration::from_seconds(gap.num_seconds()),
                 ),
-                Some(format!(
-                    "make the window as long as the schedule's period: window = \"{}\"",
-                    Duration::from_seconds(gap.num_seconds())
-                )),
+                Some(hint),
             );
         }
     }

@@ -579,6 +579,23 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             Some("make the window as long as the schedule's period: window = \"1d\"".to_string())
         )]
     );
+    // The longest gap counts: a weekday schedule over daily windows never saw the weekends.
+    let text = EXAMPLE.replace(
+        "schedule = \"daily at 06:00\"",
+        "schedule = \"0 6 * * 1-5\"",
+    );
+    let e = errors(dir.path(), &text);
+    assert_eq!(
+        summary(&e)
+            .into_iter()
+            .map(|(line, _, m, h)| (line, m, h))
+            .collect::<Vec<_>>(),
+        vec![(
+            line_of(&text, "window ="),
+            "`window` in [pipelines.root_cause] (1d) is shorter than the time between two runs of its schedule (up to 3d, e.g. Fri 2026-01-02 06:00 to Mon 2026-01-05 06:00 UTC): the data in between would never be processed".to_string(),
+            Some("schedule the runs evenly, one every 1d (the window), or make the window as long as the longest gap: window = \"3d\"".to_string())
+        )]
+    );
     // A table read twice, a null-rate gate with no dimensions to check, no partitions.
     for (from, to, message) in [
         (
