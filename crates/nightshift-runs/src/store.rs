@@ -869,6 +869,27 @@ impl RunStore {
         )
         .map_err(self.sql("read run success"))
     }
+
+    /// [`RunStore::completed`] by a run that finished at or before `by`: whether the slice
+    /// was published by a deadline (a catch-up that publishes it later does not count).
+    pub fn completed_by(
+        &self,
+        pipeline: &str,
+        ds: &str,
+        last_task: &str,
+        by: DateTime<Utc>,
+    ) -> Result<bool> {
+        let conn = self.lock();
+        conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND {COMPLETED} AND ds = ?3 \
+                 AND finished_at <= ?4)"
+            ),
+            params![pipeline, last_task, ds, ts(by)],
+            |r| r.get(0),
+        )
+        .map_err(self.sql("read run success"))
+    }
 }
 
 impl RunStore {

@@ -601,9 +601,11 @@ async fn deadline_alerts(
         return Ok(());
     };
     let now = clock.now();
+    // Published by the deadline: a slice a catch-up published after it still missed it.
     let mut published = |d: DateTime<Utc>| {
+        let by = nightshift_runs::deadline_at(d, deadline, spec.utc_offset());
         store
-            .completed(&spec.name, &spec.window_for(d).ds(), last_task(spec))
+            .completed_by(&spec.name, &spec.window_for(d).ds(), last_task(spec), by)
             .unwrap_or(false)
     };
     let missed = nightshift_runs::missed_deadlines(
@@ -615,13 +617,15 @@ async fn deadline_alerts(
         &mut published,
         100,
     );
-    // Only dates from the pipeline's first run on, or, before it ever ran, the latest (a new
-    // project's first tick runs only that one: the days before are not late); and one alert
-    // per slice (fire times of a schedule finer than its window share one).
+    // Only dates from the pipeline's first run on, or, before it ever ran, the latest due
+    // (a new project's first tick runs only that one: the days before are not late); and one
+    // alert per slice (fire times of a schedule finer than its window share one).
     let from = store
         .first_logical_date(&spec.name)
         .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
-        .or_else(|| missed.iter().max().copied());
+        .or_else(|| {
+            nightshift_runs::latest_fire_at_or_before(&spec.schedule, spec.utc_offset(), now)
+        });
     let mut slices = std::collections::BTreeSet::new();
     let pending = missed
         .into_iter()
@@ -629,15 +633,19 @@ async fn deadline_alerts(
         .filter(|date| slices.insert(spec.window_for(*date).ds()))
         .map(|date| {
             let at = nightshift_runs::deadline_at(date, deadline, spec.utc_offset());
+            let late = store
+                .completed(&spec.name, &spec.window_for(date).ds(), last_task(spec))
+                .unwrap_or(false);
             PendingAlert {
                 event: AlertEvent::DeadlineMissed,
                 date,
                 run_id: None,
                 task: None,
                 message: format!(
-                    "{}: output not published by its deadline {}",
+                    "{}: output not published by its deadline {}{}",
                     subject(spec, date),
-                    at.format("%Y-%m-%d %H:%M UTC")
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    if late { " (published since, late)" } else { "" }
                 ),
                 key: nightshift_runs::deadline_slice_alert_key(
                     &spec.name,

@@ -367,6 +367,42 @@ fn a_sink_that_failed_is_not_tried_again_in_the_same_tick() {
     assert_eq!(called.lines().count(), 1, "{err}");
 }
 
+#[test]
+fn dates_a_catch_up_published_after_their_deadlines_are_alerted() {
+    // Down from 11-21 to 11-24 10:00: the catch-up publishes three dates, each after its 09:00
+    // deadline. Published late is still a missed deadline (it was hidden by the catch-up).
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 6, "2026-11-23");
+    let tick = |now: &str| {
+        let out = nightshift(&p, &["scheduler", "--once", "--now", now]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("alert: "))
+            .map(|a| serde_json::from_str(a).expect("alert json"))
+            .collect::<Vec<serde_json::Value>>()
+    };
+    assert!(tick("2026-11-21T07:00:00Z").is_empty());
+    let alerts = tick("2026-11-24T10:00:00Z");
+    let deadline = of_event(&alerts, "deadline_missed");
+    assert_eq!(deadline.len(), 1, "{alerts:?}");
+    assert_eq!(
+        deadline[0]["dates"],
+        serde_json::json!([
+            "2026-11-22T06:00:00Z",
+            "2026-11-23T06:00:00Z",
+            "2026-11-24T06:00:00Z"
+        ]),
+        "{alerts:?}"
+    );
+    assert!(
+        deadline[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("(published since, late)")),
+        "{alerts:?}"
+    );
+}
+
 /// The alerts of one event among those received.
 fn of_event<'a>(received: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
     received.iter().filter(|a| a["event"] == event).collect()
@@ -429,6 +465,15 @@ fn a_deadline_alert_reaches_a_webhook_even_when_the_run_never_started() {
     for f in ["nightshift.toml", "sql/root_cause_features.sql"] {
         std::fs::copy(p.join(f), copy.join(f)).expect("copy");
     }
+    // At 08:00 the latest date's 09:00 deadline is still ahead: no alert at all (the date
+    // before it, which the first tick would not run, is not late either).
+    let out = nightshift(
+        &copy,
+        &["scheduler", "--once", "--now", "2026-11-22T08:00:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let early: Vec<serde_json::Value> = alerts.try_iter().collect();
+    assert!(of_event(&early, "deadline_missed").is_empty(), "{early:?}");
     // A tick at 10:00 that fails (nothing can run), and the alerts it sent.
     let failing_tick = |project: &std::path::Path| {
         let out = nightshift(
