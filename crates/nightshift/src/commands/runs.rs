@@ -70,13 +70,21 @@ fn list(
         }
         return Ok(());
     }
+    // Columns as wide as their longest value: ids and hourly ds (`2026-11-28T00:00`) vary.
+    let id_width = runs
+        .iter()
+        .map(|r| r.id.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(36);
+    let ds_width = runs.iter().map(|r| r.ds.len()).max().unwrap_or(0).max(12);
     println!(
-        "{:<36} {:<12} {:<11} {:>7} {:<20} failed task",
+        "{:<id_width$} {:<ds_width$} {:<11} {:>7} {:<20} failed task",
         "run", "ds", "status", "attempt", "started"
     );
     for r in runs {
         println!(
-            "{:<36} {:<12} {:<11} {:>7} {:<20} {}",
+            "{:<id_width$} {:<ds_width$} {:<11} {:>7} {:<20} {}",
             r.id.as_str(),
             r.ds,
             r.status.as_str(),
