@@ -29,12 +29,18 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
     let upstream: Vec<String> = project.tables.values().map(|t| t.sql_name()).collect();
     let mut skipped = 0;
     let mut reports = Vec::new();
+    // A directory declared under two names (two [tables] with one `path`) is one table.
+    let mut seen = std::collections::HashSet::new();
     for name in warehouse.table_names() {
+        let table = TableRef::parse(&name)?;
+        let location = warehouse.location(&table);
+        if !seen.insert(location.canonicalize().unwrap_or(location)) {
+            continue;
+        }
         if !args.include_upstream && upstream.contains(&name) {
             skipped += 1;
             continue;
         }
-        let table = TableRef::parse(&name)?;
         if let Some(report) = warehouse
             .vacuum(&table, args.retain.as_chrono(), args.dry_run)
             .await?
