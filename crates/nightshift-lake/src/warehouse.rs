@@ -302,6 +302,22 @@ impl Warehouse {
         self.ctx.execute_logical_plan(plan).await.map_err(sql)
     }
 
+    /// `frame` sorted by those of `columns` it has (ascending, nulls last), for rows in one
+    /// order whatever the partitions did; a column it lacks is left for the caller to report.
+    pub fn sorted_by(&self, frame: DataFrame, columns: &[&str]) -> Result<DataFrame> {
+        let keys: Vec<_> = columns
+            .iter()
+            .filter(|c| frame.schema().field_with_unqualified_name(c).is_ok())
+            .map(|c| deltalake::datafusion::prelude::ident(*c).sort(true, false))
+            .collect();
+        if keys.is_empty() {
+            return Ok(frame);
+        }
+        frame
+            .sort(keys)
+            .map_err(|e| Error::sql(e, self.table_names()))
+    }
+
     /// Runs a query and collects its result.
     pub async fn query(&self, query: &str) -> Result<Vec<RecordBatch>> {
         self.collect(self.sql(query).await?).await

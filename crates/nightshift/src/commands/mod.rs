@@ -91,6 +91,22 @@ pub(crate) fn resolve_pipeline_model(
     Ok(model)
 }
 
+/// The failure of planning a query given on the command line (`sql`, `--sql`): one that
+/// does not parse or plan (a typo, an unknown table or column) is a mistake in the command
+/// line, exit code 2 as for any usage error; a damaged table stays a failure (1).
+pub(crate) fn query_failure(e: nightshift_lake::Error) -> Failure {
+    use nightshift_lake::Error as E;
+    let usage = matches!(
+        e,
+        E::Sql { .. } | E::NotAQuery { .. } | E::TableNotFound { .. } | E::BadTableName(_)
+    );
+    let mut failure = Failure::from(e);
+    if usage {
+        failure.code = 2;
+    }
+    failure
+}
+
 /// Opens the project's run history (`.nightshift/runs.db`).
 pub(crate) fn open_run_store(project: &Project) -> Result<nightshift_runs::RunStore, Failure> {
     let dir = project.root.join(".nightshift");

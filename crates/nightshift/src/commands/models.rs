@@ -57,16 +57,13 @@ pub(crate) async fn load_rows(
         (None, Some(sql)) => {
             let warehouse = Warehouse::open(project).await?;
             // A query's rows come back in no fixed order (partitions run in parallel); sort them
-            // by content so that the same data always trains the same model.
-            let quoted = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
-            let mut keys = vec![quoted(&data.text_column), quoted(&data.label_column)];
-            keys.extend(data.parent_column.as_deref().map(quoted));
-            let ordered = format!(
-                "SELECT * FROM ({}) AS rows ORDER BY {}",
-                sql.trim().trim_end_matches(';'),
-                keys.join(", ")
-            );
-            Ok((warehouse.query(&ordered).await?, sql.clone()))
+            // by content so that the same data always trains the same model. The query is
+            // planned as given, so that its errors point at its own lines and columns.
+            let frame = warehouse.sql(sql).await.map_err(super::query_failure)?;
+            let mut keys = vec![data.text_column.as_str(), data.label_column.as_str()];
+            keys.extend(data.parent_column.as_deref());
+            let frame = warehouse.sorted_by(frame, &keys)?;
+            Ok((warehouse.collect(frame).await?, sql.clone()))
         }
         (None, None) => Err(Failure::usage("give --data FILE or --sql QUERY", None)),
     }

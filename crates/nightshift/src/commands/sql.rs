@@ -17,20 +17,10 @@ pub(crate) async fn sql(global: &GlobalArgs, args: &SqlArgs) -> Result<(), Failu
     }
     let project = super::load_project(&global.project)?;
     let warehouse = Warehouse::open(&project).await?;
-    // A query that does not parse or plan (a typo, an unknown table or column) is a mistake in
-    // the command line: exit code 2, as for any usage error. A damaged table stays a failure.
-    let frame = warehouse.sql(&args.query).await.map_err(|e| {
-        use nightshift_lake::Error as E;
-        let usage = matches!(
-            e,
-            E::Sql { .. } | E::NotAQuery { .. } | E::TableNotFound { .. } | E::BadTableName(_)
-        );
-        let mut failure = Failure::from(e);
-        if usage {
-            failure.code = 2;
-        }
-        failure
-    })?;
+    let frame = warehouse
+        .sql(&args.query)
+        .await
+        .map_err(super::query_failure)?;
     let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
     let batches = warehouse.collect(frame).await?;
     let format = if global.json {

@@ -296,6 +296,47 @@ fn training_warns_about_few_examples_and_a_label_under_two_parents() {
 }
 
 #[test]
+fn a_training_query_is_planned_as_given() {
+    // It used to be wrapped in `SELECT * FROM (...) ORDER BY ...`: a trailing comment
+    // swallowed the wrapper, errors pointed at shifted columns and were exit 1, not 2.
+    let (_dir, p) = init();
+    let out = nightshift(&p, &["generate", "--days", "2", "--rows-per-day", "300"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let train = |sql: &str| {
+        nightshift(
+            &p,
+            &[
+                "models",
+                "train",
+                "m",
+                "--sql",
+                sql,
+                "--text-column",
+                "text",
+                "--label-column",
+                "subcategory",
+                "--hidden",
+                "0",
+            ],
+        )
+    };
+    let out = train(
+        "SELECT c.text, l.subcategory FROM raw.agent_labels l \
+         JOIN raw.support_contacts c ON c.contact_id = l.contact_id -- every label",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = train("SELECT text label FROM FROM raw.support_contacts");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Line: 1, Column: 32"),
+        "{}",
+        stderr(&out)
+    );
+    let out = train("SELECT text, nope AS subcategory FROM raw.support_contacts");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
     let (dir, p) = init();
     let data = dir.path().join("train.tsv");
