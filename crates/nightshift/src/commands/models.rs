@@ -51,7 +51,17 @@ pub(crate) async fn load_rows(
                 let hint = e.hint();
                 return Err(Failure::usage(e, hint));
             }
-            let batches = nightshift_lake::files::read_data_file(file).await?;
+            // A file that does not parse is bad input on the command line, as a bad flag is.
+            let batches = nightshift_lake::files::read_data_file(file)
+                .await
+                .map_err(|e| {
+                    let usage = matches!(e, nightshift_lake::Error::DataFile { .. });
+                    let mut failure = Failure::from(e);
+                    if usage {
+                        failure.code = 2;
+                    }
+                    failure
+                })?;
             Ok((batches, file.display().to_string()))
         }
         (None, Some(sql)) => {
@@ -198,6 +208,22 @@ async fn train(
     let columns = columns(&args.data, &args.extra_columns);
     let rows = model::labelled_rows(&batches, &columns, &source)?;
     warn_merged_lines(&args.data, &batches, &rows.texts);
+    if rows.texts.is_empty() {
+        return Err(Failure::usage(
+            format!(
+                "no training rows in {source}{}",
+                if rows.skipped > 0 {
+                    format!(" ({} rows had a blank text or label)", rows.skipped)
+                } else {
+                    String::new()
+                }
+            ),
+            Some(format!(
+                "check the data and the column names (--text-column {}, --label-column {})",
+                args.data.text_column, args.data.label_column
+            )),
+        ));
+    }
     let distinct: std::collections::HashSet<&str> =
         rows.labels.iter().map(String::as_str).collect();
     if rows.texts.len() >= 100 && distinct.len() * 2 > rows.texts.len() {
@@ -365,10 +391,10 @@ async fn eval(
     let rows = model::labelled_rows(&batches, &columns, &source)?;
     warn_merged_lines(&args.data, &batches, &rows.texts);
     if rows.texts.is_empty() {
-        return Err(
-            Failure::work(anyhow::anyhow!("no labelled rows in {source}"))
-                .hinted("check the file and --text-column / --label-column"),
-        );
+        return Err(Failure::usage(
+            format!("no labelled rows in {source}"),
+            Some("check the file and --text-column / --label-column".into()),
+        ));
     }
     let report = tokio::task::block_in_place(|| model::evaluate(&loaded, &rows))?;
     if report.rows == 0 {

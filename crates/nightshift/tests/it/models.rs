@@ -399,7 +399,7 @@ fn unknown_alias_corrupt_bundle_and_empty_training_file_are_clear_errors() {
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "text,label\n").expect("write");
     let out = train("rc", empty.to_str().expect("utf8"));
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("no training rows"),
         "{}",
