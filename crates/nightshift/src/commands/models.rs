@@ -457,9 +457,20 @@ fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Resu
     let loaded = model::load_model(registry, &reference)?;
     let mut extras: Vec<(&str, &str)> = Vec::new();
     for e in &args.extras {
-        let (k, v) = e
-            .split_once('=')
-            .ok_or_else(|| Failure::usage(format!("--extra {e}: expected COLUMN=VALUE"), None))?;
+        let (k, v) = e.split_once('=').ok_or_else(|| {
+            Failure::usage(
+                format!("--extra {e}: expected COLUMN=VALUE"),
+                Some(format!(
+                    "e.g. --extra {e}=... (the value may be empty: --extra {e}=)"
+                )),
+            )
+        })?;
+        if extras.iter().any(|(seen, _)| *seen == k) {
+            return Err(Failure::usage(
+                format!("--extra {k} is given twice"),
+                Some("give each structured input once: one prediction is for one row".into()),
+            ));
+        }
         let known = loaded.extra_columns();
         if !known.iter().any(|c| c == k) {
             return Err(Failure::usage(

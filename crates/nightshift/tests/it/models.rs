@@ -164,6 +164,17 @@ fn train_eval_predict_alias_and_history() {
         ),
         (&["--text", "  "][..], "--text is empty"),
         (&["--text", "charged twice", "--top-k", "0"][..], "--top-k"),
+        (
+            &[
+                "--text",
+                "x",
+                "--extra",
+                "city=Lima",
+                "--extra",
+                "city=Quito",
+            ][..],
+            "--extra city is given twice",
+        ),
     ] {
         let mut all = vec!["models", "predict", "rc@2"];
         all.extend_from_slice(args);
