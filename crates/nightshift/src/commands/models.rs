@@ -465,7 +465,13 @@ fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Resu
                 )),
             )
         })?;
-        if extras.iter().any(|(seen, _)| *seen == k) {
+        if args
+            .extras
+            .iter()
+            .filter(|o| o.split_once('=').map(|(c, _)| c) == Some(k))
+            .count()
+            > 1
+        {
             return Err(Failure::usage(
                 format!("--extra {k} is given twice"),
                 Some("give each structured input once: one prediction is for one row".into()),
