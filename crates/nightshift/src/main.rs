@@ -24,16 +24,23 @@ fn main() -> ExitCode {
             let _ = e.print();
             // Scripts that asked for JSON get their one document for a usage error too.
             if code == 2 && std::env::args_os().any(|a| a == "--json") {
-                // clap's message: its first paragraph, on one line.
+                // clap's message: its first paragraph, on one line; for a command group
+                // given without its subcommand clap prints the group's help, whose first
+                // paragraph describes the group.
                 let text = e.to_string();
-                let message = text
-                    .split("\n\n")
-                    .next()
-                    .unwrap_or("invalid usage")
-                    .trim_start_matches("error: ")
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let message = if e.kind()
+                    == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                {
+                    "a subcommand is required (see --help for the list)".to_string()
+                } else {
+                    text.split("\n\n")
+                        .next()
+                        .unwrap_or("invalid usage")
+                        .trim_start_matches("error: ")
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
                 let doc = serde_json::json!({
                     "ok": false,
                     "exit_code": code,
