@@ -150,10 +150,18 @@ fn init_logging(global: &cli::GlobalArgs) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| LossyStderr(std::io::stderr()))
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour_on_stderr())
         .with_target(false)
         .compact()
         .init();
+}
+
+/// Whether the logs on stderr are coloured: on a terminal, unless `NO_COLOR` is set
+/// (<https://no-color.org>) or the terminal is `dumb`.
+fn colour_on_stderr() -> bool {
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
 /// Standard error for logs, whose write errors are dropped: logs into a reader that went away
