@@ -58,7 +58,7 @@ pub(crate) enum Command {
     /// Run every pipeline on its schedule: catch up missed dates, retry, alert on failures and
     /// missed deadlines. Stops cleanly on Ctrl-C / SIGTERM.
     #[command(
-        after_help = "Each tick: runs every due logical date (all missed ones after downtime when\n`catchup = true`, else the latest), oldest first, under a lease so two schedulers on the\nsame project never run the same date; alerts once per event to the pipeline's sinks.\nThen, at most once a day (each time with --once), deletes the files of the\npipelines' tables replaced more than --vacuum-retain ago (default 7d).\n\nExamples:\n  nightshift scheduler\n  nightshift scheduler --once     # one tick, then exit (for cron or CI)\n  nightshift scheduler --vacuum-retain 2d"
+        after_help = "Each tick: runs every due logical date (all missed ones after downtime when\n`catchup = true`, else the latest), oldest first, under a lease so two schedulers on the\nsame project never run the same date; alerts once per event to the pipeline's sinks.\nThen, at most once a day (each time with --once), deletes the files of the\npipelines' tables replaced more than --vacuum-retain ago (default 7d).\n\nExamples:\n  nightshift scheduler\n  nightshift scheduler --once     # one tick, then exit (for cron or CI)\n  nightshift --json scheduler --once   # ... and its report as one JSON document\n  nightshift --json scheduler     # long-running: one JSON line per tick on stdout\n  nightshift scheduler --vacuum-retain 2d"
     )]
     Scheduler(SchedulerArgs),
     /// The run history: list runs, show one, retry a failed one (only what failed is re-run).

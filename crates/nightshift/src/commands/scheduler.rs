@@ -149,17 +149,24 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             vacuumed = Some(vacuum_outputs(&project, &warehouse, args.vacuum_retain, now).await);
             last_vacuum = Some(now);
         }
+        let report = serde_json::json!({
+            "ok": failures == 0,
+            "now": now,
+            "runs": runs,
+            "vacuum": vacuumed.map(|(files, bytes)| serde_json::json!({
+                "files_deleted": files,
+                "bytes_deleted": bytes,
+            })),
+        });
+        if !args.once && global.json {
+            // Long-running: one line per tick (JSON lines), flushed for a reader that follows.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{report}").and_then(|()| out.flush());
+        }
         if args.once {
             if global.json {
-                super::print_json(&serde_json::json!({
-                    "ok": failures == 0,
-                    "now": now,
-                    "runs": runs,
-                    "vacuum": vacuumed.map(|(files, bytes)| serde_json::json!({
-                        "files_deleted": files,
-                        "bytes_deleted": bytes,
-                    })),
-                }))?;
+                super::print_json(&report)?;
             }
             return if failures == 0 {
                 Ok(())

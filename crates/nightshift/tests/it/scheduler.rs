@@ -818,6 +818,7 @@ fn a_long_running_scheduler_reloads_an_edited_project_file() {
         .arg("--project")
         .arg(&p)
         .args([
+            "--json",
             "scheduler",
             "--now",
             "2026-11-22T10:00:00Z",
@@ -827,7 +828,7 @@ fn a_long_running_scheduler_reloads_an_edited_project_file() {
         ])
         .env_remove("NIGHTSHIFT_PROJECT")
         .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start scheduler");
@@ -857,4 +858,18 @@ fn a_long_running_scheduler_reloads_an_edited_project_file() {
         "{err}"
     );
     assert!(err.contains("changed: reloaded"), "{err}");
+    // With --json, one JSON line per tick.
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let ticks: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(ticks.len() >= 3, "{out}");
+    assert!(ticks.iter().all(|t| t["runs"].is_array()), "{out}");
 }
