@@ -147,6 +147,10 @@ impl Error {
                     Some("give one statement at a time, without `;` between two".into())
                 } else if msg.contains("Divide by zero") {
                     Some("guard the divisor: x / NULLIF(y, 0) gives NULL where y is 0".into())
+                } else if msg.contains("Compute error") {
+                    Some("the query failed while it ran, on a value a function or cast does not take: guard those rows, e.g. CASE WHEN x >= 0 THEN sqrt(x) END, or TRY_CAST for conversions".into())
+                } else if msg.contains("No SQL statements") {
+                    Some("give a query, e.g. nightshift sql \"SELECT count(*) FROM raw.support_contacts\"".into())
                 } else if msg.contains("non-UTF-8") || msg.contains("invalid utf-8") {
                     Some("a text column holds bytes that are not UTF-8: fix the upstream data, or keep the column out of the query".into())
                 } else {

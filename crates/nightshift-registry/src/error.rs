@@ -327,6 +327,17 @@ impl Error {
             Error::Sqlite { source, .. } if is_busy(source) => Some(
                 "another nightshift process is writing to the registry; retry when it has finished".into(),
             ),
+            Error::Sqlite { path, source, .. }
+                if matches!(
+                    source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+                ) =>
+            {
+                Some(format!(
+                    "{} is not an SQLite database (damaged or overwritten): restore it from a backup, or move it aside: it is recreated, and the bundles under models/ are indexed again (without their aliases and alias history)",
+                    path.display()
+                ))
+            }
             Error::Corrupt { .. } => Some(
                 "the registry database was changed outside nightshift; restore .nightshift/registry.db from a backup (bundles under models/ are re-indexed when the database is recreated)".into(),
             ),

@@ -666,7 +666,10 @@ fn compile_pipeline(
             c.error(
                 n.span(),
                 format!("`max_text_chars` in {label} must be at least 1"),
-                None,
+                Some(
+                    "longer texts go to the rejects table: max_text_chars = 10000 (the default)"
+                        .into(),
+                ),
             );
             1
         }
@@ -699,7 +702,7 @@ fn compile_pipeline(
             c.error(
                 k.span(),
                 format!("`top_k` in {label} must be between 1 and 100"),
-                None,
+                Some("top_k is how many of the most probable labels each prediction keeps: top_k = 3".into()),
             );
             3
         }

@@ -21,7 +21,7 @@ pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result
     if args.days == 0 || args.rows_per_day == 0 {
         return Err(Failure::usage(
             "--days and --rows-per-day must be at least 1",
-            None,
+            Some("e.g. nightshift generate --days 6 --rows-per-day 10000".into()),
         ));
     }
     let end_date = match &args.end_date {
