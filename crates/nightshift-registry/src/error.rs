@@ -266,6 +266,9 @@ impl Error {
     /// The next step for the user, if there is a useful one.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::InvalidName { what, .. } if what.contains("alias") => Some(
+                "aliases look like `production`, `staging` or `canary-2`; `nightshift models show NAME` lists a model's aliases".into(),
+            ),
             Error::InvalidModelRef { .. } | Error::InvalidName { .. } => Some(
                 "names look like `root_cause` or `churn-v2`; `nightshift models list` shows the registered models".into(),
             ),

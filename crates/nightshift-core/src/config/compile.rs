@@ -1005,8 +1005,10 @@ fn compile_features(
                         path.display()
                     ),
                     format!(
-                        "create it, or fix the path (relative to {})",
-                        c.root.display()
+                        "create it, or fix the path (relative to the project directory, {})",
+                        std::path::absolute(&c.root)
+                            .unwrap_or_else(|_| c.root.to_path_buf())
+                            .display()
                     ),
                 )
             } else {

@@ -283,7 +283,7 @@ fn missing_sql_file() {
     assert_eq!(
         d.hint,
         Some(format!(
-            "create it, or fix the path (relative to {})",
+            "create it, or fix the path (relative to the project directory, {})",
             dir.path().display()
         ))
     );
