@@ -1006,7 +1006,7 @@ fn compile_features(
                     ),
                     format!(
                         "create it, or fix the path (relative to the project directory, {})",
-                        std::path::absolute(&c.root)
+                        std::path::absolute(c.root)
                             .unwrap_or_else(|_| c.root.to_path_buf())
                             .display()
                     ),

@@ -126,10 +126,14 @@ pub(crate) fn report_outcome(
 ) -> Result<(), Failure> {
     let reports = outcome.reports;
     let error = outcome.error;
+    let error_text = error.as_ref().map(|e| e.to_string());
+    let hint = error.as_ref().and_then(|e| e.hint());
+    let failed = error.is_some();
+    let failure = error.map(Failure::from);
 
     if global.json {
         super::print_json(&serde_json::json!({
-            "ok": error.is_none(),
+            "ok": !failed,
             "run_id": plan.run_id,
             "pipeline": plan.pipeline.name,
             "logical_date": plan.logical_date,
@@ -140,8 +144,11 @@ pub(crate) fn report_outcome(
             "window_start": plan.window.start,
             "window_end": plan.window.end,
             "tasks": reports,
-            "failed_task": error.as_ref().and_then(|_| tasks.get(reports.len())).map(|t| t.name()),
-            "error": error.as_ref().map(|e| e.to_string()),
+            "failed_task": failed.then(|| tasks.get(reports.len()).map(|t| t.name())).flatten(),
+            "error": error_text,
+            // As in every error document: the exit code and the hint (also on stderr).
+            "exit_code": failure.as_ref().map_or(0, |f| f.code),
+            "hint": hint,
         }))?;
     } else {
         println!(
@@ -160,7 +167,7 @@ pub(crate) fn report_outcome(
             };
             println!("  {}{retried}", describe(report));
         }
-        if error.is_some() {
+        if failed {
             let failed = tasks.get(reports.len()).map(|t| t.name()).unwrap_or("?");
             let attempts = outcome.attempts.last().map(|(_, n)| *n).unwrap_or(1);
             println!(
@@ -169,11 +176,10 @@ pub(crate) fn report_outcome(
             );
         }
     }
-    match error {
+    match failure {
         None => Ok(()),
         // --json already printed the document; the failure still goes to stderr with its hint.
-        Some(e) => {
-            let mut failure = Failure::from(e);
+        Some(mut failure) => {
             failure.json_printed = global.json;
             Err(failure)
         }

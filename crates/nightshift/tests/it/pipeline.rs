@@ -273,6 +273,8 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let run_id = doc["run_id"].as_str().expect("run id").to_string();
     assert_eq!(doc["status"], "failed");
+    assert_eq!(doc["exit_code"], 1, "{doc}");
+    assert!(doc["hint"].is_string(), "{doc}");
     assert_eq!(
         doc["tasks"].as_array().expect("tasks").len(),
         3,
