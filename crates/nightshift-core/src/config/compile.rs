@@ -448,15 +448,23 @@ fn compile_alert(c: &mut Compiler<'_>, section: Section<AlertSection>) -> Option
     let a = section.value;
     let mut sinks = Vec::new();
     if let Some(url) = a.webhook {
-        let ok = url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://");
+        let text = url.get_ref();
+        let rest = text
+            .strip_prefix("http://")
+            .or_else(|| text.strip_prefix("https://"));
+        // A host after the scheme, and no whitespace: what reqwest would refuse at the first
+        // alert, hours later.
+        let ok = rest.is_some_and(|r| {
+            !r.is_empty() && !r.starts_with('/') && !r.chars().any(char::is_whitespace)
+        });
         if !ok {
             c.error(
                 url.span(),
                 format!(
-                    "webhook in {} must be an http:// or https:// URL",
+                    "webhook in {} must be an http:// or https:// URL with a host, without spaces",
                     section.label
                 ),
-                None,
+                Some("e.g. webhook = \"https://hooks.example.com/nightshift\" (POSTed one JSON object per alert)".into()),
             );
         }
         sinks.push(AlertSink::Webhook {

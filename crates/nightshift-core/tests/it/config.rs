@@ -730,7 +730,7 @@ fn alert_sinks() {
     );
 
     let bad = base
-        + "[alerts.ops]\nlog = false\n[alerts.two]\nlog = true\nwebhook = \"ftp://x\"\n[alerts.empty]\ncommand = []\n";
+        + "[alerts.ops]\nlog = false\n[alerts.two]\nlog = true\nwebhook = \"ftp://x\"\n[alerts.empty]\ncommand = []\n[alerts.spaced]\nwebhook = \"http://hooks.example.com/a b\"\n";
     let e = errors(dir.path(), &bad);
     let msgs: Vec<&str> = e.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
@@ -738,8 +738,9 @@ fn alert_sinks() {
         vec![
             "[alerts.ops] must have exactly one of `webhook`, `command` or `log = true`, found none",
             "[alerts.two] must have exactly one of `webhook`, `command` or `log = true`, found more than one",
-            "webhook in [alerts.two] must be an http:// or https:// URL",
+            "webhook in [alerts.two] must be an http:// or https:// URL with a host, without spaces",
             "empty command in [alerts.empty]",
+            "webhook in [alerts.spaced] must be an http:// or https:// URL with a host, without spaces",
         ]
     );
 }
