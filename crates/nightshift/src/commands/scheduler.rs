@@ -13,6 +13,9 @@ use crate::failure::Failure;
 /// How long a scheduler holds a date before another may take it over (renewed by finishing).
 const LEASE_TTL_SECONDS: i64 = 6 * 3600;
 
+/// How long a tick's catch-up holds its alerts to group them before sending what it has.
+const ALERT_FLUSH: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// One date a tick ran (or could not start), for `--once --json`.
 #[derive(Debug, serde::Serialize)]
 struct TickRun {
@@ -234,8 +237,10 @@ async fn tick(
     let mut sinks_down = SinksDown::new();
     for spec in project.pipelines.values() {
         let now = clock.now();
-        // Failures and recoveries are sent after the pipeline's dates, grouped.
+        // Failures and recoveries are sent after the pipeline's dates, grouped; during a long
+        // catch-up, also every ALERT_FLUSH of it, so that a failure is not held for hours.
         let mut pending: Vec<PendingAlert> = Vec::new();
+        let mut flushed = std::time::Instant::now();
         let last = store
             .last_completed(&spec.name, last_task(spec), now)
             .map_err(runs_err)?;
@@ -246,6 +251,10 @@ async fn tick(
         // The dates' alerts go out even when the tick stops on an error halfway.
         let outcome: Result<(), Failure> = async {
         for date in due {
+            if flushed.elapsed() >= ALERT_FLUSH && !pending.is_empty() {
+                send_grouped(project, store, spec, std::mem::take(&mut pending), clock, &mut sinks_down).await;
+                flushed = std::time::Instant::now();
+            }
             // A date that failed waits before it is run again (a permanent error would
             // otherwise re-run at every tick).
             let failed = store
