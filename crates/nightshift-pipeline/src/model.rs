@@ -42,7 +42,29 @@ pub fn open_registry(project: &Project) -> Result<Registry> {
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::Internal(format!("{}: {e}", parent.display())))?;
     }
-    Ok(Registry::open(&db, &models)?)
+    let registry = Registry::open(&db, &models)?;
+    // What opening repaired is said once, where it happened.
+    let recovery = registry.recovery();
+    for v in &recovery.adopted {
+        tracing::warn!(
+            "found {}@{} in {} without its registry entry (a `models train` that was \
+             interrupted, or a recreated registry.db): indexed it, with no alias pointing at it \
+             (`nightshift models alias {} production {}` promotes it)",
+            v.name,
+            v.version,
+            v.dir.display(),
+            v.name,
+            v.version
+        );
+    }
+    for (dir, reason) in &recovery.unreadable {
+        tracing::warn!(
+            "{} is not a model version the registry can index ({reason}); left alone, its \
+             version number is not reused",
+            dir.display()
+        );
+    }
+    Ok(registry)
 }
 
 /// A model version loaded and ready to predict.
