@@ -51,12 +51,45 @@ pub struct Alert {
 /// Longest a sink may take.
 const SINK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why a sink did not take an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkError {
+    /// What happened, for the log.
+    pub message: String,
+    /// Whether the sink could not be reached at all (connection refused, timed out, the
+    /// command not found or hanging): every alert would fail the same way for a while. An
+    /// answer to this one alert (an HTTP error status, a non-zero exit) is not.
+    pub unreachable: bool,
+}
+
+impl std::fmt::Display for SinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The sink did not answer.
+fn unreachable(message: String) -> SinkError {
+    SinkError {
+        message,
+        unreachable: true,
+    }
+}
+
+/// The sink answered, refusing this alert.
+fn refused(message: String) -> SinkError {
+    SinkError {
+        message,
+        unreachable: false,
+    }
+}
+
 /// Delivers `alert` to `sink`. A webhook gets a JSON `POST` (any 2xx is success); a command gets
 /// the JSON on its standard input (exit 0 is success); a log sink writes `alert: ` and the
 /// JSON as one line on stderr, whatever the log level (`-q` included: the alert is recorded as
 /// sent, so a line filtered out would be lost).
-pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), String> {
-    let body = serde_json::to_vec(alert).map_err(|e| e.to_string())?;
+pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), SinkError> {
+    let body = serde_json::to_vec(alert).map_err(|e| refused(e.to_string()))?;
     match sink {
         AlertSink::Log => {
             use std::io::Write;
@@ -66,13 +99,13 @@ pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), String> {
             std::io::stderr()
                 .lock()
                 .write_all(&line)
-                .map_err(|e| format!("stderr: {e}"))
+                .map_err(|e| unreachable(format!("stderr: {e}")))
         }
         AlertSink::Webhook { url } => {
             let client = reqwest::Client::builder()
                 .timeout(SINK_TIMEOUT)
                 .build()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| unreachable(e.to_string()))?;
             let response = client
                 .post(url)
                 .header("content-type", "application/json")
@@ -88,12 +121,16 @@ pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), String> {
                         text.push_str(&format!(": {c}"));
                         cause = c.source();
                     }
-                    text
+                    if e.is_timeout() || e.is_connect() || e.is_request() {
+                        unreachable(text)
+                    } else {
+                        refused(text)
+                    }
                 })?;
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(format!("POST {url}: HTTP {}", response.status()))
+                Err(refused(format!("POST {url}: HTTP {}", response.status())))
             }
         }
         AlertSink::Command { program, args } => {
@@ -103,26 +140,25 @@ pub async fn deliver(sink: &AlertSink, alert: &Alert) -> Result<(), String> {
                 .stdout(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("{program}: {e}"))?;
+                .map_err(|e| unreachable(format!("{program}: {e}")))?;
             if let Some(mut stdin) = child.stdin.take() {
-                stdin
-                    .write_all(&body)
-                    .await
-                    .map_err(|e| format!("{program}: {e}"))?;
+                // A command that exits without reading its input closes the pipe: its exit
+                // status says whether it took the alert.
+                let _ = stdin.write_all(&body).await;
             }
             let status = tokio::time::timeout(SINK_TIMEOUT, child.wait())
                 .await
                 .map_err(|_| {
-                    format!(
+                    unreachable(format!(
                         "{program}: still running after {} s",
                         SINK_TIMEOUT.as_secs()
-                    )
+                    ))
                 })?
-                .map_err(|e| format!("{program}: {e}"))?;
+                .map_err(|e| unreachable(format!("{program}: {e}")))?;
             if status.success() {
                 Ok(())
             } else {
-                Err(format!("{program}: {status}"))
+                Err(refused(format!("{program}: {status}")))
             }
         }
     }

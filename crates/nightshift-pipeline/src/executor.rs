@@ -241,10 +241,16 @@ async fn check_waiting_for_data(
                 reason,
                 hint,
             }) => {
+                // The scheduler looked at its ticks, since the date's time (`wait_until`);
+                // `nightshift run` waited here.
+                let waited = match plan.wait_until {
+                    Some(_) => format!("its wait_for_data of {wait} after the date's time is over"),
+                    None => format!("after waiting {wait} for it"),
+                };
                 return Err(Error::CheckFailed {
                     pipeline,
                     ds,
-                    reason: format!("{reason} (after waiting {wait} for it)"),
+                    reason: format!("{reason} ({waited})"),
                     hint,
                 });
             }

@@ -23,6 +23,17 @@ impl RunStore {
         Ok(inserted == 1)
     }
 
+    /// Whether the alert `key` was recorded as sent.
+    pub fn alert_recorded(&self, key: &str) -> Result<bool> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE key = ?1)",
+            params![key],
+            |r| r.get(0),
+        )
+        .map_err(self.sql("read alert"))
+    }
+
     /// The keys of the alerts sent since `since` that start with `prefix`, oldest first.
     pub fn alerts_since(&self, prefix: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
         let conn = self.lock();

@@ -74,6 +74,14 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE runs ADD COLUMN model TEXT;           -- name@N, for runs of infer or publish
     ",
+    // 3: the first date the scheduler planned for each pipeline, whether or not a run was
+    // recorded for it (a date waiting for its data, or one that could not start, has none).
+    "
+    CREATE TABLE schedule_starts (
+        pipeline   TEXT PRIMARY KEY,
+        first_date TEXT NOT NULL
+    ) STRICT;
+    ",
 ];
 
 /// The schema version this build creates and understands.

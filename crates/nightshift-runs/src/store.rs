@@ -840,18 +840,34 @@ impl RunStore {
         s.map(|s| parse_ts(&self.path, &s)).transpose()
     }
 
-    /// The earliest logical date the scheduler ran `pipeline` for (whatever the outcome):
-    /// where its catch-up starts while no date of the pipeline is done yet, so that a new
-    /// pipeline's failed first date is not dropped once a later date is due.
-    pub fn first_scheduled_date(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
+    /// Records `date` as the first date the scheduler planned for `pipeline`, unless one is
+    /// recorded already: where its catch-up starts while no date of the pipeline is done yet
+    /// (a new pipeline's first date, failed, waiting for its data or not started, stays due
+    /// once the next one is), and from which deadlines are watched.
+    pub fn record_schedule_start(&self, pipeline: &str, date: DateTime<Utc>) -> Result<()> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO schedule_starts (pipeline, first_date) VALUES (?1, ?2) \
+             ON CONFLICT (pipeline) DO NOTHING",
+            params![pipeline, ts(date)],
+        )
+        .map_err(self.sql("record schedule start"))?;
+        Ok(())
+    }
+
+    /// The first date the scheduler planned for `pipeline` ([`Self::record_schedule_start`]),
+    /// or, for a store written before it was recorded, the earliest date it ran.
+    pub fn schedule_start(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
         let conn = self.lock();
         let s: Option<String> = conn
             .query_row(
-                "SELECT MIN(logical_date) FROM runs WHERE pipeline = ?1 AND trigger = 'schedule'",
+                "SELECT coalesce( \
+                     (SELECT first_date FROM schedule_starts WHERE pipeline = ?1), \
+                     (SELECT MIN(logical_date) FROM runs WHERE pipeline = ?1 AND trigger = 'schedule'))",
                 [pipeline],
                 |r| r.get(0),
             )
-            .map_err(self.sql("read first scheduled run"))?;
+            .map_err(self.sql("read schedule start"))?;
         s.map(|s| parse_ts(&self.path, &s)).transpose()
     }
 

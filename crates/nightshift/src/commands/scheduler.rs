@@ -61,13 +61,14 @@ impl TickRun {
     }
 }
 
-/// The alert sinks that failed in this tick, by name: not tried again until the next one.
+/// The alert sinks that could not be reached in this tick, by name: not tried again until the
+/// next one.
 type SinksDown = std::collections::BTreeSet<String>;
 
 /// When each date waiting for its upstream data (`wait_for_data`) is to be looked at again,
 /// by pipeline and logical date. Kept across the ticks of one scheduler process; a new one
 /// (`--once` from cron, a restart) looks at once.
-type NextLooks = std::collections::HashMap<(String, DateTime<Utc>), DateTime<Utc>>;
+type NextLooks = std::collections::HashMap<(String, DateTime<Utc>), (DateTime<Utc>, String)>;
 
 /// A clock fixed at `--now`.
 struct FixedClock(DateTime<Utc>);
@@ -245,8 +246,11 @@ async fn tick(
             .last_completed(&spec.name, last_task(spec), now)
             .map_err(runs_err)?;
         let due = due_not_done(store, spec, last, now, args.max_catchup).map_err(runs_err)?;
-        if due.is_empty() {
-            tracing::debug!(pipeline = %spec.name, "nothing due");
+        match due.first() {
+            Some(&first) => store
+                .record_schedule_start(&spec.name, first)
+                .map_err(runs_err)?,
+            None => tracing::debug!(pipeline = %spec.name, "nothing due"),
         }
         // The dates' alerts go out even when the tick stops on an error halfway.
         let outcome: Result<(), Failure> = async {
@@ -299,7 +303,9 @@ async fn tick(
                 .await?
             {
                 ran.push(waiting);
-                continue;
+                // The later dates wait behind it: run first, one of them would move the
+                // catch-up past it, and it would never run.
+                break;
             }
             next_looks.remove(&(spec.name.clone(), date));
             let had_failed = !failed.is_empty();
@@ -331,7 +337,7 @@ async fn tick(
                                 "{} succeeded after earlier failures",
                                 subject(spec, date)
                             ),
-                            key: format!("recovered:{}:{}", spec.name, date.to_rfc3339()),
+                            key: recovered_key(spec, date),
                         });
                     }
                 }
@@ -395,43 +401,50 @@ async fn tick(
     Ok(ran)
 }
 
-/// `run_recovered` alerts for the dates of `spec` whose failure was alerted in the last 30
-/// days and that are done now though the scheduler did not run them again: fixed by hand
-/// (`runs retry`, `run`). They share their keys with the scheduler's own recoveries, so a
-/// date recovers once.
+/// `run_recovered` alerts for the slices of `spec` whose failure was alerted in the last 30
+/// days and that are done now, by the scheduler or by hand (`runs retry`, `run`). They share
+/// their key ([`recovered_key`]) with the scheduler's own recoveries, so a slice recovers
+/// once.
 fn recovered_by_hand(
     store: &RunStore,
     spec: &PipelineSpec,
     now: DateTime<Utc>,
 ) -> Result<Vec<PendingAlert>, nightshift_runs::Error> {
     let prefix = format!("failed:{}:", spec.name);
-    let mut dates = std::collections::BTreeSet::new();
+    // The failed dates by slice: fire times that share a `ds` recover together.
+    let mut slices = std::collections::BTreeMap::new();
     for key in store.alerts_since(&prefix, now - TimeDelta::days(30))? {
         // failed:<pipeline>:<logical date, RFC 3339>:<task>
         let Some((date, _task)) = key[prefix.len()..].rsplit_once(':') else {
             continue;
         };
         if let Ok(date) = DateTime::parse_from_rfc3339(date) {
-            dates.insert(date.with_timezone(&Utc));
+            let date = date.with_timezone(&Utc);
+            slices.entry(spec.window_for(date).ds()).or_insert(date);
         }
     }
     let mut recovered = Vec::new();
-    for date in dates {
-        if store.completed(&spec.name, &spec.window_for(date).ds(), last_task(spec))? {
+    for (ds, date) in slices {
+        // Recovered before recoveries were keyed by slice: the key of the date.
+        let legacy = format!("recovered:{}:{}", spec.name, date.to_rfc3339());
+        if store.completed(&spec.name, &ds, last_task(spec))? && !store.alert_recorded(&legacy)? {
             recovered.push(PendingAlert {
                 event: AlertEvent::RunRecovered,
                 date,
                 run_id: None,
                 task: None,
-                message: format!(
-                    "{} is done after earlier failures (run outside the scheduler)",
-                    subject(spec, date)
-                ),
-                key: format!("recovered:{}:{}", spec.name, date.to_rfc3339()),
+                message: format!("{} is done after earlier failures", subject(spec, date)),
+                key: recovered_key(spec, date),
             });
         }
     }
     Ok(recovered)
+}
+
+/// The dedup key of a `run_recovered` alert: one per slice (`ds`), whichever fire time of it
+/// succeeded and whoever ran it.
+fn recovered_key(spec: &PipelineSpec, date: DateTime<Utc>) -> String {
+    format!("recovered:{}:ds={}", spec.name, spec.window_for(date).ds())
 }
 
 /// Deletes the files that the pipelines' own tables no longer use, past `retain` (as
@@ -533,18 +546,24 @@ async fn waiting_for_data(
         wait_until: Some(until),
         ..TickRun::new(&spec.name, date, "waiting_for_data")
     };
-    if next_looks.get(&key).is_some_and(|&at| now < at) {
-        return Ok(Some(waiting(
-            "upstream data (looked at less than a look interval ago)".into(),
-        )));
+    if let Some((at, reason)) = next_looks.get(&key)
+        && now < *at
+    {
+        return Ok(Some(waiting(reason.clone())));
     }
-    let plan = RunPlan::new(project, &spec.name, date, now)?;
-    warehouse.refresh().await?;
+    // An error here (the plan, the tables) is left to the run, which reports it as it
+    // would without wait_for_data, instead of stopping the tick.
+    let Ok(plan) = RunPlan::new(project, &spec.name, date, now) else {
+        return Ok(None);
+    };
+    if warehouse.refresh().await.is_err() {
+        return Ok(None);
+    }
     match nightshift_pipeline::check(warehouse, &plan).await {
         Err(nightshift_pipeline::Error::CheckFailed { reason, .. }) => {
             let wait = spec.wait_for_data.map_or(0, |w| w.seconds());
             let interval = TimeDelta::seconds((wait / 12).clamp(10, 300));
-            next_looks.insert(key, now + interval);
+            next_looks.insert(key, (now + interval, reason.clone()));
             tracing::info!(
                 pipeline = %spec.name,
                 %date,
@@ -636,12 +655,14 @@ async fn deadline_alerts(
     // Only dates from the pipeline's first run on, or, before it ever ran, the latest due
     // (a new project's first tick runs only that one: the days before are not late); and one
     // alert per slice (fire times of a schedule finer than its window share one).
-    let from = store
-        .first_logical_date(&spec.name)
-        .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
-        .or_else(|| {
-            nightshift_runs::latest_fire_at_or_before(&spec.schedule, spec.utc_offset(), now)
-        });
+    let runs_err = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
+    let first_run = store.first_logical_date(&spec.name).map_err(runs_err)?;
+    let first_planned = store.schedule_start(&spec.name).map_err(runs_err)?;
+    let from = match (first_run, first_planned) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+    .or_else(|| nightshift_runs::latest_fire_at_or_before(&spec.schedule, spec.utc_offset(), now));
     let mut slices = std::collections::BTreeSet::new();
     let pending = missed
         .into_iter()
@@ -695,12 +716,13 @@ fn due_not_done(
         return Ok(due);
     }
     let mut seen = std::collections::HashSet::new();
-    // Before any date is done, from the first date the scheduler ran (a new pipeline's
-    // failed first date stays due once the next one is); before that, the latest only.
+    // Before any date is done, from the first date the scheduler planned (a new pipeline's
+    // first date, failed, waiting for its data or not started, stays due once the next one
+    // is); before that, the latest only.
     let start = match last {
         Some(last) => Some(last),
         None => store
-            .first_scheduled_date(&spec.name)?
+            .schedule_start(&spec.name)?
             .map(|first| first - TimeDelta::seconds(1)),
     };
     let (mut after, mut scanned) = (start, 0);
@@ -768,6 +790,9 @@ async fn send_grouped(
     clock: &(dyn Clock + Send + Sync),
     down: &mut SinksDown,
 ) {
+    let mut pending = pending;
+    // Oldest first within a group, whatever found them (runs, hand fixes, deadlines).
+    pending.sort_by_key(|p| p.date);
     let mut groups: Vec<Vec<PendingAlert>> = Vec::new();
     for p in pending {
         match store.record_alert(&p.key, clock.now()) {
@@ -849,8 +874,8 @@ async fn send_grouped(
 }
 
 /// Delivers `alert` to every sink of `spec` at once (a warning when it has none), but those
-/// that already failed in this tick (`down`: a webhook that hangs costs its timeout once per
-/// tick, not once per alert and sink). Returns whether any sink took it (or there is none
+/// that could not be reached earlier in this tick (`down`: a webhook that hangs costs its
+/// timeout once per tick, not once per alert and sink). Returns whether any sink took it (or there is none
 /// to take it).
 async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert, down: &mut SinksDown) -> bool {
     if spec.alerts.is_empty() {
@@ -881,7 +906,11 @@ async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert, down: &mut 
                 tracing::error!(
                     "alert sink `{name}` failed: {e} (an alert no sink took is sent again next tick)"
                 );
-                down.insert(name);
+                // Only a sink that cannot be reached is skipped for the rest of the tick; one
+                // that refused this alert may take the next.
+                if e.unreachable {
+                    down.insert(name);
+                }
             }
             Err(e) => tracing::error!("an alert delivery failed: {e}"),
         }

@@ -237,22 +237,9 @@ fn a_date_waiting_for_its_data_is_looked_at_each_tick_not_waited_for_inside_one(
         );
     }
     assert!(runs(&p).is_empty(), "no run is recorded while waiting");
-    // The wait is over: the date runs, and its check fails saying how long it waited.
-    let (code, ran) = tick("2026-11-23T08:00:00Z");
-    assert_eq!(code, Some(1), "{ran:?}");
-    assert_eq!(
-        (&ran[0]["status"], &ran[0]["failed_task"]),
-        (&"failed".into(), &"check".into()),
-        "{ran:?}"
-    );
-    assert!(
-        ran[0]["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("after waiting 2h")),
-        "{ran:?}"
-    );
-    // The data lands (up to 11-21: a window is complete once later data is there); a day
-    // later the failed date runs, the new one waits.
+    // The data lands (up to 11-21: a window is complete once later data is there) only after
+    // the next date is due: the waiting date, of a pipeline that never ran, is not dropped
+    // for the latest one; it runs first, and the new one waits.
     let out = nightshift(
         &p,
         &[
@@ -283,6 +270,20 @@ fn a_date_waiting_for_its_data_is_looked_at_each_tick_not_waited_for_inside_one(
             ("2026-11-23T06:00:00Z", "succeeded"),
             ("2026-11-24T06:00:00Z", "waiting_for_data")
         ]
+    );
+    // Its wait over, the date runs, and its check fails saying so.
+    let (code, ran) = tick("2026-11-24T08:00:00Z");
+    assert_eq!(code, Some(1), "{ran:?}");
+    assert_eq!(
+        (&ran[0]["status"], &ran[0]["failed_task"]),
+        (&"failed".into(), &"check".into()),
+        "{ran:?}"
+    );
+    assert!(
+        ran[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("its wait_for_data of 2h after the date's time is over")),
+        "{ran:?}"
     );
 }
 
@@ -338,33 +339,56 @@ fn a_log_sink_prints_its_alerts_under_quiet() {
 }
 
 #[test]
-fn a_sink_that_failed_is_not_tried_again_in_the_same_tick() {
-    // A hanging webhook cost its timeout for every alert of a tick, one after another.
+fn a_sink_that_cannot_be_reached_is_skipped_for_the_tick_one_that_refuses_an_alert_is_not() {
+    // A hanging webhook cost its timeout for every alert of a tick, one after another; but a
+    // sink that refuses one alert (a non-zero exit, an HTTP error) may take the next.
     let (dir, p) = init();
-    let calls = dir.path().join("pager-calls");
     let file = p.join("nightshift.toml");
-    let text = std::fs::read_to_string(&file)
-        .expect("read")
-        .replace("alerts = [\"ops\"]", "alerts = [\"pager\", \"ops\"]")
-        .replace(
-            "[alerts.ops]",
-            &format!(
-                "[alerts.pager]\ncommand = [\"sh\", \"-c\", \"echo called >> '{}'; exit 3\"]\n\n[alerts.ops]",
-                calls.display()
-            ),
-        );
-    std::fs::write(&file, text).expect("write");
+    let good = std::fs::read_to_string(&file).expect("read");
+    let with_pager = |command: &str| {
+        good.replace("alerts = [\"ops\"]", "alerts = [\"pager\", \"ops\"]")
+            .replace(
+                "[alerts.ops]",
+                &format!("[alerts.pager]\ncommand = {command}\n\n[alerts.ops]"),
+            )
+    };
     // No model: the date cannot start, and its deadline has passed: two alerts.
-    let out = nightshift(
-        &p,
-        &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    let logged = err.lines().filter(|l| l.starts_with("alert: {")).count();
-    assert_eq!(logged, 2, "the log sink takes both: {err}");
+    let tick = || {
+        let out = nightshift(
+            &p,
+            &["scheduler", "--once", "--now", "2026-11-22T10:00:00Z"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        let logged = err.lines().filter(|l| l.starts_with("alert: {")).count();
+        assert_eq!(logged, 2, "the log sink takes both: {err}");
+        err
+    };
+    let calls = dir.path().join("pager-calls");
+    std::fs::write(
+        &file,
+        with_pager(&format!(
+            "[\"sh\", \"-c\", \"echo called >> '{}'; exit 3\"]",
+            calls.display()
+        )),
+    )
+    .expect("write");
+    tick();
     let called = std::fs::read_to_string(&calls).expect("the pager was called");
-    assert_eq!(called.lines().count(), 1, "{err}");
+    assert_eq!(
+        called.lines().count(),
+        2,
+        "refusing one alert is not being down"
+    );
+
+    std::fs::remove_dir_all(p.join(".nightshift")).expect("forget the alerts");
+    std::fs::write(&file, with_pager("[\"/nonexistent/pager\"]")).expect("write");
+    let err = tick();
+    let failed = err
+        .lines()
+        .filter(|l| l.contains("alert sink `pager` failed"))
+        .count();
+    assert_eq!(failed, 1, "tried once in the tick: {err}");
 }
 
 #[test]
