@@ -567,19 +567,27 @@ fn compile_pipeline(
     // a weekday schedule over daily windows never processed the weekends.
     if let (Some(schedule), Some(window), Some(value)) = (&schedule, &window, window_value) {
         let origin = 1_767_225_600; // 2026-01-01
-        let mut at = chrono::DateTime::<chrono::Utc>::from_timestamp(origin, 0).unwrap_or_default();
+        let start = chrono::DateTime::<chrono::Utc>::from_timestamp(origin, 0).unwrap_or_default();
+        // Fire times over a year and a week (monthly and weekday gaps included), or the first
+        // 300 000 of a denser schedule (months of them); in the pipeline's timezone.
+        let tz = parse_timezone(&timezone).unwrap_or(chrono::Offset::fix(&chrono::Utc));
+        let span_end = start + chrono::TimeDelta::days(373);
+        let mut at = start;
         let mut longest: Option<(chrono::TimeDelta, chrono::DateTime<chrono::Utc>)> = None;
         let mut shortest: Option<chrono::TimeDelta> = None;
-        for _ in 0..400 {
-            let next = schedule.next_after(at);
+        for _ in 0..300_000 {
+            let next = schedule.next_after_in(at, tz);
             let gap = next - at;
-            if at.timestamp() != origin {
+            if at != start {
                 if longest.is_none_or(|(l, _)| gap > l) {
                     longest = Some((gap, at));
                 }
                 shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
             }
             at = next;
+            if at >= span_end {
+                break;
+            }
         }
         if let (Some((gap, from)), Some(shortest)) = (longest, shortest)
             && window.as_chrono() < gap

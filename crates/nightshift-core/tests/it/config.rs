@@ -579,6 +579,20 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
             Some("make the window as long as the schedule's period: window = \"1d\"".to_string())
         )]
     );
+    // A dense schedule with a long gap: the gap is looked for over a year, not a few hundred
+    // fire times.
+    let text = EXAMPLE
+        .replace(
+            "schedule = \"daily at 06:00\"",
+            "schedule = \"*/5 * * * 1-5\"",
+        )
+        .replace("window = \"1d\"", "window = \"1h\"");
+    let e = errors(dir.path(), &text);
+    assert!(
+        e.to_string()
+            .contains("(up to 48h5m, e.g. Fri 2026-01-02 23:55 to Mon 2026-01-05 00:00 UTC)"),
+        "{e}"
+    );
     // The longest gap counts: a weekday schedule over daily windows never saw the weekends.
     let text = EXAMPLE.replace(
         "schedule = \"daily at 06:00\"",
