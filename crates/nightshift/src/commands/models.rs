@@ -51,17 +51,40 @@ pub(crate) async fn load_rows(
                 let hint = e.hint();
                 return Err(Failure::usage(e, hint));
             }
-            // A file that does not parse is bad input on the command line, as a bad flag is.
-            let batches = nightshift_lake::files::read_data_file(file)
-                .await
-                .map_err(|e| {
-                    let usage = matches!(e, nightshift_lake::Error::DataFile { .. });
+            // A file that does not parse is bad input on the command line, as a bad flag is;
+            // a reader that panics on a damaged file (Parquet footers) says so too.
+            let path = file.clone();
+            let read =
+                tokio::spawn(async move { nightshift_lake::files::read_data_file(&path).await })
+                    .await;
+            let not_readable = |what: String| {
+                Failure::usage(
+                    format!("--data {}: not a readable data file: {what}", file.display()),
+                    Some(
+                        "check that the file is whole and of the kind its name says (.csv, .tsv, .parquet, .jsonl)"
+                            .into(),
+                    ),
+                )
+            };
+            let batches = match read {
+                Ok(Ok(batches)) => batches,
+                Ok(Err(e @ nightshift_lake::Error::Io { .. })) => return Err(Failure::from(e)),
+                Ok(Err(e @ nightshift_lake::Error::DataFile { .. })) => {
                     let mut failure = Failure::from(e);
-                    if usage {
-                        failure.code = 2;
-                    }
-                    failure
-                })?;
+                    failure.code = 2;
+                    return Err(failure);
+                }
+                Ok(Err(e)) => return Err(not_readable(e.to_string())),
+                Err(e) if e.is_panic() => {
+                    return Err(not_readable("its reader failed on it".into()));
+                }
+                Err(e) => {
+                    return Err(Failure::work(anyhow::anyhow!(
+                        "reading {}: {e}",
+                        file.display()
+                    )));
+                }
+            };
             Ok((batches, file.display().to_string()))
         }
         (None, Some(sql)) => {
