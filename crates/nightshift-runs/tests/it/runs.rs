@@ -434,7 +434,7 @@ fn newer_schema_is_refused() {
             err,
             Error::NewerSchema {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -450,10 +450,12 @@ fn a_database_of_schema_1_is_migrated_and_its_runs_have_no_model() {
     let store = db.open();
     let old = start(&store, "p", 22, now);
     drop(store);
-    // Back to schema 1: runs without the model column.
+    // Back to schema 1: runs without the model column, no schedule starts.
     let conn = rusqlite_conn(&db.path);
-    conn.execute_batch("ALTER TABLE runs DROP COLUMN model; PRAGMA user_version = 1;")
-        .expect("downgrade");
+    conn.execute_batch(
+        "ALTER TABLE runs DROP COLUMN model; DROP TABLE schedule_starts; PRAGMA user_version = 1;",
+    )
+    .expect("downgrade");
     drop(conn);
     let store = db.open();
     let listed = store.list(&RunFilter::default(), now).expect("list");
