@@ -91,6 +91,20 @@ impl Liveness for ProcLiveness {
     fn is_dead(&self, owner: &Owner) -> bool {
         owner.host == self.host
             && Path::new("/proc/self").exists()
-            && !Path::new(&format!("/proc/{}", owner.pid)).exists()
+            && (!Path::new(&format!("/proc/{}", owner.pid)).exists()
+                || is_zombie(&format!("/proc/{}/stat", owner.pid)))
     }
+}
+
+/// Whether the process of a `/proc/<pid>/stat` file has exited and only waits to be reaped
+/// (state `Z` or `X`): killed under `timeout -s KILL` or a supervisor that has not waited
+/// for it yet, it keeps its `/proc` entry, and counted as alive it held its dates.
+fn is_zombie(stat: &str) -> bool {
+    // `pid (comm) state ...`; comm may hold spaces and parentheses: the state follows the
+    // last `)`.
+    std::fs::read_to_string(stat).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X'))
+    })
 }

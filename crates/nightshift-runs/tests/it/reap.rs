@@ -147,3 +147,30 @@ fn proc_liveness_sees_this_process_alive() {
     }
     assert_eq!(Owner::current().pid, std::process::id());
 }
+
+#[test]
+fn proc_liveness_sees_a_killed_process_not_yet_reaped_as_dead() {
+    use nightshift_runs::{Liveness, ProcLiveness};
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let owner = Owner::new(child.id(), "here");
+    let live = ProcLiveness::for_host("here");
+    assert!(!live.is_dead(&owner));
+    child.kill().expect("kill");
+    // Killed, not waited for: a zombie with its /proc entry.
+    let stat = format!("/proc/{}/stat", child.id());
+    for _ in 0..200 {
+        if std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(std::path::Path::new(&stat).exists());
+    assert!(live.is_dead(&owner), "a zombie is dead");
+    child.wait().expect("reap");
+}
