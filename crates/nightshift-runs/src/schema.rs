@@ -81,6 +81,10 @@ const MIGRATIONS: &[&str] = &[
         pipeline   TEXT PRIMARY KEY,
         first_date TEXT NOT NULL
     ) STRICT;
+    -- When a sink took the alert: NULL while it is being sent (a claim, taken over once
+    -- stale: the sender died before delivering). Alerts recorded before were sent.
+    ALTER TABLE alerts ADD COLUMN sent_at TEXT;
+    UPDATE alerts SET sent_at = first_at;
     ",
 ];
 

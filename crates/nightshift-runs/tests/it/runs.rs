@@ -453,7 +453,8 @@ fn a_database_of_schema_1_is_migrated_and_its_runs_have_no_model() {
     // Back to schema 1: runs without the model column, no schedule starts.
     let conn = rusqlite_conn(&db.path);
     conn.execute_batch(
-        "ALTER TABLE runs DROP COLUMN model; DROP TABLE schedule_starts; PRAGMA user_version = 1;",
+        "ALTER TABLE runs DROP COLUMN model; DROP TABLE schedule_starts; \
+         ALTER TABLE alerts DROP COLUMN sent_at; PRAGMA user_version = 1;",
     )
     .expect("downgrade");
     drop(conn);

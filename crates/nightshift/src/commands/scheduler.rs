@@ -861,7 +861,15 @@ async fn send_grouped(
                 dates: group.iter().map(|p| p.date).collect(),
             }
         };
-        if !send(project, spec, &alert, down).await {
+        if send(project, spec, &alert, down).await {
+            // Taken: no later tick sends it again (until then, a claim a dead process left
+            // is taken over once stale).
+            for key in &keys {
+                if let Err(e) = store.mark_alert_sent(key, clock.now()) {
+                    tracing::error!("cannot mark alert {key} sent: {e}");
+                }
+            }
+        } else {
             // No sink took it: the next tick sends it again (a sink that is down for a
             // while still gets the alert once it is back).
             for key in &keys {
