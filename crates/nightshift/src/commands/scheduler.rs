@@ -13,6 +13,10 @@ use crate::failure::Failure;
 /// How long a scheduler holds a date before another may take it over (renewed by finishing).
 const LEASE_TTL_SECONDS: i64 = 6 * 3600;
 
+/// How far back a date the scheduler ran and that failed is run again once a later date is
+/// done (with its backoff), in days.
+const FAILED_DATES_RETRIED_DAYS: i64 = 7;
+
 /// How long a tick's catch-up holds its alerts to group them before sending what it has.
 const ALERT_FLUSH: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
@@ -289,6 +293,31 @@ async fn tick(
                         retry_at: Some(retry_at),
                         ..TickRun::new(&spec.name, date, "waiting")
                     });
+                    // Its failure alert, if the tick that ran it died before sending it (the
+                    // key is the same: sent once).
+                    if let Some(run) = failed
+                        .iter()
+                        .filter(|r| matches!(r.trigger, Trigger::Schedule))
+                        .max_by_key(|r| r.finished_at)
+                        && let Some(task) = &run.failed_task
+                    {
+                        pending.push(PendingAlert {
+                            event: AlertEvent::TaskFailed,
+                            date: run.logical_date,
+                            run_id: Some(run.id.as_str().to_string()),
+                            message: format!(
+                                "{}: task {task} failed after its retries: {}",
+                                subject(spec, run.logical_date),
+                                run.error.as_deref().unwrap_or("see `nightshift runs show`")
+                            ),
+                            key: format!(
+                                "failed:{}:{}:{task}",
+                                spec.name,
+                                run.logical_date.to_rfc3339()
+                            ),
+                            task: Some(task.clone()),
+                        });
+                    }
                     continue;
                 }
             }
@@ -725,6 +754,34 @@ fn due_not_done(
             .schedule_start(&spec.name)?
             .map(|first| first - TimeDelta::seconds(1)),
     };
+    // Dates the scheduler ran and that failed, before the catch-up start (a later date of
+    // the same catch-up succeeded): run again (after their backoff) rather than left as gaps.
+    if spec.catchup {
+        let mut failed: Vec<(DateTime<Utc>, String)> = store
+            .list(
+                &nightshift_runs::RunFilter {
+                    pipeline: Some(spec.name.clone()),
+                    status: Some(RunStatus::Failed),
+                    limit: Some(1000),
+                },
+                now,
+            )?
+            .into_iter()
+            .filter(|r| matches!(r.trigger, Trigger::Schedule))
+            .filter(|r| r.logical_date > now - TimeDelta::days(FAILED_DATES_RETRIED_DAYS))
+            .filter(|r| start.is_some_and(|s| r.logical_date <= s))
+            .map(|r| (r.logical_date, r.ds))
+            .collect();
+        failed.sort();
+        for (date, ds) in failed {
+            if seen.insert(ds.clone()) && !store.completed(&spec.name, &ds, last_task(spec))? {
+                due.push(date);
+                if due.len() == max {
+                    return Ok(due);
+                }
+            }
+        }
+    }
     let (mut after, mut scanned) = (start, 0);
     loop {
         let planned = nightshift_runs::due_dates_for(spec, after, now, BATCH);

@@ -427,6 +427,48 @@ fn dates_a_catch_up_published_after_their_deadlines_are_alerted() {
     );
 }
 
+#[test]
+fn a_date_that_failed_in_a_catch_up_is_run_again_though_later_dates_are_done() {
+    // The catch-up of 11-22 .. 11-24 fails 11-22 (its ds 2026-11-19 only) and completes the
+    // later dates: 11-22 used to become a gap the scheduler never ran again.
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 6, "2026-11-23");
+    let tick = |now: &str| ticked_dates(&p, now, "30");
+    assert_eq!(tick("2026-11-21T07:00:00Z"), ["2026-11-21T06:00:00Z"]);
+    let sql = p.join("sql/root_cause_features.sql");
+    let good = std::fs::read_to_string(&sql).expect("read");
+    let broken = good.replacen(
+        "AND created_at <  TIMESTAMP '{{ window_end }}'",
+        "AND created_at <  TIMESTAMP '{{ window_end }}'\n      AND '{{ ds }}' <> CAST(1 / (CASE WHEN '{{ ds }}' = '2026-11-19' THEN 0 ELSE 1 END) AS VARCHAR)",
+        1,
+    );
+    assert_ne!(broken, good);
+    std::fs::write(&sql, broken).expect("write");
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "scheduler",
+            "--once",
+            "--now",
+            "2026-11-24T07:00:00Z",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let statuses: Vec<&str> = doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["failed", "succeeded", "succeeded"], "{doc}");
+    std::fs::write(&sql, good).expect("write");
+    // Fixed: after its backoff (4m), the failed date runs again.
+    assert_eq!(tick("2026-11-24T07:10:00Z"), ["2026-11-22T06:00:00Z"]);
+    assert!(tick("2026-11-24T07:20:00Z").is_empty());
+}
+
 /// The alerts of one event among those received.
 fn of_event<'a>(received: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
     received.iter().filter(|a| a["event"] == event).collect()
