@@ -267,7 +267,9 @@ impl Registry {
     }
 
     /// [`Self::register`], pointing `alias` at the new version in the same SQLite
-    /// transaction: a crash leaves either neither or both (`models train --alias`).
+    /// transaction (`models train --alias`): the alias never moves without its version's row.
+    /// A crash after the bundle is moved into place and before the transaction leaves the
+    /// bundle, which the next open indexes ([`Recovery::adopted`]) without the alias.
     pub fn register_with_alias(
         &self,
         new: NewModel,

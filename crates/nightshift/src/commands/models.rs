@@ -277,8 +277,10 @@ async fn train(
         ..TrainConfig::default()
     };
     let now = chrono::Utc::now();
-    // The alias moves in the registry transaction that records the version: a crash leaves
-    // neither or both.
+    // The alias moves in the registry transaction that records the version: a crash never
+    // leaves the alias moved without its version. (A crash after the bundle is in place and
+    // before that transaction leaves the version, indexed at the registry's next open, with
+    // a warning, and the alias where it was.)
     let actor = actor();
     let alias = args.alias.as_deref().map(|alias| AliasRequest {
         alias,
