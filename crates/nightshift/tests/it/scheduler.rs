@@ -297,12 +297,7 @@ fn a_date_fixed_by_hand_after_its_failure_alert_sends_run_recovered_once() {
     std::fs::write(&file, good.replace("\"city\"]", "\"region\"]")).expect("write");
     let tick = |now: &str| {
         let out = nightshift(&p, &["scheduler", "--once", "--now", now]);
-        let alerts: Vec<serde_json::Value> = stderr(&out)
-            .lines()
-            .filter_map(|l| l.strip_prefix("alert: "))
-            .map(|a| serde_json::from_str(a).expect("alert json"))
-            .collect();
-        (out.status.code(), alerts)
+        (out.status.code(), logged_alerts(&out))
     };
     let (code, alerts) = tick("2026-11-21T07:00:00Z");
     assert_eq!(code, Some(1));
@@ -400,11 +395,7 @@ fn dates_a_catch_up_published_after_their_deadlines_are_alerted() {
     let tick = |now: &str| {
         let out = nightshift(&p, &["scheduler", "--once", "--now", now]);
         assert!(out.status.success(), "{}", stderr(&out));
-        stderr(&out)
-            .lines()
-            .filter_map(|l| l.strip_prefix("alert: "))
-            .map(|a| serde_json::from_str(a).expect("alert json"))
-            .collect::<Vec<serde_json::Value>>()
+        logged_alerts(&out)
     };
     assert!(tick("2026-11-21T07:00:00Z").is_empty());
     let alerts = tick("2026-11-24T10:00:00Z");
@@ -467,6 +458,15 @@ fn a_date_that_failed_in_a_catch_up_is_run_again_though_later_dates_are_done() {
     // Fixed: after its backoff (4m), the failed date runs again.
     assert_eq!(tick("2026-11-24T07:10:00Z"), ["2026-11-22T06:00:00Z"]);
     assert!(tick("2026-11-24T07:20:00Z").is_empty());
+}
+
+/// The alerts a command's `log` sink printed on stderr (`alert: {json}` lines).
+fn logged_alerts(out: &std::process::Output) -> Vec<serde_json::Value> {
+    stderr(out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("alert: "))
+        .map(|a| serde_json::from_str(a).expect("alert json"))
+        .collect()
 }
 
 /// The alerts of one event among those received.
