@@ -301,8 +301,17 @@ async fn tick(
                         .max_by_key(|r| r.finished_at)
                         && let Some(task) = &run.failed_task
                     {
+                        // As the run's tick would have classed it (a gate's error says so).
+                        let gate = run
+                            .error
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("quality gate `"));
                         pending.push(PendingAlert {
-                            event: AlertEvent::TaskFailed,
+                            event: if gate {
+                                AlertEvent::QualityGateFailed
+                            } else {
+                                AlertEvent::TaskFailed
+                            },
                             date: run.logical_date,
                             run_id: Some(run.id.as_str().to_string()),
                             message: format!(
@@ -681,9 +690,10 @@ async fn deadline_alerts(
         &mut published,
         100,
     );
-    // Only dates from the pipeline's first run on, or, before it ever ran, the latest due
-    // (a new project's first tick runs only that one: the days before are not late); and one
-    // alert per slice (fire times of a schedule finer than its window share one).
+    // Only dates from the pipeline's first run or first planned date on, or, before either,
+    // the latest due (a new project's first tick runs only that one: the days before are not
+    // late); and one alert per slice (fire times of a schedule finer than its window share
+    // one).
     let runs_err = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
     let first_run = store.first_logical_date(&spec.name).map_err(runs_err)?;
     let first_planned = store.schedule_start(&spec.name).map_err(runs_err)?;
@@ -940,8 +950,8 @@ async fn send_grouped(
 
 /// Delivers `alert` to every sink of `spec` at once (a warning when it has none), but those
 /// that could not be reached earlier in this tick (`down`: a webhook that hangs costs its
-/// timeout once per tick, not once per alert and sink). Returns whether any sink took it (or there is none
-/// to take it).
+/// timeout once per tick, not once per alert and sink). Returns whether any sink took it
+/// (or there is none to take it).
 async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert, down: &mut SinksDown) -> bool {
     if spec.alerts.is_empty() {
         tracing::warn!(
@@ -957,7 +967,9 @@ async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert, down: &mut 
             continue;
         };
         if down.contains(name) {
-            tracing::debug!("alert sink `{name}` failed earlier in this tick: not tried again");
+            tracing::debug!(
+                "alert sink `{name}` was unreachable earlier in this tick: not tried again"
+            );
             continue;
         }
         let (name, sink, alert) = (name.clone(), sink.clone(), alert.clone());
