@@ -30,6 +30,15 @@ impl Failure {
         self
     }
 
+    /// The same failure as bad usage or input (exit 2) when `usage` holds: an error of the
+    /// work's own kind caused by what the command line gave it.
+    pub(crate) fn usage_if(mut self, usage: bool) -> Failure {
+        if usage {
+            self.code = 2;
+        }
+        self
+    }
+
     /// Bad usage or configuration (exit 2).
     pub(crate) fn usage(error: impl std::fmt::Display, hint: Option<String>) -> Failure {
         Failure {

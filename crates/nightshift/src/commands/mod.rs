@@ -100,11 +100,7 @@ pub(crate) fn query_failure(e: nightshift_lake::Error) -> Failure {
         e,
         E::Sql { .. } | E::NotAQuery { .. } | E::TableNotFound { .. } | E::BadTableName(_)
     );
-    let mut failure = Failure::from(e);
-    if usage {
-        failure.code = 2;
-    }
-    failure
+    Failure::from(e).usage_if(usage)
 }
 
 /// Opens the project's run history (`.nightshift/runs.db`).

@@ -70,9 +70,7 @@ pub(crate) async fn load_rows(
                 Ok(Ok(batches)) => batches,
                 Ok(Err(e @ nightshift_lake::Error::Io { .. })) => return Err(Failure::from(e)),
                 Ok(Err(e @ nightshift_lake::Error::DataFile { .. })) => {
-                    let mut failure = Failure::from(e);
-                    failure.code = 2;
-                    return Err(failure);
+                    return Err(Failure::from(e).usage_if(true));
                 }
                 Ok(Err(e)) => return Err(not_readable(e.to_string())),
                 Err(e) if e.is_panic() => {
@@ -231,22 +229,6 @@ async fn train(
     let columns = columns(&args.data, &args.extra_columns);
     let rows = model::labelled_rows(&batches, &columns, &source)?;
     warn_merged_lines(&args.data, &batches, &rows.texts);
-    if rows.texts.is_empty() {
-        return Err(Failure::usage(
-            format!(
-                "no training rows in {source}{}",
-                if rows.skipped > 0 {
-                    format!(" ({} rows had a blank text or label)", rows.skipped)
-                } else {
-                    String::new()
-                }
-            ),
-            Some(format!(
-                "check the data and the column names (--text-column {}, --label-column {})",
-                args.data.text_column, args.data.label_column
-            )),
-        ));
-    }
     let distinct: std::collections::HashSet<&str> =
         rows.labels.iter().map(String::as_str).collect();
     if rows.texts.len() >= 100 && distinct.len() * 2 > rows.texts.len() {
@@ -291,7 +273,9 @@ async fn train(
         model::train_model(
             registry, &args.name, &rows, &columns, &source, &config, now, alias,
         )
-    })?;
+    })
+    // No rows to train on is bad input (the file or query given), not a failed run.
+    .map_err(|e| Failure::from(e).usage_if(rows.texts.is_empty()))?;
     let moved = trained.alias.clone();
     if global.json {
         return super::print_json(&serde_json::json!({
