@@ -220,7 +220,7 @@ async fn time_expression(
     })
 }
 
-fn read_ints<const N: usize>(
+pub(crate) fn read_ints<const N: usize>(
     batches: &[nightshift_lake::arrow::record_batch::RecordBatch],
 ) -> Result<[Option<i64>; N]> {
     let batch = batches

@@ -295,7 +295,7 @@ fn outcome(report: &TaskReport, model: Option<&LoadedModel>) -> TaskOutcome {
             Some(format!("{}@{}", i.model_name, i.model_version)),
         ),
         TaskReport::Publish(p) => (
-            0,
+            p.contacts,
             p.rows,
             model.map(|m| format!("{}@{}", m.name(), m.version.version)),
         ),

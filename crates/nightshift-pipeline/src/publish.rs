@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use nightshift_lake::{TableRef, Warehouse, WriteMetrics};
 
+use crate::check::read_ints;
 use crate::error::Result;
 use crate::plan::RunPlan;
 
@@ -16,6 +17,9 @@ pub struct PublishReport {
     pub model_version: u32,
     /// Rollup rows written.
     pub rows: u64,
+    /// Predictions rolled up: the sum of the rollups' `contacts`, read back from the slice
+    /// written (the predictions of `model_version` in `ds` that have their features row).
+    pub contacts: u64,
     /// The rollups table write.
     pub write: WriteMetrics,
     /// Wall time, seconds.
@@ -80,10 +84,20 @@ pub async fn publish(
         .with_commit_metadata("task", "publish".into())
         .execute()
         .await?;
+    let [contacts] = read_ints(
+        &warehouse
+            .query(&format!(
+                "SELECT sum(contacts) FROM {rollups} WHERE ds = '{ds}' AND model_version = {model_version}",
+                rollups = spec.rollups_table(),
+                ds = plan.ds,
+            ))
+            .await?,
+    )?;
     Ok(PublishReport {
         ds: plan.ds.clone(),
         model_version,
         rows: write.rows,
+        contacts: contacts.unwrap_or(0).max(0) as u64,
         write,
         seconds: started.elapsed().as_secs_f64(),
     })

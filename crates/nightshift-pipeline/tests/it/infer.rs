@@ -76,9 +76,10 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
             model::load_model(&registry, &ModelRef::from_str(version).expect("ref")).expect("load");
         let report = infer(&wh, &plan, &loaded).await.expect("infer");
         assert_eq!(report.rows, 3);
-        publish(&wh, &plan, loaded.version.version)
+        let published = publish(&wh, &plan, loaded.version.version)
             .await
             .expect("publish");
+        assert_eq!(published.contacts, 3, "every prediction of the version rolled up");
     }
     assert_eq!(
         scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,

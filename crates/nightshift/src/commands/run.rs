@@ -219,8 +219,8 @@ fn describe(report: &TaskReport) -> String {
             i.rows_per_second
         ),
         TaskReport::Publish(p) => format!(
-            "publish   ok  {} rollup rows -> {}  ({:.2} s)",
-            p.rows, p.write.table, p.seconds
+            "publish   ok  {} rollup rows of {} predictions -> {}  ({:.2} s)",
+            p.rows, p.contacts, p.write.table, p.seconds
         ),
         TaskReport::Features(f) => {
             let rejected: u64 = f.rejected.values().sum();
