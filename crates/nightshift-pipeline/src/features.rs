@@ -142,6 +142,7 @@ pub(crate) async fn features_teed(
         rows_in: 0,
         first_batch_at: None,
         all_refused: false,
+        empty: false,
     })));
     let refuse = Refuser {
         state: state.clone(),
@@ -151,15 +152,23 @@ pub(crate) async fn features_teed(
         text_index,
         max_chars: spec.max_text_chars,
     };
-    // A window whose every row is refused is nearly always a broken query or broken upstream
+    // A window whose every row is refused, or whose query returned no row though `min_rows`
+    // asks for some (an inner join with an emptied lookup table, a filter gone wrong: `check`
+    // found the driving table's rows), is nearly always a broken query or broken upstream
     // data: the write fails before anything is committed, so the slice keeps what an earlier
-    // run wrote (see `all_refused` below).
+    // run wrote (see `refused_everything`). Fewer rows than `min_rows` but some is a query
+    // that filters (`min_rows` counts the driving table's rows).
     let end_state = state.clone();
+    let rows_needed = spec.min_rows > 0;
     let end: StreamEnd = Box::new(move || {
         let mut guard = end_state
             .lock()
             .map_err(|_| Error::Internal("reject state poisoned".into()))?;
         match guard.as_mut() {
+            Some(s) if s.rows_in == 0 && rows_needed => {
+                s.empty = true;
+                Err("the features query returned no row".into())
+            }
             Some(s) if s.rows_in > 0 && s.counts.values().sum::<u64>() == s.rows_in => {
                 s.all_refused = true;
                 Err("every row of the window was refused".into())
@@ -217,6 +226,7 @@ pub(crate) async fn features_teed(
     let (features_write, (rejects_write, counts, rows_in, first_batch_at)) = match written {
         Ok(done) => done,
         Err(_) if refused_everything(&state) => return Err(all_refused(plan, &state)),
+        Err(_) if returned_nothing(&state) => return Err(no_rows(plan)),
         // The query failed while it streamed (a value that does not convert, ...).
         Err(Error::Lake(e @ nightshift_lake::Error::Sql { .. })) => return Err(in_file(e)),
         Err(e) => return Err(e),
@@ -252,6 +262,35 @@ fn refused_everything(state: &Mutex<Option<RefuseState>>) -> bool {
         .as_deref()
         .and_then(Option::as_ref)
         .is_some_and(|s| s.all_refused)
+}
+
+/// Whether the stream ended without a row though `min_rows` asks for some (the write then
+/// fails).
+fn returned_nothing(state: &Mutex<Option<RefuseState>>) -> bool {
+    state
+        .lock()
+        .ok()
+        .as_deref()
+        .and_then(Option::as_ref)
+        .is_some_and(|s| s.empty)
+}
+
+/// The error of a features query that returned no row though `min_rows` asks for some.
+fn no_rows(plan: &RunPlan) -> Error {
+    let spec = &plan.pipeline;
+    Error::QualityGate {
+        pipeline: spec.name.clone(),
+        gate: "min_rows".into(),
+        message: format!(
+            "the features query returned no row for ds {} (min_rows = {}); nothing was written: the slice keeps what an earlier run wrote",
+            plan.ds, spec.min_rows
+        ),
+        hint: Some(format!(
+            "look for what drops the window's rows of `{}` in {} (an inner join with a table that is empty or lacks the window's keys, a filter), e.g. with `nightshift sql`; set min_rows = 0 to accept an empty slice",
+            spec.reads.first().map_or("the driving table", |r| r.as_str()),
+            spec.features_path.display()
+        )),
+    }
 }
 
 /// The error of a window whose every row was refused: how many, and why.
@@ -295,6 +334,8 @@ struct RefuseState {
     first_batch_at: Option<Instant>,
     /// Set when the stream ended with every one of its rows refused.
     all_refused: bool,
+    /// Set when the stream ended without a row though `min_rows` asks for some.
+    empty: bool,
 }
 
 /// Splits each batch of the features query into kept rows (returned, with the window's

@@ -221,6 +221,39 @@ async fn a_window_of_only_bad_rows_fails_and_keeps_the_earlier_slice() {
     );
 }
 
+/// A query that returns no row though `min_rows` asks for some (an inner join with a lookup
+/// table its owner emptied) fails the task and writes nothing: the earlier slice stays. With
+/// `min_rows = 0` the empty slice is what was asked for.
+#[tokio::test]
+async fn a_query_returning_no_row_fails_and_keeps_the_earlier_slice() {
+    let (_dir, project, wh) = project(SQL).await;
+    seed(&wh).await;
+    let good = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    features(&wh, &good).await.expect("features");
+    let empty_sql = format!("SELECT * FROM ({}) WHERE false", SQL);
+    let mut plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 7)).expect("plan");
+    plan.pipeline.features_sql = empty_sql.clone();
+    let err = features(&wh, &plan).await.expect_err("no rows");
+    assert!(matches!(err, Error::QualityGate { .. }), "{err}");
+    assert!(
+        err.to_string().contains("returned no row") && err.to_string().contains("min_rows = 2"),
+        "{err}"
+    );
+    assert!(err.hint().expect("hint").contains("min_rows = 0"), "{err}");
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,
+        3,
+        "the earlier slice is untouched"
+    );
+    plan.pipeline.min_rows = 0;
+    let report = features(&wh, &plan).await.expect("an empty slice, as asked");
+    assert_eq!(report.rows_written, 0);
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,
+        0
+    );
+}
+
 /// With nothing to refuse the rejects table is still written (empty for the slice), so that
 /// monitoring queries on it work from the first run.
 #[tokio::test]

@@ -5,10 +5,13 @@ use nightshift_lake::{TableRef, Warehouse};
 use crate::cli::{GlobalArgs, VacuumArgs};
 use crate::failure::Failure;
 
+/// The schemas of the tables Nightshift writes (features; predictions, rollups, rejects).
+const OWN_SCHEMAS: [&str; 2] = ["intermediate", "output"];
+
 /// Shortest retention allowed without `--force` (and by the scheduler).
 pub(crate) const MIN_RETAIN_SECONDS: i64 = 3600;
 
-/// Vacuums the warehouse's tables (upstream ones only with `--include-upstream`) and prints
+/// Vacuums the tables Nightshift writes (the others only with `--include-upstream`) and prints
 /// what went (stdout is the report).
 #[allow(clippy::print_stdout)]
 pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(), Failure> {
@@ -24,8 +27,11 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
     }
     let project = super::load_project(&global.project)?;
     let warehouse = Warehouse::open(&project).await?;
-    // Upstream tables belong to the jobs that write them (their history is theirs to keep),
-    // as for the scheduler's vacuum: only with --include-upstream.
+    // Nightshift writes the tables of its own schemas (`intermediate`, `output`; those of
+    // pipelines since removed too). Every other table, declared in [tables] or only sitting
+    // in the warehouse (written by another job, read through `nightshift sql`), belongs to
+    // the job that writes it, its history too, as for the scheduler's vacuum: only with
+    // --include-upstream.
     let upstream: Vec<String> = project.tables.values().map(|t| t.sql_name()).collect();
     let mut skipped = 0;
     let mut reports = Vec::new();
@@ -37,7 +43,9 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
         if !seen.insert(location.canonicalize().unwrap_or(location)) {
             continue;
         }
-        if !args.include_upstream && upstream.contains(&name) {
+        let written_by_nightshift =
+            OWN_SCHEMAS.contains(&table.schema.as_str()) && !upstream.contains(&name);
+        if !args.include_upstream && !written_by_nightshift {
             skipped += 1;
             continue;
         }
@@ -76,7 +84,8 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
     );
     if skipped > 0 {
         println!(
-            "{skipped} upstream tables left to their owners (--include-upstream to vacuum them too)"
+            "{skipped} tables Nightshift does not write (raw.* and other upstream tables) left to \
+             their owners (--include-upstream to vacuum them too)"
         );
     }
     Ok(())
