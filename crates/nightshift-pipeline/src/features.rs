@@ -17,6 +17,7 @@ use nightshift_lake::{
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
+use crate::model::LoadedModel;
 use crate::plan::RunPlan;
 use crate::rejects::{RejectReason, RejectsBuilder};
 
@@ -51,14 +52,18 @@ pub struct FeaturesReport {
 /// `intermediate.<pipeline>_features` in one Delta commit. Running it again for the same plan
 /// leaves the same rows. A `ds` column returned by the query is replaced by the window's `ds`.
 pub async fn features(warehouse: &Warehouse, plan: &RunPlan) -> Result<FeaturesReport> {
-    features_teed(warehouse, plan, None).await
+    features_teed(warehouse, plan, None, None).await
 }
 
 /// [`features`], handing the rows written to `tee` as well (see `nightshift_lake::tee`).
+/// With the `model` that `infer` will run on the slice, a query without one of the model's
+/// input columns fails before anything is written: the slice's column would be null (the
+/// table keeps the column an earlier query returned) and every prediction silently worse.
 pub(crate) async fn features_teed(
     warehouse: &Warehouse,
     plan: &RunPlan,
     tee: Option<TeeSender>,
+    model: Option<&LoadedModel>,
 ) -> Result<FeaturesReport> {
     let started = Instant::now();
     let spec = &plan.pipeline;
@@ -104,6 +109,23 @@ pub(crate) async fn features_teed(
     // written, not by `publish` after the predictions are committed.
     for dimension in &spec.dimensions {
         find(dimension, "dimensions")?;
+    }
+    if let Some(model) = model {
+        for column in model.extra_columns() {
+            if schema.index_of(column).is_err() {
+                return Err(shape_error(
+                    format!(
+                        "the result has no column `{column}`, an input of the model {}@{} that infer runs next",
+                        model.name(),
+                        model.version.version
+                    ),
+                    Some(format!(
+                        "the query returns: {}; select `{column}` or train a model on the columns there are",
+                        columns.join(", ")
+                    )),
+                ));
+            }
+        }
     }
     let text_type = schema.field(text_index).data_type();
     if !matches!(
@@ -287,7 +309,9 @@ fn no_rows(plan: &RunPlan) -> Error {
         ),
         hint: Some(format!(
             "look for what drops the window's rows of `{}` in {} (an inner join with a table that is empty or lacks the window's keys, a filter), e.g. with `nightshift sql`; set min_rows = 0 to accept an empty slice",
-            spec.reads.first().map_or("the driving table", |r| r.as_str()),
+            spec.reads
+                .first()
+                .map_or("the driving table", |r| r.as_str()),
             spec.features_path.display()
         )),
     }

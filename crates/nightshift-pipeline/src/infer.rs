@@ -3,6 +3,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use nightshift_lake::arrow::array::{Array, Int64Array};
+use nightshift_lake::arrow::compute::cast;
+use nightshift_lake::arrow::datatypes::DataType;
 use nightshift_lake::datafusion::prelude::DataFrame;
 use nightshift_lake::predict::{PREDICT_UDF, PredictUdf};
 use nightshift_lake::{
@@ -71,10 +74,64 @@ pub async fn infer(
         .collect();
     let frame =
         predictions_query(warehouse, plan, model, &spec.features_table(), &available).await?;
+    warn_of_null_inputs(warehouse, plan, model).await?;
     let write = predictions_write(warehouse, plan, model, frame)?
         .execute()
         .await?;
     Ok(report(plan, model, write, started, false))
+}
+
+/// Warns of each input column of `model` that is null in every row of the slice: the table
+/// keeps a column an earlier features query returned, so a query that no longer returns it
+/// (run with `--only features`, without the model that would have refused it) leaves it
+/// null, and the predictions are made without it.
+async fn warn_of_null_inputs(
+    warehouse: &Warehouse,
+    plan: &RunPlan,
+    model: &LoadedModel,
+) -> Result<()> {
+    let extras = model.extra_columns();
+    if extras.is_empty() {
+        return Ok(());
+    }
+    let quoted = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+    let counts: Vec<String> = extras
+        .iter()
+        .map(|c| format!("count({})", quoted(c)))
+        .collect();
+    let batches = warehouse
+        .query(&format!(
+            "SELECT count(*), {} FROM {} WHERE ds = '{}'",
+            counts.join(", "),
+            plan.pipeline.features_table(),
+            plan.ds
+        ))
+        .await?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    let value = |i: usize| {
+        cast(batch.column(i), &DataType::Int64)
+            .ok()
+            .and_then(|a| a.as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
+            .unwrap_or(0)
+    };
+    let rows = value(0);
+    for (i, column) in extras.iter().enumerate() {
+        if rows > 0 && value(i + 1) == 0 {
+            tracing::warn!(
+                pipeline = %plan.pipeline.name,
+                ds = %plan.ds,
+                "`{column}`, an input of the model {}@{}, is null in all {rows} rows of ds {} of {}: \
+                 its predictions are made without it (does the features query still return it?)",
+                model.name(),
+                model.version.version,
+                plan.ds,
+                plan.pipeline.features_table()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Runs `features` and, at the same time, `infer` on the rows `features` writes as they
@@ -94,7 +151,7 @@ pub async fn features_and_infer<'a>(
 ) -> (Result<FeaturesReport>, Option<PreparedInfer<'a>>) {
     let (tee, source) = tee();
     let (features, prepared) = tokio::join!(
-        features_teed(warehouse, plan, Some(tee)),
+        features_teed(warehouse, plan, Some(tee), Some(model)),
         prepare_on_stream(warehouse, plan, model, source)
     );
     let prepared = match prepared {

@@ -79,7 +79,10 @@ pub async fn run_task(
 ) -> Result<TaskReport> {
     match (task, model) {
         (Task::Check, _) => check(warehouse, plan).await.map(TaskReport::Check),
-        (Task::Features, _) => features(warehouse, plan).await.map(TaskReport::Features),
+        // With the run's model, the query is checked for the model's inputs too.
+        (Task::Features, _) => features::features_teed(warehouse, plan, None, model)
+            .await
+            .map(TaskReport::Features),
         (Task::Infer, Some(m)) => {
             gates::gate_features(warehouse, plan).await?;
             infer(warehouse, plan, m).await.map(TaskReport::Infer)

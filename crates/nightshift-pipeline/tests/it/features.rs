@@ -246,7 +246,9 @@ async fn a_query_returning_no_row_fails_and_keeps_the_earlier_slice() {
         "the earlier slice is untouched"
     );
     plan.pipeline.min_rows = 0;
-    let report = features(&wh, &plan).await.expect("an empty slice, as asked");
+    let report = features(&wh, &plan)
+        .await
+        .expect("an empty slice, as asked");
     assert_eq!(report.rows_written, 0);
     assert_eq!(
         scalar(&wh, "SELECT count(*) FROM intermediate.rc_features").await,

@@ -79,7 +79,10 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
         let published = publish(&wh, &plan, loaded.version.version)
             .await
             .expect("publish");
-        assert_eq!(published.contacts, 3, "every prediction of the version rolled up");
+        assert_eq!(
+            published.contacts, 3,
+            "every prediction of the version rolled up"
+        );
     }
     assert_eq!(
         scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
@@ -357,4 +360,95 @@ async fn an_overlapped_run_whose_rows_are_all_refused_fails_and_keeps_the_predic
         before,
         "the files written alongside are deleted"
     );
+}
+
+/// A features query that stops returning an input column of the model (after the table was
+/// created with it) fails before anything is written, in a run with the model: the slice's
+/// column would be null and every prediction made without it, silently.
+#[tokio::test]
+async fn a_features_query_without_an_input_of_the_model_fails_in_a_run_with_it() {
+    let (dir, wh, mut plan, _) = overlapped_project("").await;
+    let project = nightshift_core::load_project(dir.path()).expect("project");
+    let registry = model::open_registry(&project).expect("registry");
+    let mut rows = training_rows("two");
+    rows.extras = rows
+        .texts
+        .iter()
+        .map(|_| vec!["completed".to_string()])
+        .collect();
+    let columns = Columns {
+        text: "text".into(),
+        label: "label".into(),
+        parent: None,
+        extras: vec!["trip_status".into()],
+    };
+    model::train_model(
+        &registry,
+        "rc",
+        &rows,
+        &columns,
+        "test",
+        &TrainConfig::default(),
+        at(22, 0),
+        None,
+    )
+    .expect("train");
+    let loaded =
+        model::load_model(&registry, &ModelRef::from_str("rc@2").expect("ref")).expect("load");
+    assert!(
+        execute(dir.path(), &wh, &mut plan, &loaded)
+            .await
+            .error
+            .is_none()
+    );
+    let before = pairs(
+        &wh,
+        "SELECT id, subcategory FROM output.rc_predictions ORDER BY id",
+    )
+    .await;
+    assert_eq!(before.len(), 3);
+
+    // The query loses the column (a refactor of the SQL).
+    let without = "SELECT contact_id, created_at, text FROM raw.contacts \
+         WHERE created_at >= TIMESTAMP '{{ window_start }}' AND created_at < TIMESTAMP '{{ window_end }}'";
+    for overlapped in [true, false] {
+        let mut plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 7)).expect("plan");
+        plan.pipeline.features_sql = without.to_string();
+        let err = if overlapped {
+            execute(dir.path(), &wh, &mut plan, &loaded)
+                .await
+                .error
+                .expect("refused")
+        } else {
+            nightshift_pipeline::run_task(&wh, &plan, Task::Features, Some(&loaded))
+                .await
+                .expect_err("refused")
+        };
+        assert!(matches!(err, Error::FeaturesShape { .. }), "{err}");
+        assert!(err.to_string().contains("`trip_status`"), "{err}");
+        assert!(err.to_string().contains("rc@2"), "{err}");
+    }
+    assert_eq!(
+        scalar(
+            &wh,
+            "SELECT count(trip_status) FROM intermediate.rc_features"
+        )
+        .await,
+        2,
+        "the slice keeps its column (t3 has no trip)"
+    );
+    assert_eq!(
+        pairs(
+            &wh,
+            "SELECT id, subcategory FROM output.rc_predictions ORDER BY id"
+        )
+        .await,
+        before
+    );
+    // Without a model (`--only features`), the query is the user's to change.
+    let mut plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 8)).expect("plan");
+    plan.pipeline.features_sql = without.to_string();
+    nightshift_pipeline::run_task(&wh, &plan, Task::Features, None)
+        .await
+        .expect("features alone");
 }
