@@ -72,6 +72,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Rows hold nulls in a column the table declares NOT NULL.
+    #[error(
+        "column `{column}` of `{table}` is declared NOT NULL, and rows written to it hold nulls there"
+    )]
+    NullInNotNull {
+        /// SQL name of the table.
+        table: String,
+        /// The column.
+        column: String,
+    },
     /// Arrow failed on a batch (casts, concatenation, formatting).
     #[error("Arrow: {0}")]
     Arrow(#[from] ArrowError),
@@ -158,6 +168,9 @@ impl Error {
                 }
             }
             Error::TableNotFound { available, .. } => Some(tables_hint(available)),
+            Error::NullInNotNull { table, column } => Some(format!(
+                "the table took NOT NULL from the query that created it (tables created by this version declare every column nullable): give `{column}` a value in the query (COALESCE({column}, ...)), or have the table made again, nullable: move its directory away and run its dates again; `nightshift sql \"DESCRIBE {table}\"` shows its columns"
+            )),
             Error::NotAQuery { .. } => Some(
                 "write a SELECT (or WITH ... SELECT, EXPLAIN, SHOW, DESCRIBE); tables are written by `nightshift run` and `generate`, and `--csv` or `--json` exports a result".into(),
             ),

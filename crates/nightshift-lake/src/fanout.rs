@@ -583,7 +583,7 @@ async fn produce(
         if batch.num_rows() == 0 {
             continue;
         }
-        let batch = shape(fanout, batch)?;
+        let batch = shape(fanout, name, batch)?;
         if let (WriteMode::ReplaceSlice { ds, also }, Some(slice)) = (mode, slice) {
             check_in_slice(&batch, DS_COLUMN, ds, name, slice)?;
             for (column, value) in also {
@@ -606,8 +606,9 @@ async fn produce(
     Ok(rows)
 }
 
-/// Puts the batch's columns in the table's order and encoding, under the table's schema.
-fn shape(fanout: &Fanout, batch: RecordBatch) -> Result<RecordBatch> {
+/// Puts the batch's columns in the table's order and encoding, under the table's schema
+/// (`name`'s), whose NOT NULL columns must hold no null.
+fn shape(fanout: &Fanout, name: &str, batch: RecordBatch) -> Result<RecordBatch> {
     let columns = fanout
         .columns
         .iter()
@@ -628,6 +629,14 @@ fn shape(fanout: &Fanout, batch: RecordBatch) -> Result<RecordBatch> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
+    for (field, column) in fanout.schema.fields().iter().zip(&columns) {
+        if !field.is_nullable() && column.null_count() > 0 {
+            return Err(Error::NullInNotNull {
+                table: name.to_string(),
+                column: field.name().clone(),
+            });
+        }
+    }
     Ok(RecordBatch::try_new(fanout.schema.clone(), columns)?)
 }
 

@@ -361,10 +361,10 @@ impl<'a> TableWrite<'a> {
                 .map_err(delta_err)?
         };
         // A streamed write that creates its table: create it empty first (the schema
-        // delta-rs' own write would give it), so that the rows go through the per-core
-        // writers below. Should the query fail, the table stays, empty. A write of no rows
-        // creates its table empty too (delta-rs would write nothing), so that the table
-        // exists for queries from the first write on.
+        // delta-rs' own write would give it, but every column nullable: below), so that the
+        // rows go through the per-core writers below. Should the query fail, the table stays,
+        // empty. A write of no rows creates its table empty too (delta-rs would write
+        // nothing), so that the table exists for queries from the first write on.
         let create_with = match &self.frame {
             _ if exists || self.mode == WriteMode::Overwrite => None,
             Some(frame) => Some(Arc::new(frame.schema().as_arrow().clone())),
@@ -372,7 +372,18 @@ impl<'a> TableWrite<'a> {
             None => None,
         };
         if let Some(arrow) = create_with {
-            let arrow = normalize_for_delta(&arrow);
+            // Every column nullable: a query's NOT NULL (inherited from an upstream column)
+            // would otherwise hold for the table's life, and the first slice with a null there
+            // fail every later write.
+            let nullable: Vec<_> = arrow
+                .fields()
+                .iter()
+                .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
+                .collect();
+            let arrow = normalize_for_delta(&Arc::new(Schema::new_with_metadata(
+                nullable,
+                arrow.metadata().clone(),
+            )));
             let schema: StructType = arrow.try_into_kernel().map_err(|e| delta_err(e.into()))?;
             table = CreateBuilder::new()
                 .with_log_store(table.log_store())

@@ -156,7 +156,8 @@ async fn a_streamed_write_creates_its_table_then_writes_on_all_cores() {
         "per-core writers: {write}"
     );
     // The schema is the one delta-rs' own write gives a new table (the query's strings are
-    // Utf8View; the table stores them as `string`).
+    // Utf8View; the table stores them as `string`) but every column nullable: a query's NOT
+    // NULL (from `raw.src`'s) is not the table's for life.
     let (other_dir, other) = warehouse().await;
     fill_source(&other, 30, "2026-11-19", "2", 1).await;
     let batches = other
@@ -185,7 +186,11 @@ async fn a_streamed_write_creates_its_table_then_writes_on_all_cores() {
             .join("warehouse/output/p_predictions/_delta_log/00000000000000000000.json"),
     )
     .expect("commit");
-    assert_eq!(schema_of(&other_log), schema_of(&create));
+    assert_eq!(
+        schema_of(&other_log).map(|s| s.replace("\"nullable\\\":false", "\"nullable\\\":true")),
+        schema_of(&create)
+    );
+    assert!(other_log.contains("\"nullable\\\":false"), "{other_log}");
     assert_eq!(count(&wh, "ds = '2026-11-19'").await, 3000);
 }
 
@@ -514,4 +519,57 @@ async fn a_slice_with_a_column_more_or_less_changes_the_table_schema() {
         count(&wh, "ds = '2026-11-19' AND doubled = id * 2").await,
         10
     );
+}
+
+/// A table a streamed write creates declares every column nullable, whatever the query's
+/// columns were (here NOT NULL, from `raw.src`): a later slice with nulls is written. A table
+/// that does declare NOT NULL refuses such rows with an error that names the column.
+#[tokio::test]
+async fn created_tables_are_nullable_and_not_null_columns_are_named() {
+    let (_dir, wh) = warehouse().await;
+    fill_source(&wh, 100, "2026-11-19", "2", 1).await;
+    let with_nulls = |ds: &str| {
+        format!(
+            "SELECT CASE WHEN id % 2 = 0 THEN id END AS id, '{ds}' AS ds, model_version \
+             FROM raw.src"
+        )
+    };
+    let created = TableRef::parse("output.p_created").expect("name");
+    for (ds, sql) in [
+        (
+            "2026-11-19",
+            "SELECT id, ds, model_version FROM raw.src".to_string(),
+        ),
+        ("2026-11-20", with_nulls("2026-11-20")),
+    ] {
+        let frame = wh.sql(&sql).await.expect("query");
+        wh.write_query(&created, frame)
+            .replace_slice(ds)
+            .execute()
+            .await
+            .expect("written");
+    }
+    assert_eq!(
+        scalar(&wh, "SELECT count(*) - count(id) FROM output.p_created").await,
+        50
+    );
+
+    // The target created by delta-rs' own write from NOT NULL columns.
+    seed(&wh, &[(1, "2026-11-19", "1")]).await;
+    let frame = wh.sql(&with_nulls("2026-11-19")).await.expect("query");
+    let err = wh
+        .write_query(&target(), frame)
+        .replace_slice("2026-11-19")
+        .execute()
+        .await
+        .expect_err("nulls in a NOT NULL column");
+    assert!(
+        matches!(&err, Error::NullInNotNull { table, column } if table == "output.p_predictions" && column == "id"),
+        "{err}"
+    );
+    assert!(
+        err.hint().is_some_and(|h| h.contains("COALESCE(id")),
+        "{err}"
+    );
+    assert_eq!(count(&wh, "true").await, 1, "nothing written");
 }
