@@ -75,12 +75,13 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
             });
             continue;
         };
-        let (time, whole_days) = time_expression(warehouse, &name, time_column, &fail).await?;
+        let (time, covered) = time_expression(warehouse, &name, time_column, &fail).await?;
         let query = format!(
-            "SELECT to_unixtime(max(t)) AS latest, \
+            "SELECT to_unixtime(max(c)) AS latest, \
              sum(CASE WHEN t >= TIMESTAMP '{s}' AND t < TIMESTAMP '{e}' THEN 1 ELSE 0 END) AS in_window, \
              sum(CASE WHEN t IS NULL THEN 1 ELSE 0 END) AS without_time \
-             FROM (SELECT {time} AS t FROM {name})",
+             FROM (SELECT t, {covered} AS c FROM (SELECT {time} AS t, {raw} AS raw FROM {name}))",
+            raw = quote_ident(time_column),
             s = start.format("%Y-%m-%dT%H:%M:%SZ"),
             e = end.format("%Y-%m-%dT%H:%M:%SZ"),
         );
@@ -94,16 +95,7 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
                  is not a timestamp): they fall in no window and are never processed"
             );
         }
-        // A date stands for its whole day: data dated the 19th is data up to the 20th, 00:00.
-        let latest = latest_seconds
-            .map(|s| {
-                if whole_days {
-                    s.saturating_add(86_400)
-                } else {
-                    s
-                }
-            })
-            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
+        let latest = latest_seconds.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));
         let in_window = in_window.unwrap_or(0).max(0) as u64;
         let sla = spec
             .freshness_sla
@@ -175,17 +167,18 @@ pub async fn check(warehouse: &Warehouse, plan: &RunPlan) -> Result<CheckReport>
 }
 
 /// The SQL expression of `table`'s time column as a timestamp: the column itself for a
-/// timestamp, cast for a date, and for text `TRY_CAST`, so that a value that is not a
-/// timestamp counts as missing instead of failing every date; and whether its values are
-/// whole days (dates). A column of another type, or none, refuses the run naming the table
-/// and column.
+/// timestamp, cast for a date, and for text (a text partition column too) `TRY_CAST`, so
+/// that a value that is not a timestamp counts as missing instead of failing every date; and
+/// the expression, over that timestamp `t` and the column's value `raw`, of the instant up to
+/// which a row's data reaches (a date's, and a date-only text's, is the next midnight). A
+/// column of another type, or none, refuses the run naming the table and column.
 async fn time_expression(
     warehouse: &Warehouse,
     table: &str,
     column: &str,
     fail: &dyn Fn(String, Option<String>) -> Error,
-) -> Result<(String, bool)> {
-    let quoted = format!("\"{}\"", column.replace('"', "\"\""));
+) -> Result<(String, String)> {
+    let quoted = quote_ident(column);
     let frame = warehouse
         .sql(&format!("SELECT * FROM {table} LIMIT 0"))
         .await?;
@@ -200,11 +193,25 @@ async fn time_expression(
             )),
         ));
     };
+    // A date stands for its whole day: data dated the 19th is data up to the 20th, 00:00; so
+    // does ISO 8601 text that is a date alone (10 characters).
+    let next_day = "t + INTERVAL '1 day'";
+    let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
     Ok(match field.data_type() {
-        DataType::Timestamp(..) => (quoted, false),
-        DataType::Date32 | DataType::Date64 => (format!("CAST({quoted} AS TIMESTAMP)"), true),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            (format!("TRY_CAST({quoted} AS TIMESTAMP)"), false)
+        DataType::Timestamp(..) => (quoted, "t".into()),
+        DataType::Date32 | DataType::Date64 => {
+            (format!("CAST({quoted} AS TIMESTAMP)"), next_day.into())
+        }
+        // Text, and text partition columns (read dictionary-encoded).
+        t if text(t)
+            || matches!(t, DataType::Dictionary(_, values) if text(values)) =>
+        {
+            (
+                format!("TRY_CAST(CAST({quoted} AS VARCHAR) AS TIMESTAMP)"),
+                format!(
+                    "CASE WHEN length(trim(CAST(raw AS VARCHAR))) = 10 THEN {next_day} ELSE t END"
+                ),
+            )
         }
         other => {
             return Err(fail(
@@ -218,6 +225,11 @@ async fn time_expression(
             ));
         }
     })
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 pub(crate) fn read_ints<const N: usize>(

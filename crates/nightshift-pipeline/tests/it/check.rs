@@ -228,3 +228,45 @@ async fn time_columns_of_text_are_read_and_their_bad_values_counted_not_fatal() 
         "{err}"
     );
 }
+
+/// Date-only ISO 8601 text stands for its whole day, as a date does; and text the table is
+/// partitioned by (Hive-style `day = '2026-11-19'` directories, read back dictionary-encoded)
+/// is read like any text.
+#[tokio::test]
+async fn date_only_text_covers_its_day_even_as_a_partition_column() {
+    use std::sync::Arc;
+
+    use nightshift_lake::arrow::array::{RecordBatch, StringArray};
+    use nightshift_lake::arrow::datatypes::{DataType, Field, Schema};
+    for partitioned in [false, true] {
+        let (_dir, project, wh) = crate::project(SQL).await;
+        three_contacts(&wh).await;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("trip_id", DataType::Utf8, false),
+            Field::new("requested_at", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["t1", "t2", "t3"])),
+                Arc::new(StringArray::from(vec!["2026-11-18", "2026-11-19", "2026-11-19"])),
+            ],
+        )
+        .expect("batch");
+        let mut write = wh.write(
+            &nightshift_lake::TableRef::parse("raw.trips").expect("name"),
+            vec![batch],
+        );
+        if partitioned {
+            write = write.with_partition_columns(&["requested_at"]);
+        }
+        write.execute().await.expect("write trips");
+        let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+        let report = check(&wh, &plan)
+            .await
+            .unwrap_or_else(|e| panic!("partitioned {partitioned}: {e}"));
+        let trips = &report.tables[1];
+        assert_eq!(trips.latest, Some(at(20, 0)), "partitioned {partitioned}");
+        assert_eq!(trips.rows_in_window, Some(2), "partitioned {partitioned}");
+    }
+}
