@@ -196,23 +196,18 @@ async fn time_expression(
     // A date stands for its whole day: data dated the 19th is data up to the 20th, 00:00; so
     // does ISO 8601 text that is a date alone (10 characters).
     let next_day = "t + INTERVAL '1 day'";
-    let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    let text =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
     Ok(match field.data_type() {
         DataType::Timestamp(..) => (quoted, "t".into()),
         DataType::Date32 | DataType::Date64 => {
             (format!("CAST({quoted} AS TIMESTAMP)"), next_day.into())
         }
         // Text, and text partition columns (read dictionary-encoded).
-        t if text(t)
-            || matches!(t, DataType::Dictionary(_, values) if text(values)) =>
-        {
-            (
-                format!("TRY_CAST(CAST({quoted} AS VARCHAR) AS TIMESTAMP)"),
-                format!(
-                    "CASE WHEN length(trim(CAST(raw AS VARCHAR))) = 10 THEN {next_day} ELSE t END"
-                ),
-            )
-        }
+        t if text(t) || matches!(t, DataType::Dictionary(_, values) if text(values)) => (
+            format!("TRY_CAST(CAST({quoted} AS VARCHAR) AS TIMESTAMP)"),
+            format!("CASE WHEN length(trim(CAST(raw AS VARCHAR))) = 10 THEN {next_day} ELSE t END"),
+        ),
         other => {
             return Err(fail(
                 format!(

@@ -126,6 +126,7 @@ pub async fn execute_run(
                         clock.now(),
                     )?;
                     attempts.push((*task, attempt));
+                    warn_of_rows_outside_the_window(plan, &reports, &report);
                     reports.push(report);
                     break;
                 }
@@ -166,6 +167,36 @@ pub async fn execute_run(
         status,
         error: failure,
     })
+}
+
+/// Warns when `features` took in more rows than `check` counted in the window of the driving
+/// table: a query that does not filter on the window (those rows land in this slice and
+/// again in their own date's), or a join that matches several rows (refused as duplicate
+/// ids). Nothing to judge without a `check` in the same run.
+fn warn_of_rows_outside_the_window(plan: &RunPlan, before: &[TaskReport], report: &TaskReport) {
+    let TaskReport::Features(features) = report else {
+        return;
+    };
+    let in_window = before.iter().find_map(|r| match r {
+        TaskReport::Check(c) => c.tables.first().and_then(|t| t.rows_in_window),
+        _ => None,
+    });
+    if let Some(in_window) = in_window
+        && features.rows_in > in_window
+    {
+        let spec = &plan.pipeline;
+        tracing::warn!(
+            pipeline = %spec.name,
+            ds = %plan.ds,
+            "the features query returned {} rows, more than the {in_window} rows of `{}` in the \
+             window: does {} keep only the window's rows ({{{{ window_start }}}} to \
+             {{{{ window_end }}}}), and does each join match at most one row? Rows from outside \
+             the window land in this slice and again in their own date's",
+            features.rows_in,
+            spec.reads.first().map_or("the driving table", |r| r.as_str()),
+            spec.features_path.display()
+        );
+    }
 }
 
 /// A run without the task before one of its tasks (`run --only infer`, `--only publish`)

@@ -249,7 +249,11 @@ async fn date_only_text_covers_its_day_even_as_a_partition_column() {
             schema,
             vec![
                 Arc::new(StringArray::from(vec!["t1", "t2", "t3"])),
-                Arc::new(StringArray::from(vec!["2026-11-18", "2026-11-19", "2026-11-19"])),
+                Arc::new(StringArray::from(vec![
+                    "2026-11-18",
+                    "2026-11-19",
+                    "2026-11-19",
+                ])),
             ],
         )
         .expect("batch");

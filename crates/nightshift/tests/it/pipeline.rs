@@ -164,6 +164,30 @@ fn init_generate_run_writes_exactly_the_window_and_reruns_are_idempotent() {
         "{}",
         stdout(&out)
     );
+
+    // A features query that lost the window's end reads the later days too: said so.
+    let sql_path = p.join("sql/root_cause_features.sql");
+    let sql = std::fs::read_to_string(&sql_path).expect("sql");
+    let unbounded = sql.replace("AND created_at <  TIMESTAMP '{{ window_end }}'", "");
+    assert_ne!(sql, unbounded, "the template's window filter");
+    std::fs::write(&sql_path, unbounded).expect("sql");
+    let out = nightshift(
+        &p,
+        &[
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-21",
+            "--only",
+            "check,features",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rows of `support_contacts` in the window"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
