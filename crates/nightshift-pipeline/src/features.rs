@@ -127,6 +127,19 @@ pub(crate) async fn features_teed(
             }
         }
     }
+    let id_type = schema.field(id_index).data_type();
+    if id_type.is_nested() {
+        return Err(shape_error(
+            format!(
+                "column `{}` is {id_type}: an id must be one value (text, an integer, ...)",
+                spec.id_column
+            ),
+            Some(format!(
+                "build one in the SQL, e.g. concat(a, '-', b) AS {}",
+                spec.id_column
+            )),
+        ));
+    }
     let text_type = schema.field(text_index).data_type();
     if !matches!(
         text_type,

@@ -167,6 +167,20 @@ async fn a_missing_id_column_is_a_clear_error_with_the_columns_returned() {
 }
 
 #[tokio::test]
+async fn a_composite_id_is_refused_with_a_way_to_build_one() {
+    let (_dir, project, wh) = project(
+        "SELECT named_struct('a', contact_id, 'b', text) AS contact_id, text FROM raw.contacts",
+    )
+    .await;
+    seed(&wh).await;
+    let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let err = features(&wh, &plan).await.expect_err("a struct id");
+    assert!(matches!(err, Error::FeaturesShape { .. }), "{err}");
+    assert!(err.to_string().contains("an id must be one value"), "{err}");
+    assert!(err.hint().is_some_and(|h| h.contains("concat(")), "{err}");
+}
+
+#[tokio::test]
 async fn bad_sql_fails_without_writing() {
     let (dir, project, wh) =
         project("SELECT contact_id, text FROM raw.contacts WHERE nope > 1").await;
