@@ -37,6 +37,38 @@ pub async fn publish(
 ) -> Result<PublishReport> {
     let started = Instant::now();
     let spec = &plan.pipeline;
+    // Nothing of this version to roll up while the slice has rows: infer has not run with
+    // it (the alias moved since, `--only publish`); rollups of nothing would pass for done.
+    let count = |sql: String| async move {
+        Ok::<_, crate::Error>(read_ints::<1>(&warehouse.query(&sql).await?)?[0].unwrap_or(0))
+    };
+    let predicted = count(format!(
+        "SELECT count(*) FROM {} WHERE ds = '{}' AND model_version = {model_version}",
+        spec.predictions_table(),
+        plan.ds
+    ))
+    .await?;
+    if predicted == 0 {
+        let features = count(format!(
+            "SELECT count(*) FROM {} WHERE ds = '{}'",
+            spec.features_table(),
+            plan.ds
+        ))
+        .await?;
+        if features > 0 {
+            return Err(crate::Error::Config {
+                message: format!(
+                    "no predictions of model version {model_version} in ds {} to publish ({features} features rows)",
+                    plan.ds
+                ),
+                hint: Some(format!(
+                    "run infer with it first: nightshift run {} --date {} --only infer,publish",
+                    spec.name,
+                    plan.logical_date.format("%Y-%m-%d")
+                )),
+            });
+        }
+    }
     let quoted = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
     let dims: Vec<String> = spec
         .dimensions

@@ -89,6 +89,21 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
         6,
         "3 rows x 2 versions"
     );
+    // A version that predicted nothing in the slice has nothing to publish (the alias moved
+    // to it after the run's infer): refused, not rolled up as done.
+    let err = publish(&wh, &plan, 9)
+        .await
+        .expect_err("no predictions of v9");
+    assert!(
+        err.to_string()
+            .contains("no predictions of model version 9"),
+        "{err}"
+    );
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("--only infer,publish")),
+        "{err}"
+    );
     assert_eq!(
         scalar(
             &wh,
