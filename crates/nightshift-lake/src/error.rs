@@ -201,9 +201,24 @@ impl Error {
                     None
                 }
             }
-            Error::DataFile { message, .. } if message.contains("UTF-8") => Some(
+            Error::DataFile { message, .. }
+                if message.contains("UTF-8") || message.contains("unicode") =>
+            {
+                Some(
                 "save the file as UTF-8 (a spreadsheet's \"CSV UTF-8\" export, or `iconv -f latin1 -t utf-8`)".into(),
+            )
+            }
+            Error::DataFile { message, .. } if message.contains("the header names column") => {
+                Some("give every column of the header its own name".into())
+            }
+            Error::DataFile { message, .. } if message.contains("the same kind of value") => Some(
+                "quote the values meant as text (\"label\": \"2\", not 2), or make them all numbers".into(),
             ),
+            Error::DataFile { message, .. }
+                if message.contains("JSON object") || message.contains("not valid JSON") =>
+            {
+                Some("a .jsonl file holds one JSON object per line, e.g. {\"text\": \"...\", \"label\": \"...\"} (not one array); from pandas: df.to_json(path, orient=\"records\", lines=True)".into())
+            }
             Error::DataFile { message, .. } if message.contains("number of fields") => Some(
                 "every line needs as many fields as the header: look for an unquoted delimiter, or a double quote that opens a value and is not closed".into(),
             ),

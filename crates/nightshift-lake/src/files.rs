@@ -98,6 +98,14 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
                 .with_delimiter(delimiter)
                 .with_quote(b'"')
                 .infer_schema(file, Some(0))?;
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = header.fields().iter().find(|f| !seen.insert(f.name())) {
+                return Err(Error::DataFile {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    message: format!("the header names column `{}` twice", twice.name()),
+                });
+            }
             let text_schema = Schema::new(
                 header
                     .fields()
@@ -135,6 +143,28 @@ pub async fn read_data_file(path: &Path) -> Result<Vec<RecordBatch>> {
             .await
             .map_err(sql_err)?,
         FileFormat::NdJson => {
+            // The JSON reader takes no byte-order mark (CSV's does): a copy without it.
+            let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let _unmarked;
+            let name = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+                Some(rest) => {
+                    let copy = tempfile::NamedTempFile::new().and_then(|mut f| {
+                        std::io::Write::write_all(&mut f, rest)?;
+                        Ok(f)
+                    });
+                    let copy = copy.map_err(|source| Error::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                    let copied = copy.path().to_string_lossy().to_string();
+                    _unmarked = copy;
+                    copied
+                }
+                None => name,
+            };
             let frame = ctx
                 .read_json(&name, JsonReadOptions::default().file_extension(""))
                 .await
@@ -183,17 +213,37 @@ fn physical_line(path: &Path, delimiter: u8, record: u64) -> Option<u64> {
     }
 }
 
-/// The first line of a JSON-lines file that is not a JSON object, as an error at that line;
-/// `None` if every line is one (the fault is elsewhere, e.g. a type that changes).
+/// The first line of a JSON-lines file that is not a JSON object, or whose field holds a
+/// value of another kind than on the lines before (text on one line, a number on the next:
+/// Arrow's reader fails on it without a line), as an error at that line; `None` if every line
+/// is fine (the fault is elsewhere).
 fn first_bad_json_line(path: &Path) -> Option<Error> {
     let text = std::fs::read(path).ok()?;
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+    // Each field's kind, and the line it was first seen on.
+    let mut kinds: std::collections::HashMap<String, (&'static str, usize)> =
+        std::collections::HashMap::new();
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let message = match serde_json::from_slice::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(_)) => continue,
+            Ok(serde_json::Value::Object(fields)) => {
+                let changed = fields.iter().find_map(|(field, value)| {
+                    let kind = json_kind(value)?;
+                    let (first, at) = *kinds.entry(field.clone()).or_insert((kind, i + 1));
+                    (first != kind).then(|| {
+                        format!(
+                            "field `{field}` is {kind} here and {first} on line {at}: every line must give a field the same kind of value"
+                        )
+                    })
+                });
+                match changed {
+                    Some(message) => message,
+                    None => continue,
+                }
+            }
             Ok(other) => format!("expected a JSON object, found {other}"),
             Err(e) => {
                 let what = e.to_string();
@@ -212,4 +262,17 @@ fn first_bad_json_line(path: &Path) -> Option<Error> {
         });
     }
     None
+}
+
+/// The kind of a JSON value, as Arrow's reader types a column (`None` for null, which fits
+/// any).
+fn json_kind(value: &serde_json::Value) -> Option<&'static str> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::String(_) => Some("text"),
+        serde_json::Value::Array(_) => Some("a list"),
+        serde_json::Value::Object(_) => Some("an object"),
+    }
 }

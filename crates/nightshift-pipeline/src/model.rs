@@ -167,17 +167,33 @@ pub fn labelled_rows(
             let schema = batch.schema();
             let index = schema.index_of(name).map_err(|_| Error::Config {
                 message: format!("{source} has no column `{name}`"),
-                hint: Some(format!(
-                    "its columns are: {}",
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                hint: Some(columns_hint(&schema)),
             })?;
-            let utf8 = cast(batch.column(index), &DataType::Utf8)?;
+            let column = batch.column(index);
+            // Whole numbers stored as floats (a pandas integer column with a missing value
+            // becomes float64) are the labels `3`, not `3.0`, as in the files of the same
+            // labels without a gap.
+            let whole_floats = name != columns.text
+                && !columns.extras.iter().any(|e| e == name)
+                && column.data_type().is_floating()
+                && cast(column, &DataType::Float64)
+                    .ok()
+                    .and_then(|f| {
+                        f.as_any()
+                            .downcast_ref::<nightshift_lake::arrow::array::Float64Array>()
+                            .map(|f| {
+                                f.iter()
+                                    .flatten()
+                                    .all(|v| v.fract() == 0.0 && v.abs() < 9.0e15)
+                            })
+                    })
+                    .unwrap_or(false);
+            let column = if whole_floats {
+                cast(column, &DataType::Int64)?
+            } else {
+                column.clone()
+            };
+            let utf8 = cast(&column, &DataType::Utf8)?;
             utf8.as_any()
                 .downcast_ref::<StringArray>()
                 .cloned()
@@ -221,6 +237,27 @@ pub fn labelled_rows(
         }
     }
     Ok(out)
+}
+
+/// The columns of a data file or query result, quoted (a name with spaces shows them), and,
+/// when a `.csv` file came out as one column holding `;` or a tab, what its delimiter is.
+fn columns_hint(schema: &nightshift_lake::arrow::datatypes::Schema) -> String {
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("`{}`", f.name()))
+        .collect();
+    let mut hint = format!("its columns are: {}", names.join(", "));
+    if let [only] = schema.fields().as_ref() {
+        if only.name().contains('\t') {
+            hint.push_str("; the header is separated by tabs: name the file .tsv");
+        } else if only.name().contains(';') {
+            hint.push_str(
+                "; the header is separated by `;`: Nightshift reads commas in .csv and tabs in .tsv (pandas: pd.read_csv(path, sep=\";\").to_csv(new_path, index=False))",
+            );
+        }
+    }
+    hint
 }
 
 /// SHA-256 of the rows' content (text, label, parent, extras), independent of batch layout.

@@ -131,3 +131,58 @@ async fn a_bad_json_line_is_reported_at_its_line() {
         "{err}"
     );
 }
+
+/// JSON lines: a byte-order mark is skipped (as in CSV); a field whose kind changes between
+/// lines, or a text that is an object, is named at its line with a hint; so is a file that
+/// is one JSON array.
+#[tokio::test]
+async fn json_lines_with_a_bom_read_and_kinds_that_change_are_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("bom.jsonl");
+    std::fs::write(
+        &file,
+        "\u{feff}{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":\"y\"}\n",
+    )
+    .expect("write");
+    let batches = read_data_file(&file).await.expect("a BOM is skipped");
+    assert_eq!(column(&batches, "label"), ["x", "y"]);
+
+    for (body, line, says) in [
+        (
+            "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\",\"label\":2}\n",
+            2,
+            "field `label` is a number here and text on line 1",
+        ),
+        (
+            "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":{\"body\":\"b\"},\"label\":\"y\"}\n",
+            2,
+            "field `text` is an object here and text on line 1",
+        ),
+        (
+            "[{\"text\":\"a\",\"label\":\"x\"}]\n",
+            1,
+            "expected a JSON object",
+        ),
+    ] {
+        let file = dir.path().join("rows.jsonl");
+        std::fs::write(&file, body).expect("write");
+        let err = read_data_file(&file).await.expect_err(says);
+        assert!(
+            matches!(err, Error::DataFile { line: l, .. } if l == line),
+            "{err}"
+        );
+        assert!(err.to_string().contains(says), "{err}");
+        assert!(err.hint().is_some(), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_header_naming_a_column_twice_is_said_so() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("dup.csv");
+    std::fs::write(&file, "text,label,note,note\na,x,1,2\n").expect("write");
+    let err = read_data_file(&file).await.expect_err("two `note`");
+    assert!(matches!(err, Error::DataFile { line: 1, .. }), "{err}");
+    assert!(err.to_string().contains("column `note` twice"), "{err}");
+    assert!(err.hint().is_some(), "{err}");
+}

@@ -83,7 +83,10 @@ pub(crate) async fn load_rows(
                     )));
                 }
             };
-            Ok((batches, file.display().to_string()))
+            // Recorded as the version's training source: absolute, so that it still says
+            // which file from another directory or machine.
+            let source = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+            Ok((batches, source.display().to_string()))
         }
         (None, Some(sql)) => {
             let warehouse = Warehouse::open(project).await?;
@@ -225,6 +228,25 @@ async fn train(
             Some("--text-column names the text to read, --label-column (and --parent-column) what to predict from it".into()),
         ));
     }
+    let answers = std::iter::once(&args.data.label_column).chain(args.data.parent_column.as_ref());
+    for answer in answers {
+        if args.extra_columns.contains(answer) {
+            return Err(Failure::usage(
+                format!("`{answer}` is both a label column and an --extra-columns input"),
+                Some("an input that is the answer makes the model look right in training and need the answer to predict: leave it out of --extra-columns".into()),
+            ));
+        }
+    }
+    if let Some(text) = args
+        .extra_columns
+        .iter()
+        .find(|c| **c == args.data.text_column)
+    {
+        return Err(Failure::usage(
+            format!("`{text}` is both the text column and an --extra-columns input"),
+            Some("the text is read from --text-column; --extra-columns adds other columns (channel, city, ...)".into()),
+        ));
+    }
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, &args.extra_columns);
     let rows = model::labelled_rows(&batches, &columns, &source)?;
@@ -246,7 +268,16 @@ async fn train(
             distinct.len()
         );
     }
+    if let [only] = distinct.iter().collect::<Vec<_>>()[..] {
+        return Err(Failure::usage(
+            format!(
+                "every labelled row of {source} has the label `{only}`: a model needs at least two labels"
+            ),
+            Some("check --label-column, and that the data holds examples of every label".into()),
+        ));
+    }
     warn_labels_under_several_parents(&rows);
+    warn_long_texts_with_hidden(&rows.texts, args.hidden);
     tracing::info!(
         rows = rows.texts.len(),
         skipped = rows.skipped,
@@ -316,6 +347,27 @@ async fn train(
         eprintln_summary(&format!("alias {} -> {}", m.alias, m.to_version));
     }
     Ok(())
+}
+
+/// Words per text above which [`warn_long_texts_with_hidden`] speaks.
+const LONG_TEXT_WORDS: usize = 150;
+
+/// Warns when the texts are long documents and a hidden layer is asked for: its training
+/// time grows with each text's features (7 000 news articles: 365 s against 17 s without
+/// it), for about the same accuracy as the linear model alone.
+fn warn_long_texts_with_hidden(texts: &[String], hidden: u16) {
+    if hidden == 0 || texts.is_empty() {
+        return;
+    }
+    let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+    let mean = words / texts.len();
+    if mean > LONG_TEXT_WORDS {
+        tracing::warn!(
+            "the texts average {mean} words: the hidden layer ({hidden} units) makes training \
+             on long documents about 20x slower than the linear model alone, for about the same \
+             accuracy; --hidden 0 trains the linear model alone"
+        );
+    }
 }
 
 /// Warns about labels seen under more than one parent in the training rows, naming a few:
@@ -409,7 +461,7 @@ async fn eval(
     if report.rows == 0 {
         let labels = loaded.classifier.labels();
         let shown: Vec<&str> = labels.iter().take(5).map(String::as_str).collect();
-        return Err(Failure::work(anyhow::anyhow!(
+        return Err(Failure::usage(format!(
             "none of the {} labelled rows in {source} has a label {}@{} knows (its {} labels: {}{})",
             report.unknown_labels,
             report.model,
@@ -417,10 +469,9 @@ async fn eval(
             labels.len(),
             shown.join(", "),
             if labels.len() > shown.len() { ", ..." } else { "" }
-        ))
-        .hinted(
-            "--label-column must name the column the model was trained to predict (`nightshift models show` lists the labels)",
-        ));
+        ), Some(
+            "--label-column must name the column the model was trained to predict, whose values are labels like those above".into(),
+        )));
     }
     if report.unknown_labels > report.rows {
         tracing::warn!(

@@ -132,9 +132,9 @@ fn train_eval_predict_alias_and_history() {
         (Some(8), Some(1))
     );
     // ...but when no row has a known label (here: the parent column named as the label), the
-    // scores would be meaningless zeros: an error saying so.
+    // scores would be meaningless zeros: an error of the input saying so.
     let out = eval(d, "category", None);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("none of the 120 labelled rows"),
         "{}",
@@ -516,4 +516,96 @@ fn demo_predicts_every_day_with_its_model_version_and_reruns_are_idempotent() {
         count("SELECT count(DISTINCT ds) FROM output.root_cause_predictions"),
         3
     );
+}
+
+/// Bad `--data` for training and evaluation is bad input (exit 2) with a hint: the label as an
+/// input, a single label, labels of which the model knows none. Whole numbers stored as floats
+/// (JSON `1.0`, a pandas integer column with a gap) are the labels `1`, `2`.
+#[test]
+fn training_inputs_that_cannot_work_are_refused_and_float_labels_are_whole() {
+    let (dir, p) = init();
+    let data = dir.path().join("train.tsv");
+    std::fs::write(&data, training_tsv(6)).expect("write");
+    let train = |args: &[&str]| {
+        let mut all = vec!["models", "train", "rc", "--text-column", "text"];
+        all.extend_from_slice(args);
+        nightshift(&p, &all)
+    };
+    let path = data.to_str().expect("utf8");
+    let out = train(&[
+        "--data",
+        path,
+        "--label-column",
+        "label",
+        "--extra-columns",
+        "label",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("both a label column and an --extra-columns input"));
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    let single = dir.path().join("single.csv");
+    std::fs::write(&single, "text,label\nrefund please,a\ncharged twice,a\n").expect("write");
+    let out = train(&[
+        "--data",
+        single.to_str().expect("utf8"),
+        "--label-column",
+        "label",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has the label `a`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let floats = dir.path().join("floats.jsonl");
+    let mut lines = String::new();
+    for i in 0..12 {
+        let _ = writeln!(lines, "{{\"text\":\"refund please {i}\",\"label\":1.0}}");
+        let _ = writeln!(lines, "{{\"text\":\"cannot log in {i}\",\"label\":2.0}}");
+    }
+    std::fs::write(&floats, lines).expect("write");
+    let out = train(&[
+        "--data",
+        floats.to_str().expect("utf8"),
+        "--label-column",
+        "label",
+        "--hidden",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "models",
+            "predict",
+            "rc",
+            "--text",
+            "refund please",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(doc["label"], "1", "{doc}");
+
+    let unknown = dir.path().join("unknown.csv");
+    std::fs::write(&unknown, "text,label\nrefund please,x\n").expect("write");
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "eval",
+            "rc",
+            "--data",
+            unknown.to_str().expect("utf8"),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
 }
