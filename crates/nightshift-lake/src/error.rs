@@ -212,7 +212,7 @@ impl Error {
                 Some("give every column of the header its own name".into())
             }
             Error::DataFile { message, .. } if message.contains("the same kind of value") => Some(
-                "quote the values meant as text (\"label\": \"2\", not 2), or make them all numbers".into(),
+                "give the field one kind of value on every line: quote the values meant as text (\"label\": \"2\", not 2), and keep objects and lists out of text fields".into(),
             ),
             Error::DataFile { message, .. }
                 if message.contains("JSON object") || message.contains("not valid JSON") =>

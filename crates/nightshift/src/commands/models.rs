@@ -253,6 +253,14 @@ async fn train(
     warn_merged_lines(&args.data, &batches, &rows.texts);
     let distinct: std::collections::HashSet<&str> =
         rows.labels.iter().map(String::as_str).collect();
+    if let [only] = distinct.iter().collect::<Vec<_>>()[..] {
+        return Err(Failure::usage(
+            format!(
+                "every labelled row of {source} has the label `{only}`: a model needs at least two labels"
+            ),
+            Some("check --label-column, and that the data holds examples of every label".into()),
+        ));
+    }
     if rows.texts.len() >= 100 && distinct.len() * 2 > rows.texts.len() {
         tracing::warn!(
             "{} distinct labels in {} rows: most labels have a single example, so the model \
@@ -267,14 +275,6 @@ async fn train(
             rows.texts.len(),
             distinct.len()
         );
-    }
-    if let [only] = distinct.iter().collect::<Vec<_>>()[..] {
-        return Err(Failure::usage(
-            format!(
-                "every labelled row of {source} has the label `{only}`: a model needs at least two labels"
-            ),
-            Some("check --label-column, and that the data holds examples of every label".into()),
-        ));
     }
     warn_labels_under_several_parents(&rows);
     warn_long_texts_with_hidden(&rows.texts, args.hidden);
