@@ -46,14 +46,12 @@ impl Hierarchy {
         if !any {
             return None;
         }
-        let mut names: Vec<&str> = counts.iter().flat_map(|m| m.keys().copied()).collect();
-        names.sort_unstable();
-        names.dedup();
         let mut report = HierarchyReport::default();
-        let child_parent = counts
+        // Each child's parent: its most frequent one.
+        let chosen: Vec<Option<&str>> = counts
             .iter()
             .map(|m| {
-                // BTreeMap iterates names in order, so `max_by` with `>` keeps the first max.
+                // BTreeMap iterates names in order, so `>` keeps the first max.
                 let best = m
                     .iter()
                     .fold(None::<(&str, usize)>, |acc, (&name, &n)| match acc {
@@ -61,18 +59,26 @@ impl Hierarchy {
                         _ => Some((name, n)),
                     });
                 match best {
-                    None => {
-                        report.children_without_parent += 1;
-                        NO_PARENT
+                    None => report.children_without_parent += 1,
+                    Some((_, n)) if m.len() > 1 => {
+                        report.conflicting_children += 1;
+                        report.conflicting_examples += m.values().sum::<usize>() - n;
                     }
-                    Some((name, n)) => {
-                        if m.len() > 1 {
-                            report.conflicting_children += 1;
-                            report.conflicting_examples += m.values().sum::<usize>() - n;
-                        }
-                        names.binary_search(&name).map_or(NO_PARENT, |i| i as u32)
-                    }
+                    Some(_) => {}
                 }
+                best.map(|(name, _)| name)
+            })
+            .collect();
+        // The parents are those chosen: one seen only with a child that has another, more
+        // frequent parent can never be predicted, and is no parent of the model.
+        let mut names: Vec<&str> = chosen.iter().flatten().copied().collect();
+        names.sort_unstable();
+        names.dedup();
+        let child_parent = chosen
+            .iter()
+            .map(|c| {
+                c.and_then(|name| names.binary_search(&name).ok())
+                    .map_or(NO_PARENT, |i| i as u32)
             })
             .collect();
         Some((
@@ -128,6 +134,22 @@ mod tests {
         assert_eq!(r.children_without_parent, 1);
         assert!((h.parent_mass(0, &[0.2, 0.5, 0.3]) - 0.5).abs() < 1e-6);
         assert!(Hierarchy::learn(2, [(0, None), (1, None)].into_iter()).is_none());
+    }
+
+    #[test]
+    fn a_parent_no_child_keeps_is_no_parent_of_the_model() {
+        // "other" is seen once, with a child whose parent is "a" 3 times.
+        let pairs = [
+            (0, Some("a")),
+            (0, Some("a")),
+            (0, Some("other")),
+            (0, Some("a")),
+            (1, Some("b")),
+        ];
+        let (h, r) = Hierarchy::learn(2, pairs.into_iter()).unwrap();
+        assert_eq!(h.parents, ["a", "b"]);
+        assert_eq!((h.parent_of(0), h.parent_of(1)), (Some(0), Some(1)));
+        assert_eq!(r.conflicting_examples, 1);
     }
 
     #[test]
