@@ -108,6 +108,13 @@ impl FromStr for ModelRef {
                 Ok(v) => Selector::Version(v),
                 Err(_) => return Err(invalid(format!("version `{s}` is too large"))),
             },
+            Some(s)
+                if s.len() > 1
+                    && s.starts_with('-')
+                    && s[1..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                return Err(invalid("versions start at 1".into()));
+            }
             Some(s) => {
                 if let Err(reason) = name_problem(s) {
                     return Err(invalid(format!("alias `{s}` {reason}")));
@@ -208,6 +215,15 @@ mod tests {
         assert!(validate_model_name("a.b").is_err());
         assert!(validate_model_name(&"a".repeat(65)).is_err());
         assert!(validate_model_name(&"a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn versions_start_at_1() {
+        for bad in ["m@0", "m@-1", "m@-12"] {
+            let err = bad.parse::<ModelRef>().expect_err(bad);
+            assert!(err.to_string().contains("versions start at 1"), "{bad}: {err}");
+        }
+        assert!("m@-x".parse::<ModelRef>().is_err());
     }
 
     #[test]
