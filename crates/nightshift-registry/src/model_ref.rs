@@ -221,7 +221,10 @@ mod tests {
     fn versions_start_at_1() {
         for bad in ["m@0", "m@-1", "m@-12"] {
             let err = bad.parse::<ModelRef>().expect_err(bad);
-            assert!(err.to_string().contains("versions start at 1"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("versions start at 1"),
+                "{bad}: {err}"
+            );
         }
         assert!("m@-x".parse::<ModelRef>().is_err());
     }

@@ -826,13 +826,15 @@ impl RunStore {
         s.map(|s| parse_ts(&self.path, &s)).transpose()
     }
 
-    /// The earliest logical date of any run of `pipeline` (whatever its outcome), if it ever
-    /// ran: dates before it are none of the scheduler's business (deadline alerts).
+    /// The earliest logical date of any run of `pipeline` (whatever its outcome) but a
+    /// backfill's, if it ever ran: dates before it are none of the scheduler's business
+    /// (deadline alerts). A backfill computes past dates whose deadlines nobody was
+    /// watching (`nightshift demo`'s history).
     pub fn first_logical_date(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
         let conn = self.lock();
         let s: Option<String> = conn
             .query_row(
-                "SELECT MIN(logical_date) FROM runs WHERE pipeline = ?1",
+                "SELECT MIN(logical_date) FROM runs WHERE pipeline = ?1 AND trigger <> 'backfill'",
                 [pipeline],
                 |r| r.get(0),
             )

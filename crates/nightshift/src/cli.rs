@@ -209,7 +209,7 @@ pub(crate) enum ModelsCommand {
     Eval(EvalArgs),
     /// Predict one text.
     #[command(
-        after_help = "Example:\n  nightshift models predict root_cause@production --text \"I was charged twice for my ride\""
+        after_help = "Example:\n  nightshift models predict root_cause@production --text \"I was charged twice for my ride\" --extra channel=chat\n\n--extra gives each structured input the model was trained with (--extra-columns); `models show` names them."
     )]
     Predict(PredictArgs),
     /// List models with their latest version and aliases.

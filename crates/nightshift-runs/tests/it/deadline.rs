@@ -93,3 +93,39 @@ fn missed_deadlines_come_from_the_schedule_not_from_runs() {
     );
     assert!(missed.is_empty());
 }
+
+/// Deadlines are watched from the first run of a pipeline, but a backfill (the demo's history)
+/// computed past dates whose deadlines nobody watched: it does not start the watch.
+#[test]
+fn a_backfill_does_not_start_the_deadline_watch() {
+    use nightshift_runs::{NewRun, Trigger};
+
+    use crate::{TASKS, owner};
+    let db = Db::new();
+    let store = db.open();
+    let run = |day: u32, trigger: Trigger| {
+        let ds = format!("2026-11-{day:02}");
+        store
+            .start_run(
+                NewRun {
+                    pipeline: "p",
+                    logical_date: nov(day, 6, 0),
+                    ds: &ds,
+                    tasks: TASKS,
+                    trigger,
+                    owner: &owner(),
+                    model: None,
+                },
+                nov(22, 10, 0),
+            )
+            .expect("start");
+    };
+    run(10, Trigger::Backfill);
+    assert_eq!(store.first_logical_date("p").expect("read"), None);
+    run(20, Trigger::Manual);
+    run(12, Trigger::Backfill);
+    assert_eq!(
+        store.first_logical_date("p").expect("read"),
+        Some(nov(20, 6, 0))
+    );
+}

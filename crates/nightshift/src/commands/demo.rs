@@ -56,8 +56,18 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
         super::generate::write_days(&project, &warehouse, &config, first, end, global.quiet)
             .await?;
 
-    // 2. Version 1, trained on the agent labels of the first half of the days.
-    let cutoff = first + Days::new(u64::from(args.days) / 2);
+    // 2. Version 1, trained on the agent labels of the first half of the days the demo runs
+    //    (those whose logical date has come: the last days' are due later).
+    let dates = complete_dates(&project, first, end, Utc::now());
+    let cutoff =
+        dates
+            .get(dates.len() / 2)
+            .map_or(first + Days::new(u64::from(args.days) / 2), |d| {
+                project.pipelines[PIPELINE]
+                    .window_for(*d)
+                    .start
+                    .date_naive()
+            });
     let training_sql = format!(
         "SELECT c.text, l.category, l.subcategory, c.channel, t.status AS trip_status, o.status AS order_status \
          FROM raw.agent_labels l \
@@ -103,8 +113,7 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
     })?;
     let loaded = super::resolve_pipeline_model(&project, &project.pipelines[PIPELINE])?;
 
-    // 3. Every logical date whose window lies inside the generated days.
-    let dates = complete_dates(&project, first, end);
+    // 3. Every logical date whose window lies inside the generated days and that has come.
     let bar = crate::progress::bar(dates.len() as u64, "daily runs", global.quiet);
     let mut predicted = 0u64;
     let mut rejected = 0u64;
@@ -255,10 +264,13 @@ fn prepare_dir(dir: &Path) -> Result<(), Failure> {
 
 /// Logical dates (midnight UTC) whose window lies inside the complete generated days
 /// `[first, end]`: the check would refuse the others.
+/// The logical dates, at most `now` (as `nightshift run` allows), whose windows lie inside
+/// the days `first..=end`, the last day's data running to its end.
 fn complete_dates(
     project: &nightshift_core::Project,
     first: NaiveDate,
     end: NaiveDate,
+    now: chrono::DateTime<Utc>,
 ) -> Vec<chrono::DateTime<Utc>> {
     let spec = &project.pipelines[PIPELINE];
     let start = Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0).unwrap_or_default());
@@ -269,7 +281,7 @@ fn complete_dates(
     while d <= horizon {
         let w = spec.window_for(d);
         // The last day's data runs to its end; the check needs data up to the window's end.
-        if w.start >= start && w.end <= limit {
+        if w.start >= start && w.end <= limit && d <= now {
             dates.push(d);
         }
         d += chrono::TimeDelta::days(1);

@@ -690,6 +690,7 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
                     object.insert("parents".into(), d.parents.into());
                     object.insert("hidden".into(), d.hidden.into());
                     object.insert("training_source".into(), d.source.clone().into());
+                    object.insert("extra_columns".into(), d.extra_columns.clone().into());
                 }
                 value
             })
@@ -733,6 +734,8 @@ struct ModelDetails {
     /// Hidden units (0: linear model only).
     hidden: u64,
     source: String,
+    /// Structured inputs besides the text (`--extra-columns`).
+    extra_columns: Vec<String>,
 }
 
 impl ModelDetails {
@@ -749,6 +752,7 @@ impl ModelDetails {
                 .and_then(|h| h.as_u64())
                 .unwrap_or(0),
             source: m.training_data.source.clone(),
+            extra_columns: m.input_schema.extra_columns.clone(),
         }
     }
 
@@ -767,8 +771,13 @@ impl ModelDetails {
         if source.chars().count() > 60 {
             source = source.chars().take(57).collect::<String>() + "...";
         }
+        let inputs = if self.extra_columns.is_empty() {
+            String::new()
+        } else {
+            format!("; structured inputs {}", self.extra_columns.join(", "))
+        };
         format!(
-            "{} labels{parents}, {layer}; trained on {source}",
+            "{} labels{parents}, {layer}{inputs}; trained on {source}",
             self.labels
         )
     }

@@ -44,14 +44,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failu
             ),
         ));
     }
-    if plan.window.end > now {
-        tracing::warn!(
-            "the window [{}, {}) has not ended: its data is not complete, and the scheduler \
-             will not run this date again once it is (run it again by hand then)",
-            plan.window.start.format("%Y-%m-%d %H:%M"),
-            plan.window.end.format("%Y-%m-%d %H:%M")
-        );
-    }
+    // The window ends by the logical date (`freshness_sla` before it), which is not after now.
+    debug_assert!(plan.window.end <= now);
     let tasks: Vec<Task> = if args.only.is_empty() {
         // Without a model the pipeline stops at features.
         if plan.pipeline.model.is_none() {

@@ -460,7 +460,9 @@ fn demo_predicts_every_day_with_its_model_version_and_reruns_are_idempotent() {
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     let predicted = summary["predicted_rows"].as_i64().expect("predicted");
     assert!(predicted > 0, "{summary}");
-    assert_eq!(summary["runs"], 4);
+    // 5 days ending yesterday: with the 2-day SLA, the runs of the last two days are not due
+    // yet (a logical date after now, as `run` refuses it).
+    assert_eq!(summary["runs"], 3);
 
     let count = |q: &str| crate::count(&demo, q);
     assert_eq!(
@@ -473,7 +475,19 @@ fn demo_predicts_every_day_with_its_model_version_and_reruns_are_idempotent() {
     );
     assert_eq!(
         count("SELECT count(DISTINCT ds) FROM output.root_cause_predictions"),
-        4
+        3
+    );
+    let out = nightshift(&demo, &["--json", "runs", "list"]);
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let now = chrono::Utc::now().to_rfc3339();
+    assert!(
+        runs.as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["logical_date"]
+                .as_str()
+                .is_some_and(|d| d <= now.as_str())),
+        "no run of a logical date after now: {runs}"
     );
     assert_eq!(
         count(
@@ -514,7 +528,7 @@ fn demo_predicts_every_day_with_its_model_version_and_reruns_are_idempotent() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         count("SELECT count(DISTINCT ds) FROM output.root_cause_predictions"),
-        3
+        2
     );
 }
 
@@ -608,4 +622,30 @@ fn training_inputs_that_cannot_work_are_refused_and_float_labels_are_whole() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    // A model's structured inputs are named by `models show` (predict needs them).
+    let out = train(&[
+        "--data",
+        path,
+        "--label-column",
+        "label",
+        "--extra-columns",
+        "category",
+        "--hidden",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nightshift(&p, &["models", "show", "rc"]);
+    assert!(
+        stdout(&out).contains("structured inputs category"),
+        "{}",
+        stdout(&out)
+    );
+    let out = nightshift(&p, &["--json", "models", "show", "rc"]);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        shown["versions"][1]["extra_columns"],
+        serde_json::json!(["category"]),
+        "{shown}"
+    );
 }
