@@ -298,7 +298,9 @@ pub struct Trained {
 }
 
 /// Trains a classifier on `rows` and registers it as the next version of `name`, pointing
-/// `alias` at it in the same registry transaction when given.
+/// `alias` at it in the same registry transaction when given, both stamped with `now()` once
+/// trained (the version's `created_at` and the alias move are when they happened, not when
+/// training began).
 #[allow(clippy::too_many_arguments)]
 pub fn train_model(
     registry: &Registry,
@@ -307,7 +309,7 @@ pub fn train_model(
     columns: &Columns,
     source: &str,
     config: &TrainConfig,
-    now: DateTime<Utc>,
+    now: &dyn Fn() -> DateTime<Utc>,
     alias: Option<AliasRequest<'_>>,
 ) -> Result<Trained> {
     if rows.texts.is_empty() {
@@ -389,7 +391,7 @@ pub fn train_model(
         code_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let (version, alias) =
-        registry.register_with_alias(new, &[(WEIGHTS_FILE, &weights)], now, alias)?;
+        registry.register_with_alias(new, &[(WEIGHTS_FILE, &weights)], now(), alias)?;
     Ok(Trained {
         version,
         report,

@@ -63,7 +63,7 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
             &columns,
             "test",
             &TrainConfig::default(),
-            at(22, 0),
+            &|| at(22, 0),
             None,
         )
         .expect("train");
@@ -161,7 +161,7 @@ async fn infer_before_features_says_what_to_run() {
         &columns,
         "test",
         &TrainConfig::default(),
-        at(22, 0),
+        &|| at(22, 0),
         None,
     )
     .expect("train");
@@ -217,7 +217,7 @@ async fn overlapped_project(
         &columns,
         "test",
         &TrainConfig::default(),
-        at(22, 0),
+        &|| at(22, 0),
         None,
     )
     .expect("train");
@@ -404,7 +404,7 @@ async fn a_features_query_without_an_input_of_the_model_fails_in_a_run_with_it()
         &columns,
         "test",
         &TrainConfig::default(),
-        at(22, 0),
+        &|| at(22, 0),
         None,
     )
     .expect("train");

@@ -94,7 +94,6 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
         "training {MODEL} v1 on {} agent labels before {cutoff} ...",
         rows.texts.len()
     ));
-    let now = Utc::now();
     let trained = tokio::task::block_in_place(|| {
         model::train_model(
             &registry,
@@ -103,7 +102,7 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
             &columns,
             &training_sql,
             &TrainConfig::default(),
-            now,
+            &Utc::now,
             Some(nightshift_registry::AliasRequest {
                 alias: "production",
                 actor: "nightshift demo",

@@ -289,7 +289,6 @@ async fn train(
         hidden: usize::from(args.hidden),
         ..TrainConfig::default()
     };
-    let now = chrono::Utc::now();
     // The alias moves in the registry transaction that records the version: a crash never
     // leaves the alias moved without its version. (A crash after the bundle is in place and
     // before that transaction leaves the version, indexed at the registry's next open, with
@@ -302,7 +301,14 @@ async fn train(
     });
     let trained = tokio::task::block_in_place(|| {
         model::train_model(
-            registry, &args.name, &rows, &columns, &source, &config, now, alias,
+            registry,
+            &args.name,
+            &rows,
+            &columns,
+            &source,
+            &config,
+            &chrono::Utc::now,
+            alias,
         )
     })
     // No rows to train on is bad input (the file or query given), not a failed run.
