@@ -191,7 +191,7 @@ pub(crate) async fn features_teed(
     // asks for some (an inner join with an emptied lookup table, a filter gone wrong: `check`
     // found the driving table's rows), is nearly always a broken query or broken upstream
     // data: the write fails before anything is committed, so the slice keeps what an earlier
-    // run wrote (see `refused_everything`). Fewer rows than `min_rows` but some is a query
+    // run wrote (see `ended_with`). Fewer rows than `min_rows` but some is a query
     // that filters (`min_rows` counts the driving table's rows).
     let end_state = state.clone();
     let rows_needed = spec.min_rows > 0;
@@ -260,8 +260,8 @@ pub(crate) async fn features_teed(
         .await;
     let (features_write, (rejects_write, counts, rows_in, first_batch_at)) = match written {
         Ok(done) => done,
-        Err(_) if refused_everything(&state) => return Err(all_refused(plan, &state)),
-        Err(_) if returned_nothing(&state) => return Err(no_rows(plan)),
+        Err(_) if ended_with(&state, |s| s.all_refused) => return Err(all_refused(plan, &state)),
+        Err(_) if ended_with(&state, |s| s.empty) => return Err(no_rows(plan)),
         // The query failed while it streamed (a value that does not convert, ...).
         Err(Error::Lake(e @ nightshift_lake::Error::Sql { .. })) => return Err(in_file(e)),
         Err(e) => return Err(e),
@@ -289,25 +289,15 @@ pub(crate) async fn features_teed(
     })
 }
 
-/// Whether the stream ended having refused every row (the write then fails).
-fn refused_everything(state: &Mutex<Option<RefuseState>>) -> bool {
+/// Whether the stream ended as `failed` says (every row refused, or none though `min_rows`
+/// asks for some: the write then fails).
+fn ended_with(state: &Mutex<Option<RefuseState>>, failed: fn(&RefuseState) -> bool) -> bool {
     state
         .lock()
         .ok()
         .as_deref()
         .and_then(Option::as_ref)
-        .is_some_and(|s| s.all_refused)
-}
-
-/// Whether the stream ended without a row though `min_rows` asks for some (the write then
-/// fails).
-fn returned_nothing(state: &Mutex<Option<RefuseState>>) -> bool {
-    state
-        .lock()
-        .ok()
-        .as_deref()
-        .and_then(Option::as_ref)
-        .is_some_and(|s| s.empty)
+        .is_some_and(failed)
 }
 
 /// The error of a features query that returned no row though `min_rows` asks for some.
