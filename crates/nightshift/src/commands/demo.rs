@@ -28,6 +28,13 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
     }
     let started = Instant::now();
     let dir = &args.dir;
+    if global.project != std::path::Path::new(".") {
+        tracing::warn!(
+            "the demo makes its own project in {} (--dir); --project (or NIGHTSHIFT_PROJECT) {} is not used",
+            dir.display(),
+            global.project.display()
+        );
+    }
     prepare_dir(dir)?;
     super::init::create_project(dir)?;
     std::fs::write(

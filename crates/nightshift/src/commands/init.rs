@@ -9,6 +9,13 @@ use crate::scaffold;
 #[allow(clippy::print_stdout)]
 pub(crate) fn init(global: &GlobalArgs, args: &InitArgs) -> Result<(), Failure> {
     let dir = &args.dir;
+    if global.project != std::path::Path::new(".") {
+        tracing::warn!(
+            "init makes the project in {} (its DIR); --project (or NIGHTSHIFT_PROJECT) {} is not used",
+            dir.display(),
+            global.project.display()
+        );
+    }
     let (project_file, sql_file) = create_project(dir)?;
     if global.json {
         return crate::commands::print_json(&serde_json::json!({

@@ -632,7 +632,10 @@ fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Resu
         ),
     }
     for (l, c) in &prediction.top_k {
-        println!("  {:<28} {:>5.1}%", name(*l), c * 100.0);
+        // Padded to the label's width on screen: a CJK character takes two columns.
+        let label = name(*l);
+        let pad = 28usize.saturating_sub(unicode_width::UnicodeWidthStr::width(label.as_str()));
+        println!("  {label}{} {:>5.1}%", " ".repeat(pad), c * 100.0);
     }
     Ok(())
 }
