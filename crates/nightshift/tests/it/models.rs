@@ -623,6 +623,41 @@ fn training_inputs_that_cannot_work_are_refused_and_float_labels_are_whole() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
 
+    // Long documents (over 150 words on average) train the linear model alone unless
+    // --hidden says otherwise, which is warned about.
+    let long = dir.path().join("long.csv");
+    let mut rows = String::from("text,label\n");
+    for i in 0..12 {
+        let filler = "lorem ipsum dolor sit amet ".repeat(32);
+        let _ = writeln!(rows, "refund please {i} {filler},refund");
+        let _ = writeln!(rows, "cannot log in {i} {filler},login");
+    }
+    std::fs::write(&long, rows).expect("write");
+    let long = long.to_str().expect("utf8");
+    let out = train(&["--data", long, "--label-column", "label", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("training the linear model alone"),
+        "{}",
+        stderr(&out)
+    );
+    let out = train(&["--data", long, "--label-column", "label", "--hidden", "8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("about 20x slower"),
+        "{}",
+        stderr(&out)
+    );
+    let out = nightshift(&p, &["--json", "models", "show", "rc"]);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let hidden: Vec<u64> = shown["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["hidden"].as_u64().expect("hidden"))
+        .collect();
+    assert_eq!(hidden[hidden.len() - 2..], [0, 8], "{shown}");
+
     // A model's structured inputs are named by `models show` (predict needs them).
     let out = train(&[
         "--data",
@@ -644,7 +679,7 @@ fn training_inputs_that_cannot_work_are_refused_and_float_labels_are_whole() {
     let out = nightshift(&p, &["--json", "models", "show", "rc"]);
     let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(
-        shown["versions"][1]["extra_columns"],
+        shown["versions"][3]["extra_columns"],
         serde_json::json!(["category"]),
         "{shown}"
     );
