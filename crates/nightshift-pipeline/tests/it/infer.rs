@@ -23,6 +23,28 @@ fn training_rows(seed_word: &str) -> LabelledRows {
     rows
 }
 
+/// Registers the next version of `rc` trained on `rows` (text and label, and `extras`), at
+/// the 22nd, 00:00.
+fn train(registry: &nightshift_registry::Registry, rows: &LabelledRows, extras: &[&str]) {
+    let columns = Columns {
+        text: "text".into(),
+        label: "label".into(),
+        parent: None,
+        extras: extras.iter().map(|e| e.to_string()).collect(),
+    };
+    model::train_model(
+        registry,
+        "rc",
+        rows,
+        &columns,
+        "test",
+        &TrainConfig::default(),
+        &|| at(22, 0),
+        None,
+    )
+    .expect("train");
+}
+
 #[tokio::test]
 async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_replace() {
     let toml = PROJECT.replace(
@@ -49,24 +71,8 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
     )
     .await;
     let registry = model::open_registry(&project).expect("registry");
-    let columns = Columns {
-        text: "text".into(),
-        label: "label".into(),
-        parent: None,
-        extras: vec![],
-    };
     for word in ["one", "two"] {
-        model::train_model(
-            &registry,
-            "rc",
-            &training_rows(word),
-            &columns,
-            "test",
-            &TrainConfig::default(),
-            &|| at(22, 0),
-            None,
-        )
-        .expect("train");
+        train(&registry, &training_rows(word), &[]);
     }
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     features(&wh, &plan).await.expect("features");
@@ -148,23 +154,7 @@ async fn infer_before_features_says_what_to_run() {
     let toml = PROJECT.replace("min_rows = 2", "min_rows = 2\nmodel = \"rc\"");
     let (_dir, project, wh) = project_with(&toml, SQL).await;
     let registry = model::open_registry(&project).expect("registry");
-    let columns = Columns {
-        text: "text".into(),
-        label: "label".into(),
-        parent: None,
-        extras: vec![],
-    };
-    model::train_model(
-        &registry,
-        "rc",
-        &training_rows("x"),
-        &columns,
-        "test",
-        &TrainConfig::default(),
-        &|| at(22, 0),
-        None,
-    )
-    .expect("train");
+    train(&registry, &training_rows("x"), &[]);
     let loaded =
         model::load_model(&registry, &ModelRef::from_str("rc").expect("ref")).expect("load");
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
@@ -204,23 +194,7 @@ async fn overlapped_project(
     .await;
     trips(&wh, &[("t1", at(18, 1), "completed")]).await;
     let registry = model::open_registry(&project).expect("registry");
-    let columns = Columns {
-        text: "text".into(),
-        label: "label".into(),
-        parent: None,
-        extras: vec![],
-    };
-    model::train_model(
-        &registry,
-        "rc",
-        &training_rows("one"),
-        &columns,
-        "test",
-        &TrainConfig::default(),
-        &|| at(22, 0),
-        None,
-    )
-    .expect("train");
+    train(&registry, &training_rows("one"), &[]);
     let loaded =
         model::load_model(&registry, &ModelRef::from_str("rc@1").expect("ref")).expect("load");
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
@@ -391,23 +365,7 @@ async fn a_features_query_without_an_input_of_the_model_fails_in_a_run_with_it()
         .iter()
         .map(|_| vec!["completed".to_string()])
         .collect();
-    let columns = Columns {
-        text: "text".into(),
-        label: "label".into(),
-        parent: None,
-        extras: vec!["trip_status".into()],
-    };
-    model::train_model(
-        &registry,
-        "rc",
-        &rows,
-        &columns,
-        "test",
-        &TrainConfig::default(),
-        &|| at(22, 0),
-        None,
-    )
-    .expect("train");
+    train(&registry, &rows, &["trip_status"]);
     let loaded =
         model::load_model(&registry, &ModelRef::from_str("rc@2").expect("ref")).expect("load");
     assert!(
