@@ -79,7 +79,7 @@ pub(crate) enum Command {
     Sql(SqlArgs),
     /// Delete the table files no longer used: slices replaced by re-runs, files of killed runs.
     #[command(
-        after_help = "Every re-run of a date replaces its slice with new files; the old ones stay on disk so\nthat recent versions remain readable (and a reader mid-query is never disturbed). Vacuum\ndeletes, in the tables Nightshift writes (intermediate.* and output.*; the others, such as\nthe upstream tables, only with --include-upstream), the files that the latest version does not use and that are older\nthan --retain; versions older than that can no longer be read.\n\nExamples:\n  nightshift vacuum --dry-run          # what would go, nothing deleted\n  nightshift vacuum --retain 2d\n  nightshift vacuum --include-upstream # also raw.*, e.g. after `generate` replaced them"
+        after_help = "Every re-run of a date replaces its slice with new files; the old ones stay on disk so\nthat recent versions remain readable (and a reader mid-query is never disturbed). Vacuum\ndeletes, in the tables Nightshift writes (intermediate.* and output.*; the others, such as\nthe upstream tables, only with --include-upstream), the files that the latest version does\nnot use and that are older than --retain; versions older than that can no longer be read.\n\nExamples:\n  nightshift vacuum --dry-run          # what would go, nothing deleted\n  nightshift vacuum --retain 2d\n  nightshift vacuum --include-upstream # also raw.*, e.g. after `generate` replaced them"
     )]
     Vacuum(VacuumArgs),
 }
