@@ -119,12 +119,7 @@ pub async fn execute_run(
             };
             match result {
                 Ok(report) => {
-                    store.task_succeeded(
-                        &run.id,
-                        task.name(),
-                        outcome(&report, model),
-                        clock.now(),
-                    )?;
+                    store.task_succeeded(&run.id, task.name(), outcome(&report), clock.now())?;
                     attempts.push((*task, attempt));
                     warn_of_rows_outside_the_window(plan, &reports, &report);
                     reports.push(report);
@@ -312,7 +307,7 @@ fn error_text(e: &Error) -> String {
     }
 }
 
-fn outcome(report: &TaskReport, model: Option<&LoadedModel>) -> TaskOutcome {
+fn outcome(report: &TaskReport) -> TaskOutcome {
     let (rows_in, rows_out, model_version) = match report {
         TaskReport::Check(c) => (
             c.tables.first().and_then(|t| t.rows_in_window).unwrap_or(0),
@@ -328,7 +323,7 @@ fn outcome(report: &TaskReport, model: Option<&LoadedModel>) -> TaskOutcome {
         TaskReport::Publish(p) => (
             p.contacts,
             p.rows,
-            model.map(|m| format!("{}@{}", m.name(), m.version.version)),
+            Some(format!("{}@{}", p.model_name, p.model_version)),
         ),
     };
     TaskOutcome {

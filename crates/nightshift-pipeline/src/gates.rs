@@ -97,6 +97,7 @@ pub async fn gate_features(warehouse: &Warehouse, plan: &RunPlan) -> Result<()> 
 pub async fn gate_predictions(
     warehouse: &Warehouse,
     plan: &RunPlan,
+    model_name: &str,
     model_version: u32,
 ) -> Result<()> {
     let Some(min) = plan.pipeline.gates.min_distinct_labels else {
@@ -105,9 +106,10 @@ pub async fn gate_predictions(
     let distinct = numbers(
         warehouse,
         &format!(
-            "SELECT CAST(count(DISTINCT subcategory) AS DOUBLE) FROM {} WHERE ds = '{}' AND model_version = {model_version}",
+            "SELECT CAST(count(DISTINCT subcategory) AS DOUBLE) FROM {} WHERE ds = '{}' AND {}",
             plan.pipeline.predictions_table(),
-            plan.ds
+            plan.ds,
+            crate::publish::model_filter("", model_name, model_version)
         ),
     )
     .await?;
@@ -117,7 +119,7 @@ pub async fn gate_predictions(
             plan,
             "distinct labels",
             format!(
-                "model version {model_version} predicted only {distinct} distinct labels for ds {}, fewer than min_distinct_labels {min}",
+                "model {model_name}@{model_version} predicted only {distinct} distinct labels for ds {}, fewer than min_distinct_labels {min}",
                 plan.ds
             ),
             "look at the features of that day and at the model; the rollups were not updated",

@@ -41,10 +41,11 @@ pub struct InferReport {
 }
 
 /// Predicts every row of the `ds` slice of `intermediate.<pipeline>_features` with `model` and
-/// replaces exactly `ds = X AND model_version = V` of `output.<pipeline>_predictions` in one
-/// Delta commit. Rows stream from the features table through the `nightshift_predict` UDF (on
-/// all cores) into Parquet files, so memory does not grow with the slice. Other versions'
-/// predictions for the same `ds` are kept, so versions can be compared.
+/// replaces exactly `ds = X AND model_name = N AND model_version = V` of
+/// `output.<pipeline>_predictions` in one Delta commit. Rows stream from the features table
+/// through the `nightshift_predict` UDF (on all cores) into Parquet files, so memory does not
+/// grow with the slice. Other models' and versions' predictions for the same `ds` are kept, so
+/// they can be compared.
 pub async fn infer(
     warehouse: &Warehouse,
     plan: &RunPlan,
@@ -297,7 +298,8 @@ async fn predictions_query(
     Ok(warehouse.sql(&query).await?)
 }
 
-/// The write of the predictions: exactly `ds = X AND model_version = V`, one commit.
+/// The write of the predictions: exactly `ds = X AND model_name = N AND model_version = V`,
+/// one commit (another model's version `V` is another slice).
 fn predictions_write<'a>(
     warehouse: &'a Warehouse,
     plan: &RunPlan,
@@ -308,6 +310,7 @@ fn predictions_write<'a>(
     Ok(warehouse
         .write_query(&predictions, frame)
         .replace_slice(&plan.ds)
+        .also_matching("model_name", model.name())
         .also_matching("model_version", model.version.version.to_string())
         .with_commit_metadata("run_id", plan.run_id.clone().into())
         .with_commit_metadata("task", "infer".into())

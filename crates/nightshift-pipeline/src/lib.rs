@@ -14,7 +14,8 @@
 //!    `intermediate.<pipeline>_features` slice for `ds` in one Delta commit.
 //!
 //! 3. [`infer`] — streams the features slice through the model (the `nightshift_predict` UDF)
-//!    into `output.<pipeline>_predictions`, replacing exactly `ds = X AND model_version = V`.
+//!    into `output.<pipeline>_predictions`, replacing exactly `ds = X AND model_name = N AND
+//!    model_version = V`.
 //! 4. [`publish`] — aggregates that slice into `output.<pipeline>_rollups` for the dashboard.
 //!
 //! [`gates`] stop a run between tasks before bad output is published: before `infer`, the
@@ -88,8 +89,8 @@ pub async fn run_task(
             infer(warehouse, plan, m).await.map(TaskReport::Infer)
         }
         (Task::Publish, Some(m)) => {
-            gates::gate_predictions(warehouse, plan, m.version.version).await?;
-            publish(warehouse, plan, m.version.version)
+            gates::gate_predictions(warehouse, plan, m.name(), m.version.version).await?;
+            publish(warehouse, plan, m.name(), m.version.version)
                 .await
                 .map(TaskReport::Publish)
         }

@@ -13,7 +13,9 @@ use crate::plan::RunPlan;
 pub struct PublishReport {
     /// The slice written.
     pub ds: String,
-    /// Model version whose predictions were rolled up.
+    /// Model whose predictions were rolled up.
+    pub model_name: String,
+    /// Its version.
     pub model_version: u32,
     /// Rollup rows written.
     pub rows: u64,
@@ -26,13 +28,14 @@ pub struct PublishReport {
     pub seconds: f64,
 }
 
-/// Aggregates the `ds` slice of `model_version`'s predictions by category, subcategory and the
-/// pipeline's `dimensions` (columns of the features table): contacts, mean confidence and
-/// low-confidence count. Replaces `ds = X AND model_version = V` of
-/// `output.<pipeline>_rollups` in one commit.
+/// Aggregates the `ds` slice of the predictions of model `model_name` version `model_version`
+/// by category, subcategory and the pipeline's `dimensions` (columns of the features table):
+/// contacts, mean confidence and low-confidence count. Replaces `ds = X AND model_name = N
+/// AND model_version = V` of `output.<pipeline>_rollups` in one commit.
 pub async fn publish(
     warehouse: &Warehouse,
     plan: &RunPlan,
+    model_name: &str,
     model_version: u32,
 ) -> Result<PublishReport> {
     let started = Instant::now();
@@ -42,8 +45,9 @@ pub async fn publish(
     let count = |sql: String| async move {
         Ok::<_, crate::Error>(read_ints::<1>(&warehouse.query(&sql).await?)?[0].unwrap_or(0))
     };
+    let this_model = model_filter("", model_name, model_version);
     let predicted = count(format!(
-        "SELECT count(*) FROM {} WHERE ds = '{}' AND model_version = {model_version}",
+        "SELECT count(*) FROM {} WHERE ds = '{}' AND {this_model}",
         spec.predictions_table(),
         plan.ds
     ))
@@ -58,7 +62,7 @@ pub async fn publish(
         if features > 0 {
             return Err(crate::Error::Config {
                 message: format!(
-                    "no predictions of model version {model_version} in ds {} to publish ({features} features rows)",
+                    "no predictions of model {model_name}@{model_version} in ds {} to publish ({features} features rows)",
                     plan.ds
                 ),
                 hint: Some(format!(
@@ -98,19 +102,20 @@ pub async fn publish(
                 p.ds \
          FROM {predictions} p \
          JOIN {features} f ON CAST(f.{id} AS VARCHAR) = p.id AND f.ds = p.ds \
-         WHERE p.ds = '{ds}' AND p.model_version = {version} AND f.ds = '{ds}' \
+         WHERE p.ds = '{ds}' AND {model} AND f.ds = '{ds}' \
          GROUP BY p.ds, p.model_name, p.model_version, p.category, p.subcategory{group_dims}",
         predictions = spec.predictions_table(),
         features = spec.features_table(),
         id = quoted(&spec.id_column),
         ds = plan.ds,
-        version = model_version,
+        model = model_filter("p.", model_name, model_version),
     );
     let frame = warehouse.sql(&query).await?;
     let rollups = TableRef::parse(&spec.rollups_table())?;
     let write = warehouse
         .write_query(&rollups, frame)
         .replace_slice(&plan.ds)
+        .also_matching("model_name", model_name)
         .also_matching("model_version", model_version.to_string())
         .with_commit_metadata("run_id", plan.run_id.clone().into())
         .with_commit_metadata("task", "publish".into())
@@ -119,7 +124,7 @@ pub async fn publish(
     let [contacts] = read_ints(
         &warehouse
             .query(&format!(
-                "SELECT sum(contacts) FROM {rollups} WHERE ds = '{ds}' AND model_version = {model_version}",
+                "SELECT sum(contacts) FROM {rollups} WHERE ds = '{ds}' AND {this_model}",
                 rollups = spec.rollups_table(),
                 ds = plan.ds,
             ))
@@ -127,10 +132,21 @@ pub async fn publish(
     )?;
     Ok(PublishReport {
         ds: plan.ds.clone(),
+        model_name: model_name.to_string(),
         model_version,
         rows: write.rows,
         contacts: contacts.unwrap_or(0).max(0) as u64,
         write,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The SQL condition selecting one model version's rows (`prefix` qualifies the columns, e.g.
+/// `p.`): a model's slice of the predictions and rollups is its name and version, since two
+/// models (a pipeline switched to a challenger) may each have a version 1.
+pub(crate) fn model_filter(prefix: &str, model_name: &str, model_version: u32) -> String {
+    format!(
+        "{prefix}model_name = '{}' AND {prefix}model_version = {model_version}",
+        model_name.replace('\'', "''")
+    )
 }

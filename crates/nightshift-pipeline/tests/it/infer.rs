@@ -26,6 +26,16 @@ fn training_rows(seed_word: &str) -> LabelledRows {
 /// Registers the next version of `rc` trained on `rows` (text and label, and `extras`), at
 /// the 22nd, 00:00.
 fn train(registry: &nightshift_registry::Registry, rows: &LabelledRows, extras: &[&str]) {
+    train_named(registry, "rc", rows, extras);
+}
+
+/// [`train`] for the model `name`.
+fn train_named(
+    registry: &nightshift_registry::Registry,
+    name: &str,
+    rows: &LabelledRows,
+    extras: &[&str],
+) {
     let columns = Columns {
         text: "text".into(),
         label: "label".into(),
@@ -34,7 +44,7 @@ fn train(registry: &nightshift_registry::Registry, rows: &LabelledRows, extras: 
     };
     model::train_model(
         registry,
-        "rc",
+        name,
         rows,
         &columns,
         "test",
@@ -74,15 +84,18 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
     for word in ["one", "two"] {
         train(&registry, &training_rows(word), &[]);
     }
+    // Another model, whose first version is also version 1 (a challenger the pipeline is
+    // switched to): its slice is its own, not rc@1's.
+    train_named(&registry, "challenger", &training_rows("three"), &[]);
     let plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
     features(&wh, &plan).await.expect("features");
 
-    for version in ["rc@1", "rc@2", "rc@1"] {
+    for version in ["rc@1", "rc@2", "challenger@1", "rc@1", "challenger@1"] {
         let loaded =
             model::load_model(&registry, &ModelRef::from_str(version).expect("ref")).expect("load");
         let report = infer(&wh, &plan, &loaded).await.expect("infer");
         assert_eq!(report.rows, 3);
-        let published = publish(&wh, &plan, loaded.version.version)
+        let published = publish(&wh, &plan, loaded.name(), loaded.version.version)
             .await
             .expect("publish");
         assert_eq!(
@@ -91,18 +104,40 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
         );
     }
     assert_eq!(
-        scalar(&wh, "SELECT count(*) FROM output.rc_predictions").await,
-        6,
-        "3 rows x 2 versions"
+        pairs(
+            &wh,
+            "SELECT model_name || '@' || CAST(model_version AS VARCHAR), CAST(count(*) AS VARCHAR) \
+             FROM output.rc_predictions GROUP BY 1 ORDER BY 1"
+        )
+        .await,
+        vec![
+            ("challenger@1".into(), "3".into()),
+            ("rc@1".into(), "3".into()),
+            ("rc@2".into(), "3".into())
+        ],
+        "3 rows x 3 model versions, none replacing another"
+    );
+    assert_eq!(
+        pairs(
+            &wh,
+            "SELECT model_name || '@' || CAST(model_version AS VARCHAR), CAST(sum(contacts) AS VARCHAR) \
+             FROM output.rc_rollups GROUP BY 1 ORDER BY 1"
+        )
+        .await,
+        vec![
+            ("challenger@1".into(), "3".into()),
+            ("rc@1".into(), "3".into()),
+            ("rc@2".into(), "3".into())
+        ],
+        "the rollups of each model version"
     );
     // A version that predicted nothing in the slice has nothing to publish (the alias moved
     // to it after the run's infer): refused, not rolled up as done.
-    let err = publish(&wh, &plan, 9)
+    let err = publish(&wh, &plan, "rc", 9)
         .await
         .expect_err("no predictions of v9");
     assert!(
-        err.to_string()
-            .contains("no predictions of model version 9"),
+        err.to_string().contains("no predictions of model rc@9"),
         "{err}"
     );
     assert!(
@@ -113,7 +148,7 @@ async fn infer_writes_one_row_per_feature_row_per_model_version_and_reruns_repla
     assert_eq!(
         scalar(
             &wh,
-            "SELECT count(*) FROM output.rc_predictions WHERE model_version = 1"
+            "SELECT count(*) FROM output.rc_predictions WHERE model_name = 'rc' AND model_version = 1"
         )
         .await,
         3
