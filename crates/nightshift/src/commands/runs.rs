@@ -233,25 +233,40 @@ async fn retry(
             )),
         ));
     }
-    let model = if tasks
-        .iter()
-        .any(|t| matches!(t, Task::Infer | Task::Publish))
-    {
-        // The retry uses the model version its run resolved, wherever the alias points
-        // now: `infer` replaces that version's predictions the run may have written, and
-        // `publish` publishes the predictions its `infer` wrote.
-        let mut pipeline = plan.pipeline.clone();
-        if let Some(version) = store
-            .retried_model(&id)
-            .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?
+    let model =
+        if tasks
+            .iter()
+            .any(|t| matches!(t, Task::Infer | Task::Publish))
         {
-            tracing::info!("using {version}, as the run did");
-            pipeline.model = Some(version);
-        }
-        Some(super::resolve_pipeline_model(project, &pipeline)?)
-    } else {
-        None
-    };
+            // The retry uses the model version its run resolved, wherever the alias points
+            // now: `infer` replaces that version's predictions the run may have written, and
+            // `publish` publishes the predictions its `infer` wrote.
+            let mut pipeline = plan.pipeline.clone();
+            let pinned = store
+                .retried_model(&id)
+                .map_err(|e| Failure::from(nightshift_pipeline::Error::from(e)))?;
+            if let Some(version) = &pinned {
+                tracing::info!("using {version}, as the run did");
+                pipeline.model = Some(version.clone());
+            }
+            let loaded = super::resolve_pipeline_model(project, &pipeline).map_err(|mut failure| {
+            // A new version or fewer tasks (the general hint) cannot help a retry.
+            if let Some(version) = &pinned {
+                failure.hint = Some(format!(
+                    "a retry uses the model version its run resolved, {version}: restore that \
+                     version's bundle under {}, or run the date again with the model the \
+                     project names now: `nightshift run {} --date {}`",
+                    nightshift_pipeline::model::registry_paths(project).1.display(),
+                    retry.pipeline,
+                    retry.logical_date.format("%Y-%m-%d")
+                ));
+            }
+            failure
+        })?;
+            Some(loaded)
+        } else {
+            None
+        };
     let warehouse = Warehouse::open(project).await?;
     let outcome = execute_run(
         &warehouse,

@@ -349,8 +349,22 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
         stderr(&out)
     );
 
-    // Fix the file and retry: only publish runs again.
+    // Fix the file and retry: only publish runs again. With the run's model version gone,
+    // the hint says what a retry can use (not a new version, not fewer tasks).
     std::fs::write(&file, good).expect("write");
+    let bundle = p.join("models/root_cause/1");
+    let away = p.join("v1-away");
+    std::fs::rename(&bundle, &away).expect("move the bundle away");
+    let out = nightshift(&p, &["runs", "retry", &run_id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "hint: a retry uses the model version its run resolved, root_cause@1: restore"
+        ) && stderr(&out).contains("nightshift run root_cause --date 2026-11-22"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::rename(&away, &bundle).expect("restore the bundle");
     let out = nightshift(&p, &["--json", "runs", "retry", &run_id]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
