@@ -7,7 +7,7 @@ use nightshift_lake::Warehouse;
 use nightshift_lake::arrow::array::RecordBatch;
 use nightshift_models::{Input, TrainConfig};
 use nightshift_pipeline::model::{self, Columns};
-use nightshift_registry::{AliasRequest, Bundle, ModelRef, Registry};
+use nightshift_registry::{AliasRequest, Bundle, ModelRef, Registry, Selector};
 
 use crate::cli::{
     AliasArgs, DataArgs, EvalArgs, GlobalArgs, ModelsCommand, NameArg, PredictArgs, TrainArgs,
@@ -23,7 +23,7 @@ pub(crate) async fn models(global: &GlobalArgs, command: &ModelsCommand) -> Resu
         ModelsCommand::Predict(args) => predict(global, &registry, args),
         ModelsCommand::List => list(global, &registry),
         ModelsCommand::Show(args) => show(global, &registry, args),
-        ModelsCommand::Alias(args) => alias(global, &registry, args),
+        ModelsCommand::Alias(args) => alias(global, &project, &registry, args),
         ModelsCommand::History(args) => history(global, &registry, args),
     }
 }
@@ -805,7 +805,52 @@ impl ModelDetails {
 }
 
 #[allow(clippy::print_stdout)]
-fn alias(global: &GlobalArgs, registry: &Registry, args: &AliasArgs) -> Result<(), Failure> {
+fn alias(
+    global: &GlobalArgs,
+    project: &Project,
+    registry: &Registry,
+    args: &AliasArgs,
+) -> Result<(), Failure> {
+    if let Some(reason) = &args.reason
+        && reason.chars().any(char::is_control)
+    {
+        return Err(Failure::usage(
+            "--reason holds a line break or another control character",
+            Some("give the reason on one line (`models history` prints one line per move)".into()),
+        ));
+    }
+    let usage = |e: nightshift_registry::Error| {
+        let hint = e.hint();
+        Failure::usage(e, hint)
+    };
+    let target = ModelRef {
+        name: args.name.clone(),
+        selector: Selector::Version(args.version),
+    };
+    registry.resolve(&target).map_err(usage)?;
+    // The version is loaded as a run would load it (checksums, kind, weights): an alias
+    // never moves to a bundle that a run would then fail on.
+    let new = model::load_model(registry, &target).map_err(|e| {
+        let mut failure = Failure::from(e);
+        failure.hint = Some(format!(
+            "{}; the alias was not moved",
+            failure
+                .hint
+                .take()
+                .unwrap_or_else(|| "train a new version".into())
+        ));
+        failure
+    })?;
+    let current = ModelRef {
+        name: args.name.clone(),
+        selector: Selector::Alias(args.alias.clone()),
+    };
+    if let Ok(old) = registry.resolve(&current)
+        && old.version != args.version
+        && let Ok(old) = Bundle::read_manifest(&old.dir)
+    {
+        warn_alias_change(project, &current, &old, &new.manifest);
+    }
     let moved = registry
         .set_alias(
             &args.name,
@@ -815,10 +860,7 @@ fn alias(global: &GlobalArgs, registry: &Registry, args: &AliasArgs) -> Result<(
             args.reason.as_deref(),
             chrono::Utc::now(),
         )
-        .map_err(|e| {
-            let hint = e.hint();
-            Failure::usage(e, hint)
-        })?;
+        .map_err(usage)?;
     if global.json {
         return super::print_json(&moved);
     }
@@ -842,6 +884,58 @@ fn alias(global: &GlobalArgs, registry: &Registry, args: &AliasArgs) -> Result<(
     Ok(())
 }
 
+/// Warns, for each pipeline of the project that runs `reference` (`name@alias`), of what
+/// moving the alias from `old` to `new` changes in its output or needs from its features
+/// query: said before the move, when it can still be undone, rather than found in the next
+/// runs.
+fn warn_alias_change(
+    project: &Project,
+    reference: &ModelRef,
+    old: &nightshift_registry::Manifest,
+    new: &nightshift_registry::Manifest,
+) {
+    let pipelines: Vec<&str> = project
+        .pipelines
+        .values()
+        .filter(|p| {
+            p.model
+                .as_deref()
+                .and_then(|m| ModelRef::from_str(m).ok())
+                .is_some_and(|m| m == *reference)
+        })
+        .map(|p| p.name.as_str())
+        .collect();
+    if pipelines.is_empty() {
+        return;
+    }
+    let (name, pipelines) = (&reference.name, pipelines.join(", "));
+    if old.parents.is_some() && new.parents.is_none() {
+        tracing::warn!(
+            "{name}@{} predicts no parent label (trained without --parent-column) where \
+             {name}@{} did: the `category` of pipeline {pipelines}'s predictions and rollups \
+             will be empty from its next run on",
+            new.version,
+            old.version
+        );
+    }
+    let added: Vec<&str> = new
+        .input_schema
+        .extra_columns
+        .iter()
+        .filter(|c| !old.input_schema.extra_columns.contains(c))
+        .map(String::as_str)
+        .collect();
+    if !added.is_empty() {
+        tracing::warn!(
+            "{name}@{} reads the column(s) {} that {name}@{} did not: the features query of \
+             pipeline {pipelines} must return them, or its next runs fail in `features`",
+            new.version,
+            added.join(", "),
+            old.version
+        );
+    }
+}
+
 #[allow(clippy::print_stdout)]
 fn history(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), Failure> {
     let moves = registry
@@ -863,8 +957,24 @@ fn history(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(
                 .unwrap_or_else(|| "(none)".into()),
             m.to_version,
             m.actor,
-            m.reason.map(|r| format!("  ({r})")).unwrap_or_default()
+            // One line per move, whatever a reason recorded by an older build holds.
+            m.reason
+                .map(|r| format!("  ({})", one_line(&r)))
+                .unwrap_or_default()
         );
     }
     Ok(())
+}
+
+/// `text` with its control characters (line breaks, ...) written as escapes: `\n`, `\u{1b}`.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -684,3 +684,91 @@ fn training_inputs_that_cannot_work_are_refused_and_float_labels_are_whole() {
         "{shown}"
     );
 }
+
+#[test]
+fn an_alias_moves_only_to_a_version_a_run_can_load_and_says_what_the_move_changes() {
+    let (dir, p) = init();
+    let data = dir.path().join("train.tsv");
+    std::fs::write(&data, training_tsv(10)).expect("write");
+    let d = data.to_str().expect("utf8");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "models",
+            "train",
+            "root_cause",
+            "--data",
+            d,
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--hidden",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        nightshift(&p, &args)
+    };
+    let alias = |version: &str, reason: &str| {
+        nightshift(
+            &p,
+            &[
+                "models",
+                "alias",
+                "root_cause",
+                "production",
+                version,
+                "--reason",
+                reason,
+            ],
+        )
+    };
+    let out = train(&["--parent-column", "category", "--alias", "production"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Version 2 predicts no category and reads a column the features query does not return:
+    // the move is made, with a warning naming the pipeline that runs root_cause@production.
+    let out = train(&["--extra-columns", "category"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = alias("2", "flat");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("root_cause@2 predicts no parent label")
+            && err.contains("the `category` of pipeline root_cause's predictions"),
+        "{err}"
+    );
+    assert!(
+        err.contains("root_cause@2 reads the column(s) category that root_cause@1 did not"),
+        "{err}"
+    );
+    // A damaged bundle is refused before the alias moves.
+    let out = train(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let weights = p.join("models/root_cause/3/weights.bin");
+    let mut bytes = std::fs::read(&weights).expect("weights");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&weights, &bytes).expect("write");
+    let out = alias("3", "broken");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("weights.bin") && stderr(&out).contains("the alias was not moved"),
+        "{}",
+        stderr(&out)
+    );
+    // A reason on two lines could forge a line of the history: refused.
+    let out = alias(
+        "1",
+        "back\n2026-01-01 00:00:00  production   9 -> 9  by mallory",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("one line"), "{}", stderr(&out));
+    let out = nightshift(&p, &["--json", "models", "history", "root_cause"]);
+    let moves: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let to: Vec<u64> = moves
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|m| m["to_version"].as_u64().expect("to"))
+        .collect();
+    assert_eq!(to, [1, 2], "neither refused move was recorded");
+}
