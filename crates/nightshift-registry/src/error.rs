@@ -330,6 +330,9 @@ impl Error {
             Error::Sqlite { source, .. } if is_busy(source) => Some(
                 "another nightshift process is writing to the registry; retry when it has finished".into(),
             ),
+            Error::Sqlite { path, source, .. } if is_read_only(source) => {
+                Some(read_only_hint(path))
+            }
             Error::Sqlite { path, source, .. }
                 if matches!(
                     source.sqlite_error_code(),
@@ -387,6 +390,33 @@ fn version_ranges(versions: &[u32]) -> String {
     out
 }
 
+/// SQLite could not write the database or create its journal files beside it.
+fn is_read_only(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::PermissionDenied
+        )
+    )
+}
+
+/// The hint for a database this process cannot write: SQLite needs to, even to read, since
+/// it keeps its write-ahead log (`-wal`, `-shm` files) beside the database.
+fn read_only_hint(path: &std::path::Path) -> String {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    format!(
+        "Nightshift needs write access to {} and to its directory {} (SQLite keeps its -wal and -shm files there, even to read): check their owner and permissions (`ls -ld {}`)",
+        path.display(),
+        dir.display(),
+        dir.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,5 +426,20 @@ mod tests {
         assert_eq!(version_ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
         assert_eq!(version_ranges(&[4]), "4");
         assert_eq!(version_ranges(&[]), "none");
+    }
+
+    #[test]
+    fn a_database_that_cannot_be_written_names_its_directory() {
+        let source = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY_DIRECTORY),
+            None,
+        );
+        let e = Error::Sqlite {
+            path: "/p/.nightshift/registry.db".into(),
+            action: "enable WAL",
+            source,
+        };
+        let hint = e.hint().expect("hint");
+        assert!(hint.contains("ls -ld /p/.nightshift"), "{hint}");
     }
 }

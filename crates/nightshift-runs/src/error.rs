@@ -213,6 +213,9 @@ impl Error {
             Error::Sqlite { source, .. } if is_busy(source) => Some(
                 "another Nightshift process is holding the run database; try again in a moment".into(),
             ),
+            Error::Sqlite { path, source, .. } if is_read_only(source) => {
+                Some(read_only_hint(path))
+            }
             Error::Sqlite { path, source, .. } if is_not_a_database(source) => Some(format!(
                 "{} is not an SQLite database (damaged or overwritten); the run history is bookkeeping only: move it aside and it is recreated empty",
                 path.display()
@@ -222,5 +225,52 @@ impl Error {
             }
             Error::Sqlite { .. } | Error::Io { .. } | Error::Serialize { .. } => None,
         }
+    }
+}
+
+/// SQLite could not write the database or create its journal files beside it.
+fn is_read_only(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::PermissionDenied
+        )
+    )
+}
+
+/// The hint for a database this process cannot write: SQLite needs to, even to read, since
+/// it keeps its write-ahead log (`-wal`, `-shm` files) beside the database.
+fn read_only_hint(path: &std::path::Path) -> String {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    format!(
+        "Nightshift needs write access to {} and to its directory {} (SQLite keeps its -wal and -shm files there, even to read): check their owner and permissions (`ls -ld {}`)",
+        path.display(),
+        dir.display(),
+        dir.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_that_cannot_be_written_names_its_directory() {
+        let source = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            None,
+        );
+        let e = Error::Sqlite {
+            path: "/p/.nightshift/runs.db".into(),
+            action: "open",
+            source,
+        };
+        let hint = e.hint().expect("hint");
+        assert!(hint.contains("ls -ld /p/.nightshift"), "{hint}");
     }
 }
