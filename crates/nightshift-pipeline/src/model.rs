@@ -419,6 +419,9 @@ pub struct EvalReport {
     pub macro_f1: f64,
     /// Share of rows whose parent is predicted exactly (when parents are given and known).
     pub parent_accuracy: Option<f64>,
+    /// Rows, among those scored, whose parent label the model does not know (counted, left
+    /// out of `parent_accuracy`); `None` when no parent column was given.
+    pub unknown_parent_labels: Option<u64>,
     /// Expected calibration error (15 bins) of the confidence.
     pub ece: f64,
     /// Mean confidence.
@@ -454,7 +457,7 @@ pub fn evaluate(model: &LoadedModel, rows: &LabelledRows) -> Result<EvalReport> 
     let seconds = started.elapsed().as_secs_f64();
 
     let (mut y_true, mut y_pred, mut confidence, mut correct) = (vec![], vec![], vec![], vec![]);
-    let (mut parent_total, mut parent_hits) = (0u64, 0u64);
+    let (mut parent_total, mut parent_hits, mut parent_unknown) = (0u64, 0u64, 0u64);
     let mut unknown = 0u64;
     for i in 0..inputs.len() {
         let Some(truth) = index_of(classifier.labels(), &rows.labels[i]) else {
@@ -468,10 +471,14 @@ pub fn evaluate(model: &LoadedModel, rows: &LabelledRows) -> Result<EvalReport> 
         correct.push(truth == label);
         if let (Some(parents), Some(names), Some(pred)) =
             (&rows.parents, classifier.parents(), predictions.parent[i])
-            && let Some(truth_parent) = index_of(names, &parents[i])
         {
-            parent_total += 1;
-            parent_hits += u64::from(truth_parent == pred);
+            match index_of(names, &parents[i]) {
+                Some(truth_parent) => {
+                    parent_total += 1;
+                    parent_hits += u64::from(truth_parent == pred);
+                }
+                None => parent_unknown += 1,
+            }
         }
     }
     let n = y_true.len();
@@ -492,6 +499,8 @@ pub fn evaluate(model: &LoadedModel, rows: &LabelledRows) -> Result<EvalReport> 
             nightshift_models::macro_f1(&y_true, &y_pred)
         },
         parent_accuracy: (parent_total > 0).then(|| parent_hits as f64 / parent_total as f64),
+        unknown_parent_labels: (rows.parents.is_some() && classifier.parents().is_some())
+            .then_some(parent_unknown),
         ece: if n == 0 {
             0.0
         } else {

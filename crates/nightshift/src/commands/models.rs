@@ -491,6 +491,36 @@ async fn eval(
             "--label-column must name the column the model was trained to predict, whose values are labels like those above".into(),
         )));
     }
+    if let Some(unknown) = report.unknown_parent_labels
+        && report.parent_accuracy.is_none()
+    {
+        let parents = loaded.classifier.parents().unwrap_or_default();
+        let shown: Vec<&str> = parents.iter().take(5).map(String::as_str).collect();
+        return Err(Failure::usage(
+            format!(
+                "none of the {unknown} scored rows in {source} has a parent label {}@{} knows (its {} parents: {}{})",
+                report.model,
+                report.version,
+                parents.len(),
+                shown.join(", "),
+                if parents.len() > shown.len() { ", ..." } else { "" }
+            ),
+            Some(
+                "--parent-column must name the column the model was trained with as its parent, whose values are labels like those above".into(),
+            ),
+        ));
+    }
+    if let Some(unknown) = report.unknown_parent_labels
+        && unknown > 0
+    {
+        tracing::warn!(
+            "{unknown} of the {} scored rows have a parent label {}@{} does not know and are \
+             left out of parent_accuracy (unknown_parent_labels)",
+            report.rows,
+            report.model,
+            report.version
+        );
+    }
     if report.unknown_labels > report.rows {
         tracing::warn!(
             "{} of the {} labelled rows have a label {}@{} does not know and are left out: the \
@@ -522,7 +552,13 @@ async fn eval(
     println!("accuracy         {:.2}%", report.accuracy * 100.0);
     println!("macro F1         {:.2}%", report.macro_f1 * 100.0);
     if let Some(p) = report.parent_accuracy {
-        println!("parent accuracy  {:.2}%", p * 100.0);
+        match report.unknown_parent_labels {
+            Some(unknown) if unknown > 0 => println!(
+                "parent accuracy  {:.2}% (unknown parent labels {unknown})",
+                p * 100.0
+            ),
+            _ => println!("parent accuracy  {:.2}%", p * 100.0),
+        }
     }
     println!("ECE              {:.4}", report.ece);
     println!("rows/second      {:.0}", report.rows_per_second);

@@ -131,6 +131,43 @@ fn train_eval_predict_alias_and_history() {
         (report["rows"].as_u64(), report["unknown_labels"].as_u64()),
         (Some(8), Some(1))
     );
+    // So are parents it does not know (a category renamed since training), left out of
+    // parent_accuracy and said...
+    let renamed = dir.path().join("renamed.tsv");
+    std::fs::write(&renamed, training_tsv(2).replace("payments", "billing")).expect("write");
+    let out = eval(renamed.to_str().expect("utf8"), "label", Some("category"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        (
+            report["rows"].as_u64(),
+            report["unknown_parent_labels"].as_u64()
+        ),
+        (Some(8), Some(4)),
+        "{report}"
+    );
+    assert_eq!(report["parent_accuracy"], 1.0, "{report}");
+    assert!(
+        stderr(&out).contains("4 of the 8 scored rows have a parent label"),
+        "{}",
+        stderr(&out)
+    );
+    // ...and none known is an error of the input, as for labels.
+    let shouting = dir.path().join("shouting.tsv");
+    std::fs::write(
+        &shouting,
+        training_tsv(2)
+            .replace("\tpayments", "\tPAYMENTS")
+            .replace("\taccount", "\tACCOUNT"),
+    )
+    .expect("write");
+    let out = eval(shouting.to_str().expect("utf8"), "label", Some("category"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none of the 8 scored rows") && stderr(&out).contains("hint:"),
+        "{}",
+        stderr(&out)
+    );
     // ...but when no row has a known label (here: the parent column named as the label), the
     // scores would be meaningless zeros: an error of the input saying so.
     let out = eval(d, "category", None);
