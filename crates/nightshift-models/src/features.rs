@@ -13,7 +13,10 @@
 //!   * character n-gram: tag `0x10`, then the UTF-8 bytes of `n` consecutive characters of
 //!     `<token>` (the token wrapped in `<` and `>`), for `n` in the configured range;
 //!   * structured extra `(field, value)`: tag `0x20`, the field bytes, byte `0x1F`, the value
-//!     bytes (both as given, not lowercased).
+//!     bytes (both as given, not lowercased; with `whole_number_extras`, models of format v5
+//!     on, a value written as a whole number with a zero fraction, `-?[0-9]+\.0+`, loses its
+//!     fraction: `2.0` is hashed as `2`, so a column that is float64 in one place and int64
+//!     in another, as pandas makes of an integer column with a gap, gives the same feature).
 //! * The 64-bit hash is finalised with the MurmurHash3 `fmix64` mixer and its low
 //!   `hash_bits` bits are the bucket.
 //!
@@ -96,6 +99,10 @@ pub struct FeatureConfig {
     /// before this setting existed use [`CharWeighting::Text`].
     #[serde(default = "CharWeighting::legacy")]
     pub char_weighting: CharWeighting,
+    /// An extra's value `2.0` is the feature of `2` (see the module docs). Models saved
+    /// before this setting existed (format v4 and older) hash values as given.
+    #[serde(default)]
+    pub whole_number_extras: bool,
 }
 
 /// How the character group of a text is weighed (part of the model).
@@ -128,6 +135,7 @@ impl Default for FeatureConfig {
             char_ngram_max: 4,
             split_norm: true,
             char_weighting: CharWeighting::Token,
+            whole_number_extras: true,
         }
     }
 }
@@ -311,7 +319,7 @@ fn word_buckets(
         }
     }
     for &(field, value) in extras {
-        out.push(bucket_of(cfg, extra_hash(field, value)));
+        out.push(bucket_of(cfg, extra_hash(cfg, field, value)));
     }
 }
 
@@ -328,11 +336,34 @@ fn word_ngram_hash(lower: &[u8], spans: &[(usize, usize)]) -> u64 {
 }
 
 /// Hash of the structured extra `(field, value)`.
-fn extra_hash(field: &str, value: &str) -> u64 {
+fn extra_hash(cfg: &FeatureConfig, field: &str, value: &str) -> u64 {
+    let value = if cfg.whole_number_extras {
+        without_zero_fraction(value)
+    } else {
+        value
+    };
     let mut h = fnv1a_extend(FNV_OFFSET, &[TAG_EXTRA]);
     h = fnv1a_extend(h, field.as_bytes());
     h = fnv1a_extend(h, &[SEP]);
     fnv1a_extend(h, value.as_bytes())
+}
+
+/// `value` without its fraction when it is a whole number written with one (`-?[0-9]+\.0+`:
+/// `2.0` -> `2`, `-10.00` -> `-10`); any other value as it is (`2.5`, `02134`, `v2.0`).
+pub(crate) fn without_zero_fraction(value: &str) -> &str {
+    let Some((whole, fraction)) = value.split_once('.') else {
+        return value;
+    };
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !fraction.is_empty()
+        && fraction.bytes().all(|b| b == b'0')
+    {
+        whole
+    } else {
+        value
+    }
 }
 
 /// Appends the buckets of the character n-grams of one (lowercased) token.
@@ -646,7 +677,7 @@ impl Vocabulary {
             }
         }
         for &(field, value) in extras {
-            buckets.push(bucket_of(cfg, extra_hash(field, value)));
+            buckets.push(bucket_of(cfg, extra_hash(cfg, field, value)));
         }
         for &b in buckets.iter() {
             if b != u32::MAX {

@@ -1,17 +1,19 @@
 //! The model's binary format (`to_bytes` / `from_bytes`).
 //!
 //! All integers and floats are little-endian; strings are a `u32` byte length followed by
-//! UTF-8 bytes. Version 4 (this build writes it; it also reads version 3, which has no
-//! hidden-layer fields, version 2, whose character weighting is always `text`, and version 1,
-//! which also stored the weights as `f32` and is rounded to bf16 on load):
+//! UTF-8 bytes. Version 5 (this build writes it; it also reads version 4, whose extras are
+//! hashed as given, version 3, which has no hidden-layer fields, version 2, whose character
+//! weighting is always `text`, and version 1, which also stored the weights as `f32` and is
+//! rounded to bf16 on load):
 //!
 //! | Field | Type |
 //! |---|---|
 //! | magic | 8 bytes `NSTXTCLF` |
-//! | format version | `u32` = 4 |
+//! | format version | `u32` = 5 |
 //! | hash_bits, word_ngrams, char_ngram_min, char_ngram_max, split_norm (0/1) | 5 × `u8` |
 //! | character weighting: 0 = `text`, 1 = `token` (always 0 before version 3) | `u8` |
-//! | reserved | 2 × `u8` = 0 |
+//! | whole-number extras (0/1; reserved, 0, before version 5) | `u8` |
+//! | reserved | `u8` = 0 |
 //! | temperature | `f32` (> 0) |
 //! | class count `C` (≥ 2), then `C` class names | `u32`, `C` × string |
 //! | parent count `P` (0 = no hierarchy), then `P` parent names | `u32`, `P` × string |
@@ -43,7 +45,7 @@ use crate::memory::huge_vec;
 /// First eight bytes of every model.
 pub const MAGIC: &[u8; 8] = b"NSTXTCLF";
 /// Format version written by this build.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Oldest format version this build reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 
@@ -169,7 +171,7 @@ impl TextClassifier {
                 CharWeighting::Text => 0,
                 CharWeighting::Token => 1,
             },
-            0,
+            u8::from(f.whole_number_extras),
             0,
         ]);
         w.f32s(&[self.temperature]);
@@ -258,6 +260,16 @@ impl TextClassifier {
                 v => {
                     return Err(Error::Corrupt(format!(
                         "character weighting {v} is unknown in format version {version}"
+                    )));
+                }
+            },
+            whole_number_extras: match h[6] {
+                _ if version < 5 => false,
+                0 => false,
+                1 => true,
+                v => {
+                    return Err(Error::Corrupt(format!(
+                        "whole-number extras flag {v} is not 0 or 1"
                     )));
                 }
             },

@@ -282,8 +282,9 @@ fn version_1_2_and_3_bytes_still_load() {
     let rows = toy(300, 7);
     let mut config = small_config();
     config.features.char_weighting = CharWeighting::Text;
-    // Formats before version 4 have no hidden layer.
+    // Formats before version 4 have no hidden layer, before version 5 extras as given.
     config.hidden = 0;
+    config.features.whole_number_extras = false;
     let (model, _) = train(&config, &examples(&rows)).unwrap();
     let current = model.to_bytes();
     let test = toy(100, 8);
@@ -532,4 +533,48 @@ fn extras_are_features() {
     );
     assert_eq!(model.labels()[p.label as usize], "b");
     assert_eq!(p.parent, None);
+}
+
+/// From format 5 on, an extra written `2.0` (a float column: pandas makes one of an integer
+/// column with a gap) is the feature of `2` (an integer column); a format 4 model, trained
+/// before, keeps hashing values as given, as it was trained.
+#[test]
+fn whole_number_extras_are_the_same_feature_from_format_5_on() {
+    let values = [[("prio", "1")], [("prio", "2")], [("prio", "3")]];
+    let rows: Vec<Example<'_>> = (0..300)
+        .map(|i| Example {
+            text: "hello there",
+            label: ["low", "mid", "high"][i % 3],
+            parent: None,
+            extras: &values[i % 3],
+        })
+        .collect();
+    let (model, _) = train(&small_config(), &rows).unwrap();
+    assert!(model.feature_config().whole_number_extras);
+    let probabilities = |m: &TextClassifier, prio: &str| {
+        m.probabilities(&Input {
+            text: "hello",
+            extras: &[("prio", prio)],
+        })
+    };
+    for (float, int) in [("2.0", "2"), ("3.00", "3")] {
+        assert_eq!(probabilities(&model, float), probabilities(&model, int));
+    }
+    for other in ["2.5", "02", "v2.0", "2.", ".0", "-2.0x"] {
+        assert_ne!(
+            probabilities(&model, other),
+            probabilities(&model, "2"),
+            "{other}"
+        );
+    }
+    // The same bytes as format 4: the flag byte was reserved (0) there, and is ignored.
+    let mut v4 = model.to_bytes();
+    v4[8..12].copy_from_slice(&4u32.to_le_bytes());
+    let end = v4.len() - 8;
+    let sum = nightshift_models::fnv1a(&v4[..end]);
+    v4[end..].copy_from_slice(&sum.to_le_bytes());
+    let old = TextClassifier::from_bytes(&v4).unwrap();
+    assert!(!old.feature_config().whole_number_extras);
+    assert_ne!(probabilities(&old, "2.0"), probabilities(&old, "2"));
+    assert_eq!(probabilities(&old, "2"), probabilities(&model, "2"));
 }
