@@ -2,6 +2,16 @@
 //! codes (0 success, 1 the work failed, 2 bad usage or configuration) and prints `error:` /
 //! `hint:` lines. Data goes to stdout; logs and progress bars to stderr.
 
+/// `println!` to standard output, its write errors dropped (see [`stdout_line`]).
+macro_rules! outln {
+    () => {
+        $crate::stdout_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::stdout_line(format_args!($($arg)*))
+    };
+}
+
 mod cli;
 mod commands;
 mod failure;
@@ -162,6 +172,16 @@ fn colour_on_stderr() -> bool {
     std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
+
+/// One line to standard output. A write error is dropped: the output of a command that changes
+/// things (`run`, `vacuum`, `models train`, ...) is its report, printed once the work is done,
+/// and a reader that went away (`nightshift run ... | head -1`) must not turn that work's exit
+/// code into a panic's (`println!` panics on a closed pipe, since Rust ignores SIGPIPE).
+/// Commands that only print end at the first write instead ([`die_on_broken_pipe`]).
+pub(crate) fn stdout_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
 }
 
 /// Standard error for logs, whose write errors are dropped: logs into a reader that went away

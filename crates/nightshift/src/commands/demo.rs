@@ -183,47 +183,49 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
             "seconds": seconds,
         }));
     }
-    println!("Nightshift demo: {root}  ({seconds:.1} s)");
-    println!();
-    println!(
+    outln!("Nightshift demo: {root}  ({seconds:.1} s)");
+    outln!();
+    outln!(
         "  data        {} support contacts over {} days ({first} .. {end}), {} agent labels",
-        generated[0], args.days, generated[3]
+        generated[0],
+        args.days,
+        generated[3]
     );
-    println!(
+    outln!(
         "  model       {MODEL}@{} (alias production), trained on {} labels before {cutoff}",
         loaded.version.version,
         rows.texts.len()
     );
-    println!(
+    outln!(
         "  runs        {} daily runs (check -> features -> infer -> publish)",
         dates.len()
     );
-    println!(
+    outln!(
         "  predicted   {predicted} contacts, each row carrying model_version {}",
         loaded.version.version
     );
-    println!("  rejected    {rejected} bad rows (see output.{PIPELINE}_rejects)");
-    println!(
+    outln!("  rejected    {rejected} bad rows (see output.{PIPELINE}_rejects)");
+    outln!(
         "  accuracy    {:.1}% subcategory, {:.1}% category, on {labelled} agent labels from {cutoff} on (not used for training)",
         accuracy * 100.0,
         category_accuracy * 100.0
     );
-    println!();
-    println!("Look at the results:");
+    outln!();
+    outln!("Look at the results:");
     // Filtered on the version: once another version predicts the same days, both sit side by
     // side and an unfiltered sum would count each contact twice.
     let v = loaded.version.version;
-    println!(
+    outln!(
         "  nightshift --project {root} sql \"SELECT ds, category, sum(contacts) AS contacts FROM output.{PIPELINE}_rollups WHERE model_version = {v} GROUP BY ds, category ORDER BY ds, contacts DESC\""
     );
-    println!(
+    outln!(
         "  nightshift --project {root} sql \"SELECT ds, sum(contacts) AS card_declined FROM output.{PIPELINE}_rollups WHERE model_version = {v} AND subcategory = 'card_declined' GROUP BY ds ORDER BY ds\""
     );
-    println!(
+    outln!(
         "  nightshift --project {root} sql \"SELECT id, category, subcategory, confidence FROM output.{PIPELINE}_predictions LIMIT 10\""
     );
-    println!("  nightshift --project {root} models show {MODEL}");
-    println!(
+    outln!("  nightshift --project {root} models show {MODEL}");
+    outln!(
         "  nightshift --project {root} run {PIPELINE} --date {}   # re-run a day: same rows, no duplicates",
         dates
             .last()
@@ -231,8 +233,8 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
             .unwrap_or_default()
     );
     if !args.no_serve {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "(The dashboard is not part of this version yet; the queries above show the same numbers.)"
         );
     }

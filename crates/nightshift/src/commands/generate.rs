@@ -57,12 +57,13 @@ pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result
             "seconds": seconds,
         }));
     }
-    println!(
+    outln!(
         "generated {} days ({first} .. {end_date}, seed {}) in {seconds:.1} s",
-        args.days, args.seed
+        args.days,
+        args.seed
     );
     for (table, n) in tables.iter().zip(rows) {
-        println!(
+        outln!(
             "  {:<24} {:>10} rows  {}",
             table.to_string(),
             n,

@@ -24,16 +24,16 @@ pub(crate) fn init(global: &GlobalArgs, args: &InitArgs) -> Result<(), Failure> 
             "files": [project_file, sql_file],
         }));
     }
-    println!("created {}", project_file.display());
-    println!("created {}", sql_file.display());
+    outln!("created {}", project_file.display());
+    outln!("created {}", sql_file.display());
     let d = dir.display();
-    println!();
-    println!("next:");
-    println!(
+    outln!();
+    outln!("next:");
+    outln!(
         "  nightshift --project {d} generate --days 6 --rows-per-day 20000 --end-date 2026-11-20"
     );
-    println!("  nightshift --project {d} run root_cause --date 2026-11-22 --only features");
-    println!(
+    outln!("  nightshift --project {d} run root_cause --date 2026-11-22 --only features");
+    outln!(
         "  nightshift --project {d} sql \"SELECT ds, count(*) FROM intermediate.root_cause_features GROUP BY ds\""
     );
     Ok(())

@@ -123,7 +123,7 @@ pub(crate) fn open_run_store(project: &Project) -> Result<nightshift_runs::RunSt
 #[allow(clippy::print_stdout)]
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Failure::work(e.into()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

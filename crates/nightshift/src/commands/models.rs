@@ -326,7 +326,7 @@ async fn train(
         }));
     }
     let r = &trained.report;
-    println!("{}@{}", trained.version.name, trained.version.version);
+    outln!("{}@{}", trained.version.name, trained.version.version);
     if global.quiet {
         return Ok(());
     }
@@ -544,24 +544,26 @@ async fn eval(
     if global.json {
         return super::print_json(&report);
     }
-    println!("model            {}@{}", report.model, report.version);
-    println!(
+    outln!("model            {}@{}", report.model, report.version);
+    outln!(
         "rows             {} (unknown labels {}, skipped {})",
-        report.rows, report.unknown_labels, report.skipped_rows
+        report.rows,
+        report.unknown_labels,
+        report.skipped_rows
     );
-    println!("accuracy         {:.2}%", report.accuracy * 100.0);
-    println!("macro F1         {:.2}%", report.macro_f1 * 100.0);
+    outln!("accuracy         {:.2}%", report.accuracy * 100.0);
+    outln!("macro F1         {:.2}%", report.macro_f1 * 100.0);
     if let Some(p) = report.parent_accuracy {
         match report.unknown_parent_labels {
-            Some(unknown) if unknown > 0 => println!(
+            Some(unknown) if unknown > 0 => outln!(
                 "parent accuracy  {:.2}% (unknown parent labels {unknown})",
                 p * 100.0
             ),
-            _ => println!("parent accuracy  {:.2}%", p * 100.0),
+            _ => outln!("parent accuracy  {:.2}%", p * 100.0),
         }
     }
-    println!("ECE              {:.4}", report.ece);
-    println!("rows/second      {:.0}", report.rows_per_second);
+    outln!("ECE              {:.4}", report.ece);
+    outln!("rows/second      {:.0}", report.rows_per_second);
     Ok(())
 }
 
@@ -668,12 +670,12 @@ fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Resu
         }));
     }
     match parent {
-        Some(p) => println!(
+        Some(p) => outln!(
             "{p} / {}  ({:.1}%)",
             name(prediction.label),
             prediction.confidence * 100.0
         ),
-        None => println!(
+        None => outln!(
             "{}  ({:.1}%)",
             name(prediction.label),
             prediction.confidence * 100.0
@@ -683,7 +685,7 @@ fn predict(global: &GlobalArgs, registry: &Registry, args: &PredictArgs) -> Resu
         // Padded to the label's width on screen: a CJK character takes two columns.
         let label = name(*l);
         let pad = 28usize.saturating_sub(unicode_width::UnicodeWidthStr::width(label.as_str()));
-        println!("  {label}{} {:>5.1}%", " ".repeat(pad), c * 100.0);
+        outln!("  {label}{} {:>5.1}%", " ".repeat(pad), c * 100.0);
     }
     Ok(())
 }
@@ -695,13 +697,13 @@ fn list(global: &GlobalArgs, registry: &Registry) -> Result<(), Failure> {
         return super::print_json(&models);
     }
     if models.is_empty() {
-        println!("no models yet: train one with `nightshift models train NAME --data FILE ...`");
+        outln!("no models yet: train one with `nightshift models train NAME --data FILE ...`");
         return Ok(());
     }
-    println!("{:<24} {:>7} {:>9}  aliases", "model", "latest", "versions");
+    outln!("{:<24} {:>7} {:>9}  aliases", "model", "latest", "versions");
     for m in models {
         let aliases: Vec<String> = m.aliases.iter().map(|(a, v)| format!("{a}->{v}")).collect();
-        println!(
+        outln!(
             "{:<24} {:>7} {:>9}  {}",
             m.name,
             m.latest.version,
@@ -756,9 +758,9 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
             &serde_json::json!({ "name": args.name, "aliases": aliases, "versions": versions }),
         );
     }
-    println!("model {}", args.name);
+    outln!("model {}", args.name);
     for (alias, v) in &aliases {
-        println!("  alias {alias} -> {v}");
+        outln!("  alias {alias} -> {v}");
     }
     for (v, d) in versions.iter().zip(&details) {
         let acc = v
@@ -767,7 +769,7 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
             .and_then(|a| a.as_f64())
             .map(|a| format!("holdout accuracy {:.1}%", a * 100.0))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  version {:<4} {}  {} rows  {}  {}",
             v.version,
             v.created_at.format("%Y-%m-%d %H:%M:%S"),
@@ -776,8 +778,8 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
             v.dir.display()
         );
         match d {
-            Ok(d) => println!("               {}", d.summary()),
-            Err(e) => println!("               manifest unreadable: {e}"),
+            Ok(d) => outln!("               {}", d.summary()),
+            Err(e) => outln!("               manifest unreadable: {e}"),
         }
     }
     Ok(())
@@ -901,7 +903,7 @@ fn alias(
         return super::print_json(&moved);
     }
     if moved.changed {
-        println!(
+        outln!(
             "{} {}: {} -> {}",
             args.name,
             moved.alias,
@@ -912,9 +914,11 @@ fn alias(
             moved.to_version
         );
     } else {
-        println!(
+        outln!(
             "{} {} already points at {}; nothing recorded",
-            args.name, moved.alias, moved.to_version
+            args.name,
+            moved.alias,
+            moved.to_version
         );
     }
     Ok(())
@@ -981,10 +985,10 @@ fn history(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(
         return super::print_json(&moves);
     }
     if moves.is_empty() {
-        println!("no alias of `{}` has been set", args.name);
+        outln!("no alias of `{}` has been set", args.name);
     }
     for m in moves {
-        println!(
+        outln!(
             "{}  {:<12} {} -> {}  by {}{}",
             m.at.format("%Y-%m-%d %H:%M:%S"),
             m.alias,

@@ -145,7 +145,7 @@ pub(crate) fn report_outcome(
             "hint": hint,
         }))?;
     } else {
-        println!(
+        outln!(
             "run {}  pipeline {}  ds {}  window [{}, {})",
             plan.run_id,
             plan.pipeline.name,
@@ -159,12 +159,12 @@ pub(crate) fn report_outcome(
             } else {
                 String::new()
             };
-            println!("  {}{retried}", describe(report));
+            outln!("  {}{retried}", describe(report));
         }
         if failed {
             let failed = tasks.get(reports.len()).map(|t| t.name()).unwrap_or("?");
             let attempts = outcome.attempts.last().map(|(_, n)| *n).unwrap_or(1);
-            println!(
+            outln!(
                 "  {failed:<9} FAILED after {attempts} attempt(s); `nightshift runs retry {}` re-runs it",
                 plan.run_id
             );

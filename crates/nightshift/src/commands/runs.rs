@@ -64,9 +64,9 @@ fn list(
     }
     if runs.is_empty() {
         if filter.pipeline.is_some() || filter.status.is_some() {
-            println!("no runs match");
+            outln!("no runs match");
         } else {
-            println!("no runs yet");
+            outln!("no runs yet");
         }
         return Ok(());
     }
@@ -78,12 +78,16 @@ fn list(
         .unwrap_or(0)
         .max(36);
     let ds_width = runs.iter().map(|r| r.ds.len()).max().unwrap_or(0).max(12);
-    println!(
+    outln!(
         "{:<id_width$} {:<ds_width$} {:<11} {:>7} {:<20} failed task",
-        "run", "ds", "status", "attempt", "started"
+        "run",
+        "ds",
+        "status",
+        "attempt",
+        "started"
     );
     for r in runs {
-        println!(
+        outln!(
             "{:<id_width$} {:<ds_width$} {:<11} {:>7} {:<20} {}",
             r.id.as_str(),
             r.ds,
@@ -108,24 +112,24 @@ fn show(
         return Ok(());
     }
     let s = &detail.run;
-    println!("run       {}", s.id.as_str());
-    println!(
+    outln!("run       {}", s.id.as_str());
+    outln!(
         "pipeline  {}  logical date {}  ds {}",
         s.pipeline,
         s.logical_date.format("%Y-%m-%d %H:%M"),
         s.ds
     );
-    println!(
+    outln!(
         "status    {}  attempt {}  trigger {}",
         s.status.as_str(),
         s.attempt,
         s.trigger.kind()
     );
     if let Some(model) = &s.model {
-        println!("model     {model}");
+        outln!("model     {model}");
     }
     for t in &detail.tasks {
-        println!(
+        outln!(
             "  {:<9} {:<10} attempts {}  rows in {:>9}  out {:>9}  {}",
             t.name,
             t.state.as_str(),
@@ -140,7 +144,7 @@ fn show(
         );
         if let Some(e) = &t.error {
             for line in e.lines() {
-                println!("            {line}");
+                outln!("            {line}");
             }
         }
     }

@@ -66,7 +66,7 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
     };
     let width = reports.iter().map(|r| r.table.len()).max().unwrap_or(0);
     for r in &reports {
-        println!(
+        outln!(
             "{:width$}  {verb} {} files, {}",
             r.table,
             r.files,
@@ -76,14 +76,14 @@ pub(crate) async fn vacuum(global: &GlobalArgs, args: &VacuumArgs) -> Result<(),
     let (files, bytes) = reports
         .iter()
         .fold((0, 0), |(f, b), r| (f + r.files, b + r.bytes));
-    println!(
+    outln!(
         "{} tables: {verb} {files} files, {} (files removed less than {} ago are kept)",
         reports.len(),
         mebibytes(bytes),
         args.retain
     );
     if skipped > 0 {
-        println!(
+        outln!(
             "{skipped} tables Nightshift does not write (raw.* and other upstream tables) left to \
              their owners (--include-upstream to vacuum them too)"
         );

@@ -609,6 +609,35 @@ fn output_into_a_closed_pipe_ends_quietly() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(count(&p, "SELECT count(*) FROM intermediate.root_cause_features") > 0);
+
+    // So does one whose report goes into a reader that went away (`run ... | head -1`): the
+    // work done, its own exit code, not a panic's (101).
+    for args in [
+        &[
+            "run",
+            "root_cause",
+            "--date",
+            "2026-11-22",
+            "--only",
+            "check",
+        ][..],
+        &["--json", "vacuum", "--dry-run"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nightshift"))
+            .arg("--project")
+            .arg(&p)
+            .args(args)
+            .env_remove("NIGHTSHIFT_PROJECT")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
 }
 
 #[test]
