@@ -198,30 +198,47 @@ fn warn_of_rows_outside_the_window(plan: &RunPlan, before: &[TaskReport], report
 /// needs that task's slice: refused before anything is recorded unless some run got it done
 /// for the same `ds` (else `infer` would "succeed" on nothing: 0 rows predicted).
 fn check_inputs_done(store: &RunStore, plan: &RunPlan, tasks: &[Task]) -> Result<()> {
-    for (i, task) in tasks.iter().enumerate() {
-        let needs = match task {
-            Task::Infer => Task::Features,
-            Task::Publish => Task::Infer,
-            Task::Check | Task::Features => continue,
+    let needs = |task: Task| match task {
+        Task::Infer => Some(Task::Features),
+        Task::Publish => Some(Task::Infer),
+        Task::Check | Task::Features => None,
+    };
+    let done = |task: Task| store.task_done(&plan.pipeline.name, &plan.ds, task.name());
+    for (i, &task) in tasks.iter().enumerate() {
+        let Some(input) = needs(task) else {
+            continue;
         };
-        if tasks[..i].contains(&needs)
-            || store.task_done(&plan.pipeline.name, &plan.ds, needs.name())?
-        {
+        if tasks[..i].contains(&input) || done(input)? {
             continue;
         }
+        // The tasks asked for, and each missing input up the chain (publish without infer
+        // may lack features too): the hint's command then runs as it is pasted.
+        let mut wanted = tasks.to_vec();
+        let mut missing = Some(input);
+        while let Some(t) = missing.filter(|t| !wanted.contains(t)) {
+            wanted.push(t);
+            missing = match needs(t) {
+                Some(before) if !done(before)? => Some(before),
+                _ => None,
+            };
+        }
+        let only: Vec<&str> = Task::ALL
+            .iter()
+            .filter(|t| wanted.contains(t))
+            .map(|t| t.name())
+            .collect();
         let date = plan.logical_date.format("%Y-%m-%d");
         return Err(Error::Config {
             message: format!(
                 "{} reads the {} slice {}, which no run has written yet",
                 task.name(),
-                needs.name(),
+                input.name(),
                 plan.ds
             ),
             hint: Some(format!(
-                "run the task before it too: nightshift run {} --date {date} --only {},{}",
+                "run the tasks before it too: nightshift run {} --date {date} --only {}",
                 plan.pipeline.name,
-                needs.name(),
-                task.name()
+                only.join(",")
             )),
         });
     }

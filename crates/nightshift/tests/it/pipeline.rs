@@ -410,7 +410,13 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
     // A later task alone on a date whose earlier task never ran has nothing to read: refused
     // (exit 2, nothing recorded) instead of "succeeding" with 0 rows; once its input is
     // there, it runs.
-    for only in ["infer", "publish", "check,infer"] {
+    // The hint's command runs as pasted: every missing input up the chain, in order.
+    for (only, hinted) in [
+        ("infer", "features,infer"),
+        ("publish", "features,infer,publish"),
+        ("check,infer", "check,features,infer"),
+        ("features,publish", "features,infer,publish"),
+    ] {
         let out = nightshift(
             &p,
             &["run", "root_cause", "--date", "2026-11-23", "--only", only],
@@ -421,7 +427,11 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
             "{}",
             stderr(&out)
         );
-        assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("--date 2026-11-23 --only {hinted}\n")),
+            "{only}: {}",
+            stderr(&out)
+        );
     }
     let out = nightshift(&p, &["--json", "runs", "list", "--pipeline", "root_cause"]);
     let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
