@@ -202,6 +202,25 @@ impl Compiler<'_> {
         value
     }
 
+    /// The value of `key`, reported when it is empty or blank (a name or column that would
+    /// only fail at run time).
+    fn non_empty(
+        &mut self,
+        value: Spanned<String>,
+        key: &str,
+        label: &str,
+        example: &str,
+    ) -> String {
+        if value.get_ref().trim().is_empty() {
+            self.error(
+                value.span(),
+                format!("`{key}` in {label} is empty"),
+                Some(format!("give it a value, e.g. {key} = {example}, or remove the line for the default if it has one")),
+            );
+        }
+        value.into_inner()
+    }
+
     fn duration(&mut self, label: &str, key: &str, value: &Spanned<String>) -> Option<Duration> {
         match value.get_ref().parse::<Duration>() {
             Ok(d) => Some(d),
@@ -337,6 +356,7 @@ pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, C
                 section.value.name.clone(),
                 "\"my_project\"",
             );
+            let name = name.map(|n| c.non_empty(n, "name", "[project]", "\"support\""));
             (name, section.value.warehouse)
         }
         None => {
@@ -397,6 +417,9 @@ pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, C
                 Some("set `time_column` to the column of event times the windows are cut on, or remove `freshness_sla` (a lookup table)".into()),
             );
         }
+        let time_column = t
+            .time_column
+            .map(|col| c.non_empty(col, "time_column", &section.label, "\"created_at\""));
         let path = warehouse.join(t.path.unwrap_or_else(|| format!("{schema}/{name}")));
         table_specs.insert(
             name.clone(),
@@ -404,7 +427,7 @@ pub(crate) fn compile(file: &Path, text: &str, root: &Path) -> Result<Project, C
                 name,
                 schema,
                 path,
-                time_column: t.time_column,
+                time_column,
                 freshness_sla,
             },
         );
@@ -767,6 +790,17 @@ fn compile_pipeline(
                 Some(hint),
             );
         }
+        if alert_refs.contains(alert.get_ref()) {
+            c.error(
+                alert.span(),
+                format!(
+                    "alert sink `{}` is listed twice in `alerts` of {label}",
+                    alert.get_ref()
+                ),
+                Some("list each sink once: it gets every alert of the pipeline once".into()),
+            );
+            continue;
+        }
         alert_refs.push(alert.get_ref().clone());
     }
 
@@ -846,6 +880,12 @@ fn compile_pipeline(
             ),
         );
     }
+    let mut column = |value: &Option<Spanned<String>>, key: &str, default: &str| match value {
+        Some(v) => c.non_empty(v.clone(), key, &label, &format!("\"{default}\"")),
+        None => default.to_string(),
+    };
+    let id_column = column(&p.id_column, "id_column", "id");
+    let text_column = column(&p.text_column, "text_column", "text");
     let (features_path, features_sql) = features?;
     Some(PipelineSpec {
         name,
@@ -857,8 +897,8 @@ fn compile_pipeline(
         features_path,
         features_sql,
         model,
-        id_column: p.id_column.clone().unwrap_or_else(|| "id".to_string()),
-        text_column: p.text_column.clone().unwrap_or_else(|| "text".to_string()),
+        id_column,
+        text_column,
         max_text_chars,
         min_rows: p.min_rows.as_ref().map_or(1, |m| *m.get_ref()),
         retries,

@@ -32,7 +32,7 @@ pub(crate) struct ProjectFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProjectSection {
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Spanned<String>>,
     pub(crate) warehouse: Option<String>,
 }
 
@@ -51,7 +51,7 @@ pub(crate) struct EngineSection {
 pub(crate) struct TableSection {
     pub(crate) schema: Option<Spanned<String>>,
     pub(crate) path: Option<String>,
-    pub(crate) time_column: Option<String>,
+    pub(crate) time_column: Option<Spanned<String>>,
     pub(crate) freshness_sla: Option<Spanned<String>>,
 }
 
@@ -65,8 +65,8 @@ pub(crate) struct PipelineSection {
     pub(crate) reads: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) features: Option<Spanned<String>>,
     pub(crate) model: Option<Spanned<String>>,
-    pub(crate) id_column: Option<String>,
-    pub(crate) text_column: Option<String>,
+    pub(crate) id_column: Option<Spanned<String>>,
+    pub(crate) text_column: Option<Spanned<String>>,
     pub(crate) max_text_chars: Option<Spanned<usize>>,
     pub(crate) min_rows: Option<Spanned<u64>>,
     pub(crate) retries: Option<Spanned<u32>>,

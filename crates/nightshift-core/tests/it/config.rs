@@ -638,6 +638,43 @@ fn values_that_cannot_hold_are_refused_at_their_line() {
         let e = errors(dir.path(), &text);
         assert!(e.to_string().contains(message), "{message}: {e}");
     }
+    // An empty name or column (which would only fail at run time), or a sink listed twice,
+    // is refused where it is.
+    for (from, to, message) in [
+        (
+            "id_column = \"contact_id\"",
+            "id_column = \"\"",
+            "`id_column` in [pipelines.root_cause] is empty",
+        ),
+        (
+            "text_column = \"text\"",
+            "text_column = \" \"",
+            "`text_column` in [pipelines.root_cause] is empty",
+        ),
+        (
+            "time_column = \"created_at\"",
+            "time_column = \"\"",
+            "`time_column` in [tables.support_contacts] is empty",
+        ),
+        (
+            "name = \"support\"",
+            "name = \"\"",
+            "`name` in [project] is empty",
+        ),
+        (
+            "alerts = [\"ops\"]",
+            "alerts = [\"ops\", \"ops\"]",
+            "alert sink `ops` is listed twice in `alerts` of [pipelines.root_cause]",
+        ),
+    ] {
+        let text = EXAMPLE.replacen(from, to, 1);
+        assert_ne!(text, EXAMPLE, "{from}");
+        let e = errors(dir.path(), &text);
+        assert_eq!(
+            lines_and_messages(&e),
+            vec![(line_of(&text, to), message.to_string())]
+        );
+    }
     // A dimension listed twice, or named like a rollups column, is refused where it is.
     for (dimensions, message) in [
         (
