@@ -235,7 +235,9 @@ pub struct TaskRecord {
     pub rows_in: Option<u64>,
     /// Rows written, once succeeded.
     pub rows_out: Option<u64>,
-    /// Model version used.
+    /// The model version (`name@N`) used; `model` in JSON, as the run's own (the task's
+    /// `detail` holds the version number as `model_version`, as the tables do).
+    #[serde(rename = "model")]
     pub model_version: Option<String>,
     /// Detail reported on success (or the skip reason); `Null` if none.
     pub detail: serde_json::Value,

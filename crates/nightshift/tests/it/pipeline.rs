@@ -329,6 +329,14 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
         .map(|t| t["state"].as_str().expect("state"))
         .collect();
     assert_eq!(states, ["succeeded", "succeeded", "succeeded", "failed"]);
+    // The model reference is `model` (`name@N`), as the run's; `model_version` is a number
+    // wherever it appears (the task's detail, the tables).
+    assert_eq!(detail["tasks"][2]["model"], "root_cause@1", "{detail}");
+    assert_eq!(detail["tasks"][2]["detail"]["model_version"], 1, "{detail}");
+    assert!(
+        detail["tasks"][2].get("model_version").is_none(),
+        "{detail}"
+    );
     assert_eq!(
         detail["tasks"][3]["attempts"], 1,
         "a permanent error is not retried"
