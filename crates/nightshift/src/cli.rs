@@ -199,17 +199,17 @@ pub(crate) struct RunIdArg {
 pub(crate) enum ModelsCommand {
     /// Train a new version of a model from a file or a query; prints the version.
     #[command(
-        after_help = "Examples:\n  nightshift models train root_cause --data labels.csv --text-column text --label-column subcategory --parent-column category\n  nightshift models train root_cause --sql \"SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l JOIN raw.support_contacts c USING (contact_id)\" --text-column text --label-column subcategory --parent-column category --alias production\n  nightshift models train intents --data train.tsv --text-column text --label-column label --hidden 0   # linear model only: faster"
+        after_help = "Examples:\n  nightshift models train root_cause --data labels.csv \\\n      --text-column text --label-column subcategory --parent-column category\n  nightshift models train root_cause --alias production \\\n      --sql \"SELECT c.text, l.category, l.subcategory FROM raw.agent_labels l \\\n             JOIN raw.support_contacts c USING (contact_id)\" \\\n      --text-column text --label-column subcategory --parent-column category\n  # the linear model alone (--hidden 0): faster to train and to predict\n  nightshift models train intents --data train.tsv \\\n      --text-column text --label-column label --hidden 0"
     )]
     Train(TrainArgs),
     /// Score a model on labelled data: accuracy, macro-F1, parent accuracy, calibration.
     #[command(
-        after_help = "Example:\n  nightshift models eval root_cause@production --data test.tsv --text-column text --label-column label --json"
+        after_help = "Example:\n  nightshift models eval root_cause@production --data test.tsv \\\n      --text-column text --label-column label --json"
     )]
     Eval(EvalArgs),
     /// Predict one text.
     #[command(
-        after_help = "Example:\n  nightshift models predict root_cause@production --text \"I was charged twice for my ride\" --extra channel=chat\n\n--extra gives each structured input the model was trained with (--extra-columns); `models show` names them."
+        after_help = "Example:\n  nightshift models predict root_cause@production \\\n      --text \"I was charged twice for my ride\" --extra channel=chat\n\n--extra gives each structured input the model was trained with (--extra-columns);\n`models show` names them."
     )]
     Predict(PredictArgs),
     /// List models with their latest version and aliases.
