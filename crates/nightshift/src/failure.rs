@@ -51,7 +51,8 @@ impl Failure {
 
     /// Prints the failure (stderr; also a JSON document on stdout with `--json`).
     #[allow(clippy::print_stderr, clippy::print_stdout)]
-    pub(crate) fn report(self, json: bool) -> ExitCode {
+    pub(crate) fn report(mut self, json: bool) -> ExitCode {
+        self.hint = self.hint.map(|h| pasteable(&h));
         let message = chain_message(&self.error);
         let config = self.error.downcast_ref::<nightshift_core::ConfigErrors>();
         // Written, not `eprintln!`ed: a closed stderr must not turn the exit code into a panic's.
@@ -190,6 +191,57 @@ fn chain_message(error: &anyhow::Error) -> String {
     message
 }
 
+/// The `--project DIR` the command line gave (not `NIGHTSHIFT_PROJECT`, which a pasted
+/// command finds in the same environment), as hints write it.
+static PROJECT_ARG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Remembers `dir` as the command line's `--project`, for [`pasteable`].
+pub(crate) fn set_project_arg(dir: &std::path::Path) {
+    let text = dir.to_string_lossy();
+    let quoted = if text
+        .chars()
+        .all(|c| c.is_alphanumeric() || "/._-+:@,".contains(c))
+    {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    };
+    let _ = PROJECT_ARG.set(quoted);
+}
+
+/// `text` with `--project DIR` put into each `nightshift SUBCOMMAND` it suggests, when the
+/// command line named its project with `--project`: the suggestion then works when pasted
+/// where the failed command ran.
+pub(crate) fn pasteable(text: &str) -> String {
+    // Not `init` and `demo`, which make their own project.
+    const SUBCOMMANDS: [&str; 7] = [
+        "run ",
+        "runs ",
+        "models ",
+        "sql ",
+        "vacuum",
+        "scheduler",
+        "generate ",
+    ];
+    let Some(project) = PROJECT_ARG.get() else {
+        return text.to_string();
+    };
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(at) = rest.find("nightshift ") {
+        let (before, after) = rest.split_at(at + "nightshift ".len());
+        out.push_str(before);
+        if SUBCOMMANDS.iter().any(|c| after.starts_with(c)) {
+            out.push_str("--project ");
+            out.push_str(project);
+            out.push(' ');
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +274,17 @@ mod tests {
         assert_eq!(
             chain_message(&error),
             "reading the log: unexpected 'g' in log"
+        );
+    }
+
+    #[test]
+    fn suggested_commands_name_the_project_the_command_line_named() {
+        let hint = "run it: `nightshift runs retry X` or nightshift run p --date D; nightshift --project q sql; nightshift init p";
+        assert_eq!(pasteable(hint), hint, "no --project given");
+        set_project_arg(std::path::Path::new("my dir/p"));
+        assert_eq!(
+            pasteable(hint),
+            "run it: `nightshift --project 'my dir/p' runs retry X` or nightshift --project 'my dir/p' run p --date D; nightshift --project q sql; nightshift init p"
         );
     }
 }

@@ -63,6 +63,12 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cli.global);
+    // Hints suggest commands with the `--project` this one was given, if any.
+    if std::env::args_os()
+        .any(|a| a == "--project" || a.to_string_lossy().starts_with("--project="))
+    {
+        failure::set_project_arg(&cli.global.project);
+    }
     limit_malloc_arenas();
     if prints_only(&cli.command) {
         die_on_broken_pipe();

@@ -142,7 +142,7 @@ pub(crate) fn report_outcome(
             "error": error_text,
             // As in every error document: the exit code and the hint (also on stderr).
             "exit_code": failure.as_ref().map_or(0, |f| f.code),
-            "hint": hint,
+            "hint": hint.as_deref().map(crate::failure::pasteable),
         }))?;
     } else {
         outln!(
@@ -165,8 +165,11 @@ pub(crate) fn report_outcome(
             let failed = tasks.get(reports.len()).map(|t| t.name()).unwrap_or("?");
             let attempts = outcome.attempts.last().map(|(_, n)| *n).unwrap_or(1);
             outln!(
-                "  {failed:<9} FAILED after {attempts} attempt(s); `nightshift runs retry {}` re-runs it",
-                plan.run_id
+                "{}",
+                crate::failure::pasteable(&format!(
+                    "  {failed:<9} FAILED after {attempts} attempt(s); `nightshift runs retry {}` re-runs it",
+                    plan.run_id
+                ))
             );
         }
     }

@@ -358,7 +358,8 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
     );
 
     // Fix the file and retry: only publish runs again. With the run's model version gone,
-    // the hint says what a retry can use (not a new version, not fewer tasks).
+    // the hint says what a retry can use (not a new version, not fewer tasks), with the
+    // `--project` this command was given, so that it can be pasted.
     std::fs::write(&file, good).expect("write");
     let bundle = p.join("models/root_cause/1");
     let away = p.join("v1-away");
@@ -368,7 +369,10 @@ fn runs_are_recorded_and_retry_reruns_only_the_failed_task() {
     assert!(
         stderr(&out).contains(
             "hint: a retry uses the model version its run resolved, root_cause@1: restore"
-        ) && stderr(&out).contains("nightshift run root_cause --date 2026-11-22"),
+        ) && stderr(&out).contains(&format!(
+            "`nightshift --project {} run root_cause --date 2026-11-22`",
+            p.display()
+        )),
         "{}",
         stderr(&out)
     );
