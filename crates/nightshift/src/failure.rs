@@ -195,6 +195,11 @@ fn chain_message(error: &anyhow::Error) -> String {
 /// command finds in the same environment), as hints write it.
 static PROJECT_ARG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// Whether the command line gave `--project`.
+pub(crate) fn project_given() -> bool {
+    PROJECT_ARG.get().is_some()
+}
+
 /// Remembers `dir` as the command line's `--project`, for [`pasteable`].
 pub(crate) fn set_project_arg(dir: &std::path::Path) {
     let text = dir.to_string_lossy();

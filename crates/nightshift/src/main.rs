@@ -27,6 +27,12 @@ use crate::cli::Cli;
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
+    // `NIGHTSHIFT_PROJECT=` (an unset CI variable, say) means no project given, not an empty
+    // `--project` value that the user never typed.
+    if std::env::var_os("NIGHTSHIFT_PROJECT").is_some_and(|v| v.is_empty()) {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::remove_var("NIGHTSHIFT_PROJECT") };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -34,18 +34,38 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 /// Loads and validates the project; every configuration error is reported at once (exit 2).
+/// Without `--project` or `NIGHTSHIFT_PROJECT`, the project is the current directory or the
+/// nearest one above it holding a `nightshift.toml` (as git and cargo find theirs), so that
+/// commands work from its `sql/` or `models/` too.
 pub(crate) fn load_project(dir: &Path) -> Result<Project, Failure> {
-    if !dir.join(nightshift_core::PROJECT_FILE).is_file() {
+    let file = nightshift_core::PROJECT_FILE;
+    let given = crate::failure::project_given() || std::env::var_os("NIGHTSHIFT_PROJECT").is_some();
+    let found = if dir.join(file).is_file() {
+        Some(dir.to_path_buf())
+    } else if !given && dir == Path::new(".") {
+        std::env::current_dir().ok().and_then(|cwd| {
+            cwd.ancestors()
+                .find(|d| d.join(file).is_file())
+                .map(Path::to_path_buf)
+        })
+    } else {
+        None
+    };
+    let Some(dir) = found else {
+        let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         return Err(Failure::usage(
             format!(
-                "no {} in {}",
-                nightshift_core::PROJECT_FILE,
-                dir.display()
+                "no {file} in {}{}",
+                shown.display(),
+                if given { "" } else { " or a directory above it" }
             ),
             Some("run inside a project, pass --project DIR (or set NIGHTSHIFT_PROJECT), or create one with `nightshift init DIR`".into()),
         ));
+    };
+    if dir != Path::new(".") && !given {
+        tracing::debug!("using the project in {}", dir.display());
     }
-    Ok(nightshift_core::load_project(dir)?)
+    Ok(nightshift_core::load_project(&dir)?)
 }
 
 /// Resolves a pipeline's `model` reference (once per run) and loads that version.

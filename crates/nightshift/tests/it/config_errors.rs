@@ -1,4 +1,4 @@
-use crate::{init, nightshift, stderr};
+use crate::{init, nightshift, stderr, stdout};
 
 #[test]
 fn three_mistakes_give_three_errors_with_lines_and_exit_2() {
@@ -53,6 +53,40 @@ fn three_mistakes_give_three_errors_with_lines_and_exit_2() {
             .as_str()
             .is_some_and(|e| e.starts_with("3 errors in ") && e.ends_with("nightshift.toml")),
         "{doc}"
+    );
+}
+
+#[test]
+fn without_project_the_nearest_directory_above_with_a_project_file_is_the_project() {
+    let (_d, p) = init();
+    let here = |dir: &std::path::Path, env: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"));
+        command
+            .args(["--json", "runs", "list"])
+            .current_dir(dir)
+            .env_remove("NIGHTSHIFT_PROJECT")
+            .env_remove("RUST_LOG");
+        if let Some(value) = env {
+            // An empty variable (an unset CI variable) is no project given.
+            command.env("NIGHTSHIFT_PROJECT", value);
+        }
+        command.output().expect("run")
+    };
+    for env in [None, Some("")] {
+        let out = here(&p.join("sql"), env);
+        assert!(out.status.success(), "{env:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), "[]");
+    }
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    let out = here(elsewhere.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "no nightshift.toml in {} or a directory above it",
+            elsewhere.path().display()
+        )),
+        "{}",
+        stderr(&out)
     );
 }
 
