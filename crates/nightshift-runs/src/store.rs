@@ -470,6 +470,14 @@ impl RunStore {
         })
     }
 
+    /// How often a running run renews its lease ([`RunStore::heartbeat`]): a third of the
+    /// lease, so that two missed renewals still leave it alive.
+    pub fn heartbeat_interval(&self) -> std::time::Duration {
+        (self.run_lease / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1))
+    }
+
     /// Renews the run's lease to `now` + the run lease and returns the new expiry.
     /// Fails with [`Error::RunNotRunning`] if the run was already reaped or finished:
     /// the caller should then stop working on it.

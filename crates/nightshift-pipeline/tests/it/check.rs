@@ -118,6 +118,62 @@ async fn a_check_with_wait_for_data_polls_then_gives_up_with_the_reason() {
     assert_eq!(outcome.status, nightshift_runs::RunStatus::Failed);
 }
 
+/// A run waits longer than its lease (here for upstream data; a long task or a wait before a
+/// retry alike): its lease is renewed beside the wait, so another process looking at the
+/// runs meanwhile does not take it for abandoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_waiting_longer_than_its_lease_is_not_taken_for_abandoned() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let toml = crate::PROJECT.replace("min_rows = 2", "min_rows = 2\nwait_for_data = \"10m\"");
+    let (dir, project, wh) = crate::project_with(&toml, SQL).await;
+    three_contacts(&wh).await;
+    trips(&wh, &[("t", at(19, 23), "completed")]).await; // never fresh: the check waits
+    let db = dir.path().join("runs.db");
+    let lease = "3s".parse().expect("duration");
+    let store = nightshift_runs::RunStore::open(&db)
+        .expect("store")
+        .with_run_lease(lease);
+    // Another process's view of the runs, looking while this one waits.
+    let other = Arc::new(
+        nightshift_runs::RunStore::open(&db)
+            .expect("store")
+            .with_run_lease(lease),
+    );
+    let clock = Arc::new(nightshift_runs::ManualClock::new(at(22, 6)));
+    let first = Arc::new(AtomicBool::new(true));
+    let (c, o, f) = (clock.clone(), other.clone(), first.clone());
+    let sleep = move |d: std::time::Duration| -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let (c, o, f) = (c.clone(), o.clone(), f.clone());
+        Box::pin(async move {
+            // The wait outlasts the 3 s lease many times over (50 s a look).
+            c.advance(chrono::TimeDelta::from_std(d).expect("delta"));
+            if f.swap(false, Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                let now = nightshift_runs::Clock::now(c.as_ref());
+                let reaped = o.reap_abandoned(now).expect("reap");
+                assert!(reaped.is_empty(), "a live run was reaped: {reaped:?}");
+            }
+        })
+    };
+    let mut plan = RunPlan::new(&project, "rc", at(22, 0), at(22, 6)).expect("plan");
+    let outcome = nightshift_pipeline::execute_run(
+        &wh,
+        &store,
+        &mut plan,
+        &[nightshift_pipeline::Task::Check],
+        None,
+        nightshift_runs::Trigger::Manual,
+        clock.as_ref(),
+        &sleep,
+    )
+    .await
+    .expect("the run kept its lease to the end");
+    assert!(!first.load(Ordering::SeqCst), "the check waited");
+    assert_eq!(outcome.status, nightshift_runs::RunStatus::Failed);
+}
+
 /// Writes `raw.trips` with `requested_at` as the given column (trip ids `t0`, `t1`, ...).
 async fn trips_with_time(
     wh: &nightshift_lake::Warehouse,
