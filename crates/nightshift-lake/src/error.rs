@@ -187,8 +187,11 @@ impl Error {
             }
             Error::Delta { source, path, .. } => {
                 let msg = source.to_string();
-                if msg.contains("concurrent") || msg.contains("Concurrent") {
-                    Some("another write to this table committed first, most likely another run of the same date started at the same time: the table holds that run's complete slice; run the date again if this one's output is wanted (`nightshift runs list` shows both)".into())
+                if msg.contains("concurrent")
+                    || msg.contains("Concurrent")
+                    || msg.contains("changed since last commit")
+                {
+                    Some("another write to this table committed first (another run of the same date, or of another date creating the table or adding a column at the same time): the table holds that run's complete slice; the task is retried while the pipeline's `retries` last, else run the date again if this one's output is wanted (`nightshift runs list` shows both)".into())
                 } else if msg.contains("failed validation check") {
                     Some("the table declares a column NOT NULL that these rows leave out or hold null; select it (with a value) in the query".into())
                 } else if msg.contains("schema")

@@ -174,6 +174,12 @@ const TRANSIENT_MARKERS: &[&str] = &[
     "throttl",
     "rate limit",
     "too many requests",
+    // A Delta commit that lost to another one (two runs of the same date, or two dates'
+    // runs creating a table or adding a column at once): the task, run again, reads what
+    // won and commits after it.
+    "concurrent transaction",
+    "changed since last commit",
+    "existing table version",
 ];
 
 /// Classifies an error by its message, case-insensitively.

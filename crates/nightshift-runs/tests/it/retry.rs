@@ -194,6 +194,9 @@ fn classifier_sorts_messages() {
         "database is busy",
         "database table is locked",
         "could not acquire lock on _delta_log/00012.json",
+        "table output.rc_predictions: Transaction failed: Metadata changed since last commit.",
+        "Commit failed: a concurrent transaction deleted the same data your transaction deletes.",
+        "Transaction failed: Tried committing existing table version: 7",
     ] {
         assert_eq!(
             classify_message(transient),
