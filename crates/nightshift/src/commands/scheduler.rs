@@ -110,7 +110,19 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
     }
     let store = super::open_run_store(&project)?;
     let mut warehouse = Warehouse::open(&project).await?;
-    let mut shutdown = shutdown_signal();
+    // SIGTERM / SIGINT: the run in progress finishes, the tick stops before its next date,
+    // and the scheduler exits; a second signal ends the process at once (the run left is
+    // marked abandoned, its partial output never shows).
+    let shutdown = shutdown_signal();
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down after the run in progress (again to stop at once)");
+        let _ = stop_tx.send(true);
+        shutdown_signal().await;
+        tracing::warn!("stopped at once: the run in progress is left to be marked abandoned");
+        std::process::exit(130);
+    });
     let mut last_vacuum: Option<DateTime<Utc>> = None;
     let mut next_looks = NextLooks::new();
     loop {
@@ -140,6 +152,7 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             clock.as_ref(),
             args,
             &mut next_looks,
+            &stop,
         )
         .await?;
         let failures = runs
@@ -209,9 +222,12 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             "next scheduled run at {next}; next check in {:.0} s",
             wait.as_secs_f64()
         );
+        if *stop.borrow() {
+            return Ok(());
+        }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = &mut shutdown => {
+            _ = stop.changed() => {
                 tracing::info!("shutting down: no run is in progress");
                 return Ok(());
             }
@@ -228,6 +244,7 @@ async fn tick(
     clock: &(dyn Clock + Send + Sync),
     args: &SchedulerArgs,
     next_looks: &mut NextLooks,
+    stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<Vec<TickRun>, Failure> {
     let runs_err = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
     for reaped in store.reap_abandoned(clock.now()).map_err(runs_err)? {
@@ -241,6 +258,9 @@ async fn tick(
     let mut ran = Vec::new();
     let mut sinks_down = SinksDown::new();
     for spec in project.pipelines.values() {
+        if *stop.borrow() {
+            break;
+        }
         let now = clock.now();
         // Failures and recoveries are sent after the pipeline's dates, grouped; during a long
         // catch-up, also every ALERT_FLUSH of it, so that a failure is not held for hours.
@@ -259,6 +279,13 @@ async fn tick(
         // The dates' alerts go out even when the tick stops on an error halfway.
         let outcome: Result<(), Failure> = async {
         for date in due {
+            if *stop.borrow() {
+                tracing::info!(
+                    pipeline = %spec.name,
+                    "stopping before {date}: it and the dates after it are left to the next start"
+                );
+                break;
+            }
             if flushed.elapsed() >= ALERT_FLUSH && !pending.is_empty() {
                 send_grouped(project, store, spec, std::mem::take(&mut pending), clock, &mut sinks_down).await;
                 flushed = std::time::Instant::now();

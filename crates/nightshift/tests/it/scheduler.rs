@@ -873,6 +873,74 @@ fn sigterm_during_the_first_tick_lets_its_run_finish() {
     );
 }
 
+/// SIGTERM during a catch-up stops it after the run in progress, not after every due date
+/// (with a month to catch up, only `kill -9` stopped it).
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_catch_up_stops_it_after_the_run_in_progress() {
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 8, "2026-11-25");
+    let out = nightshift(
+        &p,
+        &[
+            "scheduler",
+            "--once",
+            "--no-vacuum",
+            "--now",
+            "2026-11-21T07:00:00Z",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Six dates due (the 22nd to the 27th).
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(&p)
+        .args([
+            "scheduler",
+            "--once",
+            "--no-vacuum",
+            "--now",
+            "2026-11-27T07:00:00Z",
+        ])
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start scheduler");
+    // Signalled once its first run of the catch-up is under way (as its log says: `runs
+    // list` from here would reap it, its lease being by the scheduler's --now).
+    let mut child = child;
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut err = String::new();
+    while !err.contains(" run root_cause-") {
+        assert_ne!(
+            log.read_line(&mut err).expect("read"),
+            0,
+            "no run started: {err}"
+        );
+    }
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    log.read_to_string(&mut err).expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{err}");
+    let all = runs(&p);
+    assert!(
+        all.len() <= 3,
+        "the run in progress (and at most one started as the signal came), not all six: {all:?}"
+    );
+    assert!(
+        all.iter()
+            .all(|r| r["status"] != "abandoned" && r["status"] != "running"),
+        "{all:?}"
+    );
+    assert!(
+        err.contains("shutting down after the run in progress"),
+        "{err}"
+    );
+}
+
 /// A long-running scheduler picks up an edited project file at its next tick; an edit that
 /// does not load is reported and the previous configuration kept.
 #[cfg(unix)]
