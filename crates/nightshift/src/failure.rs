@@ -52,8 +52,11 @@ impl Failure {
     /// Prints the failure (stderr; also a JSON document on stdout with `--json`).
     #[allow(clippy::print_stderr, clippy::print_stdout)]
     pub(crate) fn report(mut self, json: bool) -> ExitCode {
-        self.hint = self.hint.map(|h| pasteable(&h));
         let message = chain_message(&self.error);
+        if self.hint.is_none() {
+            self.hint = fallback_hint(&message);
+        }
+        self.hint = self.hint.map(|h| pasteable(&h));
         let config = self.error.downcast_ref::<nightshift_core::ConfigErrors>();
         // Written, not `eprintln!`ed: a closed stderr must not turn the exit code into a panic's.
         let mut err = std::io::stderr().lock();
@@ -191,6 +194,19 @@ fn chain_message(error: &anyhow::Error) -> String {
     message
 }
 
+/// A hint for an error whose own layer had none, from what its message says.
+fn fallback_hint(message: &str) -> Option<String> {
+    if message.contains("No space left on device") || message.contains("Disk quota exceeded") {
+        return Some(
+            "the disk is full: free space where the project lives (`nightshift vacuum` deletes \
+             the files that re-runs replaced), then run again; what was being written was not \
+             committed, so nothing half-written shows"
+                .into(),
+        );
+    }
+    None
+}
+
 /// The `--project DIR` the command line gave (not `NIGHTSHIFT_PROJECT`, which a pasted
 /// command finds in the same environment), as hints write it.
 static PROJECT_ARG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -280,6 +296,15 @@ mod tests {
             chain_message(&error),
             "reading the log: unexpected 'g' in log"
         );
+    }
+
+    #[test]
+    fn a_full_disk_gets_a_hint() {
+        let hint = fallback_hint(
+            "table output.rc_predictions: Failed to parse parquet: External: No space left on device (os error 28)",
+        );
+        assert!(hint.is_some_and(|h| h.contains("the disk is full")));
+        assert_eq!(fallback_hint("something else"), None);
     }
 
     #[test]
