@@ -10,8 +10,10 @@ use nightshift_runs::{Clock, Owner, RunStatus, RunStore, SystemClock, Trigger};
 use crate::cli::{GlobalArgs, SchedulerArgs};
 use crate::failure::Failure;
 
-/// How long a scheduler holds a date before another may take it over (renewed by finishing).
-const LEASE_TTL_SECONDS: i64 = 6 * 3600;
+/// How long a scheduler holds a date before another may take it over, renewed every third
+/// of it while the date runs (`keep_lease`): a holder that died, even one whose pid a new
+/// process took (a container's PID 1 restarted), gives the date up within this time.
+const LEASE_TTL_SECONDS: i64 = 15 * 60;
 
 /// How far back a date the scheduler ran and that failed is run again once a later date is
 /// done (with its backoff), in days.
@@ -383,7 +385,10 @@ async fn tick(
                 ran.push(TickRun::new(&spec.name, date, "running_elsewhere"));
                 continue;
             };
-            let result = run_date(project, warehouse, store, spec, date, wait_until, clock).await;
+            let result = tokio::select! {
+                result = run_date(project, warehouse, store, spec, date, wait_until, clock) => result,
+                never = keep_lease(store, &lease, ttl, clock) => match never {},
+            };
             let _ = store.release(&lease);
             match result {
                 Ok((run_id, None)) => {
@@ -1020,6 +1025,28 @@ async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert, down: &mut 
         }
     }
     delivered
+}
+
+/// Renews `lease` every third of `ttl`, by the real clock, for as long as it is polled (beside
+/// the date's run); once it cannot (another scheduler took it over), it stops renewing.
+async fn keep_lease(
+    store: &RunStore,
+    lease: &nightshift_runs::Lease,
+    ttl: nightshift_core::Duration,
+    clock: &(dyn Clock + Send + Sync),
+) -> std::convert::Infallible {
+    let every = std::time::Duration::from_secs((ttl.seconds() as u64 / 3).max(1));
+    let mut lease = lease.clone();
+    loop {
+        tokio::time::sleep(every).await;
+        match store.renew(&lease, ttl, clock.now()) {
+            Ok(renewed) => lease = renewed,
+            Err(e) => {
+                tracing::warn!("cannot renew the lease of {}: {e}", lease.pipeline);
+                return std::future::pending().await;
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
