@@ -825,7 +825,7 @@ impl RunStore {
             .query_row(
                 &format!(
                     "SELECT MAX(logical_date) FROM runs WHERE pipeline = ?1 AND {COMPLETED} \
-                     AND logical_date <= ?3"
+                     AND {NOT_UNDONE} AND logical_date <= ?3"
                 ),
                 params![pipeline, last_task, ts(now)],
                 |r| r.get(0),
@@ -883,12 +883,13 @@ impl RunStore {
 
     /// Whether a run of `pipeline` for slice `ds` succeeded through `last_task` (the slice's
     /// output is published), whatever its logical date: a hand run at midnight and the
-    /// schedule's 06:00 run of the same day write the same slice.
+    /// schedule's 06:00 run of the same day write the same slice; and no later run left the
+    /// slice part rewritten ([`NOT_UNDONE`]).
     pub fn completed(&self, pipeline: &str, ds: &str, last_task: &str) -> Result<bool> {
         let conn = self.lock();
         conn.query_row(
             &format!(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND {COMPLETED} AND ds = ?3)"
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE pipeline = ?1 AND {COMPLETED} AND {NOT_UNDONE} AND ds = ?3)"
             ),
             params![pipeline, last_task, ds],
             |r| r.get(0),
@@ -957,6 +958,13 @@ impl RunStore {
 /// SQL condition on `runs`: the run succeeded and had the task named `?2` (a retry has the
 /// failed task and those after it, so the last task too).
 const COMPLETED: &str = "status = 'succeeded' AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = runs.id AND t.name = ?2)";
+
+/// SQL condition on `runs` (with [`COMPLETED`]): no run of the same slice started after it,
+/// and over, wrote part of the slice without completing it (a re-run killed or failed after
+/// its `features` or `infer` committed, a `--only features` run): the slice's tables then
+/// come from two runs, and the slice is not done until a run completes it again. Its
+/// read-only `check` task writes nothing.
+const NOT_UNDONE: &str = "NOT EXISTS (SELECT 1 FROM runs later      WHERE later.pipeline = runs.pipeline AND later.ds = runs.ds        AND later.started_at > runs.started_at AND later.status <> 'running'        AND NOT (later.status = 'succeeded' AND EXISTS            (SELECT 1 FROM tasks lt WHERE lt.run_id = later.id AND lt.name = ?2))        AND EXISTS (SELECT 1 FROM tasks w WHERE w.run_id = later.id            AND w.state = 'succeeded' AND w.name <> 'check'))";
 
 fn task_names(tx: &Transaction<'_>, run: &RunId) -> rusqlite::Result<Vec<String>> {
     let mut stmt = tx.prepare("SELECT name FROM tasks WHERE run_id = ?1 ORDER BY position")?;

@@ -488,3 +488,84 @@ fn a_database_of_schema_1_is_migrated_and_its_runs_have_no_model() {
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("open sqlite")
 }
+
+/// A re-run of a done date killed or failed after it rewrote part of the slice (its
+/// features and predictions, not the rollups) leaves the slice's tables from two runs: the
+/// date is not done again until a run completes it (then the scheduler runs it again).
+#[test]
+fn a_later_run_that_rewrote_part_of_the_slice_undoes_the_date_until_one_completes_it() {
+    let db = Db::new();
+    let store = db.open();
+    let now = nov(22, 6, 0);
+    let done = |at| {
+        (
+            store
+                .completed("root_cause", "2026-11-22", "publish")
+                .expect("completed"),
+            store
+                .last_completed("root_cause", "publish", at)
+                .expect("last"),
+        )
+    };
+    let first = start(&store, "root_cause", 22, now);
+    succeed_all(&store, &first.id, now);
+    store.finish_run(&first.id, now).expect("finish");
+    assert_eq!(done(nov(30, 0, 0)), (true, Some(nov(22, 6, 0))));
+
+    // A re-run checks and fails: it wrote nothing, the date stays done.
+    let later = now + TimeDelta::hours(1);
+    let checked = start(&store, "root_cause", 22, later);
+    store
+        .task_started(&checked.id, "check", later)
+        .expect("start");
+    store
+        .task_failed(&checked.id, "check", "not fresh", false, 1, later)
+        .expect("fail");
+    store.finish_run(&checked.id, later).expect("finish");
+    assert_eq!(done(nov(30, 0, 0)), (true, Some(nov(22, 6, 0))));
+
+    // Another writes the features and the predictions, then fails in publish.
+    let later = now + TimeDelta::hours(2);
+    let rerun = start(&store, "root_cause", 22, later);
+    for task in ["check", "features", "infer"] {
+        store.task_started(&rerun.id, task, later).expect("start");
+        store
+            .task_succeeded(&rerun.id, task, TaskOutcome::default(), later)
+            .expect("succeed");
+    }
+    store
+        .task_started(&rerun.id, "publish", later)
+        .expect("start");
+    store
+        .task_failed(&rerun.id, "publish", "gate", false, 1, later)
+        .expect("fail");
+    store.finish_run(&rerun.id, later).expect("finish");
+    assert_eq!(done(nov(30, 0, 0)), (false, None));
+
+    // Its retry publishes: done again.
+    let later = now + TimeDelta::hours(3);
+    let retry = store
+        .start_run(
+            NewRun {
+                pipeline: "root_cause",
+                logical_date: nov(22, 6, 0),
+                ds: "2026-11-22",
+                tasks: &["publish"],
+                trigger: Trigger::Retry {
+                    of: rerun.id.clone(),
+                },
+                owner: &owner(),
+                model: None,
+            },
+            later,
+        )
+        .expect("start");
+    store
+        .task_started(&retry.id, "publish", later)
+        .expect("start");
+    store
+        .task_succeeded(&retry.id, "publish", TaskOutcome::default(), later)
+        .expect("succeed");
+    store.finish_run(&retry.id, later).expect("finish");
+    assert_eq!(done(nov(30, 0, 0)), (true, Some(nov(22, 6, 0))));
+}
