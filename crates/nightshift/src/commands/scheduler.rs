@@ -67,9 +67,24 @@ impl TickRun {
     }
 }
 
-/// The alert sinks that could not be reached in this tick, by name: not tried again until the
-/// next one.
-type SinksDown = std::collections::BTreeSet<String>;
+/// How a tick's alert deliveries went: the sinks that could not be reached (by name: not
+/// tried again until the next tick), and each failed delivery, which the tick reports.
+#[derive(Default)]
+struct SinksDown {
+    unreachable: std::collections::BTreeSet<String>,
+    /// `sink: error` of each delivery that failed, in order.
+    failures: Vec<String>,
+}
+
+impl SinksDown {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    fn contains(&self, sink: &str) -> bool {
+        self.unreachable.contains(sink)
+    }
+}
 
 /// When each date waiting for its upstream data (`wait_for_data`) is to be looked at again,
 /// by pipeline and logical date. Kept across the ticks of one scheduler process; a new one
@@ -147,7 +162,7 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
                 ),
             }
         }
-        let runs = tick(
+        let (runs, alert_failures) = tick(
             &project,
             &warehouse,
             &store,
@@ -173,9 +188,12 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             last_vacuum = Some(now);
         }
         let report = serde_json::json!({
-            "ok": failures == 0,
+            "ok": failures == 0 && alert_failures.is_empty(),
             "now": now,
             "runs": runs,
+            // Deliveries that failed (`sink: error`): the alerts no sink took go out again
+            // at the next tick.
+            "alert_failures": alert_failures,
             "vacuum": vacuumed.map(|(files, bytes)| serde_json::json!({
                 "files_deleted": files,
                 "bytes_deleted": bytes,
@@ -191,7 +209,20 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
             if global.json {
                 super::print_json(&report)?;
             }
-            return if failures == 0 {
+            return if failures == 0 && !alert_failures.is_empty() {
+                // The runs went well, but someone relying on the alerts would not hear of a
+                // failure: a cron job running the tick should.
+                let mut failure = Failure::work(anyhow::anyhow!(
+                    "{} alert delivery(ies) failed in this tick: {}",
+                    alert_failures.len(),
+                    alert_failures.join("; ")
+                ))
+                .hinted(
+                    "check the sinks in [alerts] of nightshift.toml (a webhook that is down, a command that fails); the alerts no sink took are sent again at the next tick",
+                );
+                failure.json_printed = global.json;
+                Err(failure)
+            } else if failures == 0 {
                 Ok(())
             } else {
                 let hint = match not_started {
@@ -238,7 +269,7 @@ pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Resu
 }
 
 /// One pass over every pipeline: reap dead runs, run the due dates, send deadline alerts.
-/// Returns the dates it ran, oldest first per pipeline.
+/// Returns the dates it ran, oldest first per pipeline, and the alert deliveries that failed.
 async fn tick(
     project: &Project,
     warehouse: &Warehouse,
@@ -247,7 +278,7 @@ async fn tick(
     args: &SchedulerArgs,
     next_looks: &mut NextLooks,
     stop: &tokio::sync::watch::Receiver<bool>,
-) -> Result<Vec<TickRun>, Failure> {
+) -> Result<(Vec<TickRun>, Vec<String>), Failure> {
     let runs_err = |e: nightshift_runs::Error| Failure::from(nightshift_pipeline::Error::from(e));
     for reaped in store.reap_abandoned(clock.now()).map_err(runs_err)? {
         tracing::warn!(
@@ -468,7 +499,7 @@ async fn tick(
         outcome?;
         deadline_alerts(project, store, spec, clock, &mut sinks_down).await?;
     }
-    Ok(ran)
+    Ok((ran, sinks_down.failures))
 }
 
 /// `run_recovered` alerts for the slices of `spec` whose failure was alerted in the last 30
@@ -1015,13 +1046,17 @@ async fn send(project: &Project, spec: &PipelineSpec, alert: &Alert, down: &mut 
                 tracing::error!(
                     "alert sink `{name}` failed: {e} (an alert no sink took is sent again next tick)"
                 );
+                down.failures.push(format!("{name}: {e}"));
                 // Only a sink that cannot be reached is skipped for the rest of the tick; one
                 // that refused this alert may take the next.
                 if e.unreachable {
-                    down.insert(name);
+                    down.unreachable.insert(name);
                 }
             }
-            Err(e) => tracing::error!("an alert delivery failed: {e}"),
+            Err(e) => {
+                tracing::error!("an alert delivery failed: {e}");
+                down.failures.push(format!("delivery: {e}"));
+            }
         }
     }
     delivered

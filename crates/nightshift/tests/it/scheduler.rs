@@ -647,6 +647,52 @@ fn an_alert_no_sink_took_is_sent_again_on_the_next_tick() {
     );
 }
 
+/// The runs went well but an alert could not be delivered: the tick says so (`ok: false`,
+/// `alert_failures`, exit 1), or a cron job running it would never learn that paging is down.
+#[test]
+fn a_tick_whose_alerts_could_not_be_delivered_fails() {
+    let (_dir, p) = init();
+    crate::generate_and_train(&p, 4, "2026-11-20");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let file = p.join("nightshift.toml");
+    let text = std::fs::read_to_string(&file).expect("read").replace(
+        "[alerts.ops]\nlog = true",
+        &format!("[alerts.ops]\nwebhook = \"http://127.0.0.1:{port}/hook\""),
+    );
+    std::fs::write(&file, text).expect("write");
+    // Published at 10:00, after its 09:00 deadline: an alert, which nothing takes.
+    let out = nightshift(
+        &p,
+        &[
+            "--json",
+            "scheduler",
+            "--once",
+            "--no-vacuum",
+            "--now",
+            "2026-11-22T10:00:00Z",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let tick: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(tick["runs"][0]["status"], "succeeded", "{tick}");
+    assert_eq!(tick["ok"], false, "{tick}");
+    let failures = tick["alert_failures"].as_array().expect("alert_failures");
+    assert!(
+        !failures.is_empty() && failures[0].as_str().is_some_and(|f| f.starts_with("ops: ")),
+        "{tick}"
+    );
+    assert!(
+        stderr(&out).contains("alert delivery(ies) failed in this tick")
+            && stderr(&out).contains("hint: check the sinks in [alerts]"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_catch_up_over_failing_dates_sends_one_alert_per_event_not_one_per_date() {
     let (_dir, p) = init();
