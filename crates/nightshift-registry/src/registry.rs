@@ -128,7 +128,7 @@ fn move_alias(
         name: name.to_string(),
         alias: alias.to_string(),
         from_version,
-        to_version: version,
+        to_version: Some(version),
         at: now,
         actor: actor.to_string(),
         reason: reason.map(str::to_string),
@@ -162,8 +162,8 @@ pub struct AliasMove {
     pub alias: String,
     /// Where it pointed before (`None` when it was created).
     pub from_version: Option<u32>,
-    /// Where it points now.
-    pub to_version: u32,
+    /// Where it points now; `None` when it was removed.
+    pub to_version: Option<u32>,
     /// When it was moved.
     pub at: DateTime<Utc>,
     /// Who moved it.
@@ -504,6 +504,61 @@ impl Registry {
         Ok(moved)
     }
 
+    /// Removes `alias` of `name`, recording it in the alias history (its `to_version` is
+    /// `None`): `name@alias` then resolves to nothing, as before it was set. An alias that
+    /// does not exist is [`Error::UnknownAlias`].
+    pub fn remove_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        actor: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<AliasMove> {
+        let sql = |action: &'static str| sql_err(&self.db_path, action);
+        let conn = self.conn();
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+            .map_err(sql("start alias removal"))?;
+        self.require_model(&tx, name)?;
+        let from_version: Option<u32> = tx
+            .query_row(
+                "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
+                params![name, alias],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("read alias"))?;
+        let Some(from) = from_version else {
+            return Err(Error::UnknownAlias {
+                name: name.to_string(),
+                alias: alias.to_string(),
+                available: self.aliases_in(&tx, name)?,
+            });
+        };
+        tx.execute(
+            "DELETE FROM aliases WHERE name = ?1 AND alias = ?2",
+            params![name, alias],
+        )
+        .map_err(sql("remove alias"))?;
+        tx.execute(
+            "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason)
+             VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+            params![name, alias, from, timestamp(now), actor, reason],
+        )
+        .map_err(sql("record alias removal"))?;
+        tx.commit().map_err(sql("commit alias removal"))?;
+        Ok(AliasMove {
+            name: name.to_string(),
+            alias: alias.to_string(),
+            from_version,
+            to_version: None,
+            at: now,
+            actor: actor.to_string(),
+            reason: reason.map(str::to_string),
+            changed: true,
+        })
+    }
+
     /// Every recorded alias move of a model, oldest first.
     pub fn alias_history(&self, name: &str) -> Result<Vec<AliasMove>> {
         let conn = self.conn();
@@ -519,7 +574,7 @@ impl Registry {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, Option<u32>>(1)?,
-                    r.get::<_, u32>(2)?,
+                    r.get::<_, Option<u32>>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
                     r.get::<_, Option<String>>(5)?,

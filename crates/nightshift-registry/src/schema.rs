@@ -58,6 +58,25 @@ const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
     ) STRICT;
     ",
+    // 2: an alias can be removed: its history row has no `to_version`.
+    "
+    CREATE TABLE alias_history_2 (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        name         TEXT    NOT NULL,
+        alias        TEXT    NOT NULL,
+        from_version INTEGER,
+        to_version   INTEGER,  -- NULL: the alias was removed
+        at           TEXT    NOT NULL,
+        actor        TEXT    NOT NULL,
+        reason       TEXT,
+        FOREIGN KEY (name, to_version) REFERENCES model_versions (name, version)
+    ) STRICT;
+    INSERT INTO alias_history_2 (id, name, alias, from_version, to_version, at, actor, reason)
+        SELECT id, name, alias, from_version, to_version, at, actor, reason FROM alias_history;
+    DROP TABLE alias_history;
+    ALTER TABLE alias_history_2 RENAME TO alias_history;
+    CREATE INDEX alias_history_by_name ON alias_history (name, id);
+    ",
 ];
 
 /// The schema version this build creates and understands.

@@ -216,9 +216,10 @@ pub(crate) enum ModelsCommand {
     List,
     /// Show the versions, aliases and metrics of a model.
     Show(NameArg),
-    /// Point an alias (production, staging, any name) at a version; every move is recorded.
+    /// Point an alias (production, staging, any name) at a version, or remove it; every move
+    /// is recorded.
     #[command(
-        after_help = "Example:\n  nightshift models alias root_cause production 2 --reason \"better macro-F1 on November labels\""
+        after_help = "Examples:\n  nightshift models alias root_cause production 2 --reason \"better macro-F1 on November labels\"\n  nightshift models alias root_cause staging --remove --reason \"trial over\""
     )]
     Alias(AliasArgs),
     /// Every move of every alias of a model: from, to, when, who, why.
@@ -309,7 +310,11 @@ pub(crate) struct AliasArgs {
     /// Alias, e.g. production.
     pub(crate) alias: String,
     /// Version to point it at.
-    pub(crate) version: u32,
+    #[arg(required_unless_present = "remove")]
+    pub(crate) version: Option<u32>,
+    /// Remove the alias instead (`NAME@ALIAS` then resolves to nothing); kept in the history.
+    #[arg(long, conflicts_with = "version")]
+    pub(crate) remove: bool,
     /// Why (kept in the history).
     #[arg(long)]
     pub(crate) reason: Option<String>,

@@ -138,7 +138,7 @@ fn alias_moves_are_recorded_in_order_and_no_ops_are_not() {
             name: "root_cause".into(),
             alias: "production".into(),
             from_version: None,
-            to_version: 1,
+            to_version: Some(1),
             at: at(8, 0),
             actor: "ana".into(),
             reason: Some("first release".into()),
@@ -169,7 +169,7 @@ fn alias_moves_are_recorded_in_order_and_no_ops_are_not() {
         )
         .expect("no-op");
     assert!(!same.changed);
-    assert_eq!((same.from_version, same.to_version), (Some(3), 3));
+    assert_eq!((same.from_version, same.to_version), (Some(3), Some(3)));
 
     reg.set_alias(
         "root_cause",
@@ -180,6 +180,21 @@ fn alias_moves_are_recorded_in_order_and_no_ops_are_not() {
         at(11, 0),
     )
     .expect("rollback");
+
+    // Staging is removed: `root_cause@staging` resolves to nothing again, and the history
+    // says so; an alias that is not there cannot be removed.
+    let removed = reg
+        .remove_alias("root_cause", "staging", "ci", Some("trial over"), at(12, 0))
+        .expect("remove");
+    assert_eq!((removed.from_version, removed.to_version), (Some(3), None));
+    assert!(matches!(
+        reg.resolve(&"root_cause@staging".parse().expect("ref")),
+        Err(Error::UnknownAlias { .. })
+    ));
+    assert!(matches!(
+        reg.remove_alias("root_cause", "staging", "ci", None, at(12, 1)),
+        Err(Error::UnknownAlias { .. })
+    ));
 
     let history = reg.alias_history("root_cause").expect("history");
     let rows: Vec<_> = history
@@ -203,7 +218,7 @@ fn alias_moves_are_recorded_in_order_and_no_ops_are_not() {
             (
                 "production",
                 None,
-                1,
+                Some(1),
                 "ana",
                 Some("first release"),
                 at(8, 0)
@@ -211,25 +226,33 @@ fn alias_moves_are_recorded_in_order_and_no_ops_are_not() {
             (
                 "production",
                 Some(1),
-                3,
+                Some(3),
                 "bo",
                 Some("better recall"),
                 at(9, 0)
             ),
-            ("staging", None, 3, "ci", None, at(9, 30)),
+            ("staging", None, Some(3), "ci", None, at(9, 30)),
             (
                 "production",
                 Some(3),
-                2,
+                Some(2),
                 "bo",
                 Some("rollback: v3 mislabels refunds"),
                 at(11, 0)
+            ),
+            (
+                "staging",
+                Some(3),
+                None,
+                "ci",
+                Some("trial over"),
+                at(12, 0)
             ),
         ]
     );
     assert_eq!(
         reg.aliases("root_cause").expect("aliases"),
-        BTreeMap::from([("production".to_string(), 2), ("staging".to_string(), 3)])
+        BTreeMap::from([("production".to_string(), 2)])
     );
     let list = reg.list().expect("list");
     assert_eq!(list[0].aliases, reg.aliases("root_cause").expect("aliases"));

@@ -140,7 +140,7 @@ fn a_newer_schema_is_refused() {
             err,
             nightshift_registry::Error::NewerSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -165,4 +165,62 @@ fn the_schema_is_versioned_and_uses_wal() {
     // Opening again migrates nothing and keeps working.
     drop(conn);
     assert!(p.open().list().expect("list").is_empty());
+}
+
+/// A registry of schema 1 (whose alias history required a target version) is migrated on
+/// open, its history kept, and an alias can then be removed.
+#[test]
+fn a_schema_1_registry_is_migrated_and_keeps_its_alias_history() {
+    let p = Project::new();
+    let reg = p.open();
+    register(&reg, "root_cause", b"one", at(6, 0));
+    reg.set_alias(
+        "root_cause",
+        "production",
+        1,
+        "ana",
+        Some("first"),
+        at(7, 0),
+    )
+    .expect("alias");
+    drop(reg);
+    // Back to schema 1's alias history, as an older nightshift left the file.
+    let conn = rusqlite::Connection::open(&p.db).expect("sqlite");
+    conn.execute_batch(
+        "CREATE TABLE alias_history_1 (
+             id           INTEGER PRIMARY KEY AUTOINCREMENT,
+             name         TEXT    NOT NULL,
+             alias        TEXT    NOT NULL,
+             from_version INTEGER,
+             to_version   INTEGER NOT NULL,
+             at           TEXT    NOT NULL,
+             actor        TEXT    NOT NULL,
+             reason       TEXT,
+             FOREIGN KEY (name, to_version) REFERENCES model_versions (name, version)
+         ) STRICT;
+         INSERT INTO alias_history_1 SELECT * FROM alias_history;
+         DROP TABLE alias_history;
+         ALTER TABLE alias_history_1 RENAME TO alias_history;
+         CREATE INDEX alias_history_by_name ON alias_history (name, id);
+         PRAGMA user_version = 1;",
+    )
+    .expect("schema 1");
+    drop(conn);
+
+    let reg = p.open();
+    reg.remove_alias("root_cause", "production", "bo", None, at(8, 0))
+        .expect("remove");
+    let history: Vec<_> = reg
+        .alias_history("root_cause")
+        .expect("history")
+        .into_iter()
+        .map(|m| (m.from_version, m.to_version, m.actor, m.reason))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (None, Some(1), "ana".to_string(), Some("first".to_string())),
+            (Some(1), None, "bo".to_string(), None),
+        ]
+    );
 }

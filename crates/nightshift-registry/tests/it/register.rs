@@ -236,7 +236,7 @@ fn a_version_registered_with_an_alias_gets_both_in_one_step_or_neither() {
         .expect("register");
     assert_eq!(v1.version, 1);
     let moved = moved.expect("moved");
-    assert_eq!((moved.from_version, moved.to_version), (None, 1));
+    assert_eq!((moved.from_version, moved.to_version), (None, Some(1)));
     assert_eq!(reg.aliases("root_cause").expect("aliases")["production"], 1);
     let history = reg.alias_history("root_cause").expect("history");
     assert_eq!(history.len(), 1);

@@ -350,7 +350,11 @@ async fn train(
         trained.version.dir.display(),
     ));
     if let Some(m) = moved {
-        eprintln_summary(&format!("alias {} -> {}", m.alias, m.to_version));
+        eprintln_summary(&format!(
+            "alias {} -> {}",
+            m.alias,
+            m.to_version.map_or_else(|| "-".into(), |v| v.to_string())
+        ));
     }
     Ok(())
 }
@@ -861,9 +865,43 @@ fn alias(
         let hint = e.hint();
         Failure::usage(e, hint)
     };
+    let Some(version) = args.version else {
+        // `--remove` (clap requires one or the other).
+        let removed = registry
+            .remove_alias(
+                &args.name,
+                &args.alias,
+                &actor(),
+                args.reason.as_deref(),
+                chrono::Utc::now(),
+            )
+            .map_err(usage)?;
+        let current = ModelRef {
+            name: args.name.clone(),
+            selector: Selector::Alias(args.alias.clone()),
+        };
+        for pipeline in pipelines_running(project, &current) {
+            tracing::warn!(
+                "pipeline {pipeline} runs {current}, which now resolves to nothing: its next runs \
+                 fail at the start until the alias is set again or its `model` changed"
+            );
+        }
+        if global.json {
+            return super::print_json(&removed);
+        }
+        outln!(
+            "{} {}: {} -> (removed)",
+            args.name,
+            removed.alias,
+            removed
+                .from_version
+                .map_or_else(|| "-".into(), |v| v.to_string())
+        );
+        return Ok(());
+    };
     let target = ModelRef {
         name: args.name.clone(),
-        selector: Selector::Version(args.version),
+        selector: Selector::Version(version),
     };
     registry.resolve(&target).map_err(usage)?;
     // The version is loaded as a run would load it (checksums, kind, weights): an alias
@@ -884,7 +922,7 @@ fn alias(
         selector: Selector::Alias(args.alias.clone()),
     };
     if let Ok(old) = registry.resolve(&current)
-        && old.version != args.version
+        && old.version != version
         && let Ok(old) = Bundle::read_manifest(&old.dir)
     {
         warn_alias_change(project, &current, &old, &new.manifest);
@@ -893,7 +931,7 @@ fn alias(
         .set_alias(
             &args.name,
             &args.alias,
-            args.version,
+            version,
             &actor(),
             args.reason.as_deref(),
             chrono::Utc::now(),
@@ -911,17 +949,31 @@ fn alias(
                 .from_version
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "(none)".into()),
-            moved.to_version
+            version
         );
     } else {
         outln!(
-            "{} {} already points at {}; nothing recorded",
+            "{} {} already points at {version}; nothing recorded",
             args.name,
             moved.alias,
-            moved.to_version
         );
     }
     Ok(())
+}
+
+/// The pipelines of the project whose `model` is `reference`.
+fn pipelines_running<'a>(project: &'a Project, reference: &ModelRef) -> Vec<&'a str> {
+    project
+        .pipelines
+        .values()
+        .filter(|p| {
+            p.model
+                .as_deref()
+                .and_then(|m| ModelRef::from_str(m).ok())
+                .is_some_and(|m| m == *reference)
+        })
+        .map(|p| p.name.as_str())
+        .collect()
 }
 
 /// Warns, for each pipeline of the project that runs `reference` (`name@alias`), of what
@@ -934,17 +986,7 @@ fn warn_alias_change(
     old: &nightshift_registry::Manifest,
     new: &nightshift_registry::Manifest,
 ) {
-    let pipelines: Vec<&str> = project
-        .pipelines
-        .values()
-        .filter(|p| {
-            p.model
-                .as_deref()
-                .and_then(|m| ModelRef::from_str(m).ok())
-                .is_some_and(|m| m == *reference)
-        })
-        .map(|p| p.name.as_str())
-        .collect();
+    let pipelines = pipelines_running(project, reference);
     if pipelines.is_empty() {
         return;
     }
@@ -995,7 +1037,8 @@ fn history(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(
             m.from_version
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "(none)".into()),
-            m.to_version,
+            m.to_version
+                .map_or_else(|| "(removed)".into(), |v| v.to_string()),
             m.actor,
             // One line per move, whatever a reason recorded by an older build holds.
             m.reason

@@ -808,4 +808,45 @@ fn an_alias_moves_only_to_a_version_a_run_can_load_and_says_what_the_move_change
         .map(|m| m["to_version"].as_u64().expect("to"))
         .collect();
     assert_eq!(to, [1, 2], "neither refused move was recorded");
+
+    // An alias is removed with --remove (a version or --remove is required), recorded in
+    // the history, and the pipeline that runs it is warned.
+    let out = nightshift(&p, &["models", "alias", "root_cause", "production"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = nightshift(
+        &p,
+        &[
+            "models",
+            "alias",
+            "root_cause",
+            "production",
+            "--remove",
+            "--reason",
+            "retired",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "root_cause production: 2 -> (removed)");
+    assert!(
+        stderr(&out).contains(
+            "pipeline root_cause runs root_cause@production, which now resolves to nothing"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = nightshift(
+        &p,
+        &["models", "predict", "root_cause@production", "--text", "hi"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = nightshift(&p, &["--json", "models", "history", "root_cause"]);
+    let moves: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(moves[2]["from_version"], 2, "{moves}");
+    assert!(moves[2]["to_version"].is_null(), "{moves}");
+    let out = nightshift(&p, &["models", "history", "root_cause"]);
+    assert!(
+        stdout(&out).contains("production   2 -> (removed)  by"),
+        "{}",
+        stdout(&out)
+    );
 }
