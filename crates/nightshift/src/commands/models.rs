@@ -247,6 +247,17 @@ async fn train(
             Some("the text is read from --text-column; --extra-columns adds other columns (channel, city, ...)".into()),
         ));
     }
+    if let Some((_, twice)) = args
+        .extra_columns
+        .iter()
+        .enumerate()
+        .find(|(i, c)| args.extra_columns[..*i].contains(c))
+    {
+        return Err(Failure::usage(
+            format!("`{twice}` is given twice in --extra-columns"),
+            Some("name each input column once".into()),
+        ));
+    }
     let (batches, source) = load_rows(project, &args.data).await?;
     let columns = columns(&args.data, &args.extra_columns);
     let rows = model::labelled_rows(&batches, &columns, &source)?;

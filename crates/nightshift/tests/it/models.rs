@@ -594,6 +594,21 @@ fn training_inputs_that_cannot_work_are_refused_and_float_labels_are_whole() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("both a label column and an --extra-columns input"));
     assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+    // An input named twice would be stored and read twice.
+    let out = train(&[
+        "--data",
+        path,
+        "--label-column",
+        "label",
+        "--extra-columns",
+        "category,category",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`category` is given twice in --extra-columns"),
+        "{}",
+        stderr(&out)
+    );
 
     let single = dir.path().join("single.csv");
     std::fs::write(&single, "text,label\nrefund please,a\ncharged twice,a\n").expect("write");
