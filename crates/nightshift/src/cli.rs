@@ -62,10 +62,16 @@ pub(crate) enum Command {
     )]
     Scheduler(SchedulerArgs),
     /// The run history: list runs, show one, retry a failed one (only what failed is re-run).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nightshift runs list --status failed\n  nightshift runs show RUN_ID\n  nightshift runs retry RUN_ID"
+    )]
     Runs(RunsCommand),
     /// Train, evaluate, inspect and promote models (the model registry).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nightshift models list\n  nightshift models show root_cause\n  nightshift models alias root_cause production 2 --reason \"better on November labels\""
+    )]
     Models(ModelsCommand),
     /// One command tour: synthetic warehouse, model v1 trained on agent labels, every daily run.
     #[command(
@@ -170,6 +176,9 @@ pub(crate) enum RunsCommand {
     )]
     List(RunsListArgs),
     /// One run: its tasks, their state, rows, attempts and errors.
+    #[command(
+        after_help = "Examples:\n  nightshift runs show root_cause-2026-11-19-3\n  nightshift --json runs show root_cause-2026-11-19-3   # the tasks' reports too"
+    )]
     Show(RunIdArg),
     /// Re-run a failed or abandoned run: only its first unfinished task and those after it.
     #[command(after_help = "Example:\n  nightshift runs retry root_cause-2026-11-19-3")]
@@ -213,8 +222,12 @@ pub(crate) enum ModelsCommand {
     )]
     Predict(PredictArgs),
     /// List models with their latest version and aliases.
+    #[command(after_help = "Example:\n  nightshift models list")]
     List,
     /// Show the versions, aliases and metrics of a model.
+    #[command(
+        after_help = "Examples:\n  nightshift models show root_cause\n  nightshift --json models show root_cause   # with each version's metrics"
+    )]
     Show(NameArg),
     /// Point an alias (production, staging, any name) at a version, or remove it; every move
     /// is recorded.
@@ -223,6 +236,7 @@ pub(crate) enum ModelsCommand {
     )]
     Alias(AliasArgs),
     /// Every move of every alias of a model: from, to, when, who, why.
+    #[command(after_help = "Example:\n  nightshift models history root_cause")]
     History(NameArg),
 }
 
