@@ -34,6 +34,24 @@ pub(crate) async fn generate(global: &GlobalArgs, args: &GenerateArgs) -> Result
         (Some(s), false) => Some(parse_date(s, "--drift-from")?),
         (None, false) => Some(end_date - Days::new(3)),
     };
+    if end_date > Utc::now().date_naive() {
+        tracing::warn!(
+            "--end-date {end_date} is after today: the contacts of days to come are generated, \
+             and `run` refuses those dates until they come"
+        );
+    }
+    if let Some(drift) = drift_from
+        && (drift < first || drift > end_date)
+    {
+        tracing::warn!(
+            "--drift-from {drift} is outside the days generated ({first} to {end_date}): {}",
+            if drift > end_date {
+                "no day has the drift"
+            } else {
+                "every day has it"
+            }
+        );
+    }
     let config = synth_config(args.seed, args.rows_per_day, end_date, drift_from)?;
 
     let warehouse = Warehouse::open(&project).await?;
@@ -163,11 +181,15 @@ pub(crate) async fn write_days(
     Ok((tables, rows))
 }
 
-pub(crate) fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
-        Failure::usage(
-            format!("{flag} {s}: {e}"),
-            Some("use YYYY-MM-DD, e.g. 2026-11-20".into()),
-        )
-    })
+/// A day given on the command line, read as `run --date` reads dates (YYYY-MM-DD or RFC 3339,
+/// in UTC; years 1900-2199), with the same errors.
+fn parse_date(s: &str, flag: &str) -> Result<NaiveDate, Failure> {
+    nightshift_core::parse_logical_date(s)
+        .map(|d| d.date_naive())
+        .map_err(|e| {
+            Failure::usage(
+                format!("{flag}: {e}"),
+                Some("use YYYY-MM-DD, e.g. 2026-11-20".into()),
+            )
+        })
 }

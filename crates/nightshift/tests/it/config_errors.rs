@@ -105,6 +105,14 @@ fn no_project_and_bad_dates_are_usage_errors() {
     );
     let out = nightshift(&p, &["run", "root_cause", "--date", "2026-13-01"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // `generate` reads its dates as `run` does.
+    let out = nightshift(&p, &["generate", "--end-date", "2026-13-01"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the calendar has no such day"),
+        "{}",
+        stderr(&out)
+    );
     // A date whose windows would leave the warehouse's timestamps is refused the same way.
     let out = nightshift(&p, &["run", "root_cause", "--date", "+10000-01-01"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
