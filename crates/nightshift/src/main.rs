@@ -168,7 +168,11 @@ fn init_logging(global: &cli::GlobalArgs) {
         }
         (false, _) => "debug,nightshift=trace,nightshift_pipeline=trace,nightshift_lake=trace",
     };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // `-q` on the command line wins over a `RUST_LOG` left in the environment.
+    let filter = match global.quiet {
+        true => EnvFilter::new(default),
+        false => EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default)),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| LossyStderr(std::io::stderr()))

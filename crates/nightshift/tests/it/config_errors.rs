@@ -233,3 +233,19 @@ fn an_argument_that_is_not_utf8_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+/// `-q` on the command line wins over a `RUST_LOG` left in the environment.
+#[test]
+fn quiet_wins_over_rust_log() {
+    let (_d, p) = init();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
+        .arg("--project")
+        .arg(&p)
+        .args(["-q", "sql", "SELECT 1 AS x"])
+        .env_remove("NIGHTSHIFT_PROJECT")
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing but errors on stderr");
+}
