@@ -238,6 +238,20 @@ fn an_argument_that_is_not_utf8_is_a_usage_error() {
 #[test]
 fn quiet_wins_over_rust_log() {
     let (_d, p) = init();
+    // Tables to open: the Delta library logs each at INFO.
+    let out = nightshift(
+        &p,
+        &[
+            "generate",
+            "--days",
+            "1",
+            "--rows-per-day",
+            "10",
+            "--end-date",
+            "2026-11-20",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nightshift"))
         .arg("--project")
         .arg(&p)
