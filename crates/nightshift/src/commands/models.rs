@@ -491,38 +491,51 @@ async fn eval(
         ));
     }
     let report = tokio::task::block_in_place(|| model::evaluate(&loaded, &rows))?;
+    // Scores of rows whose every label is unknown would be meaningless zeros: an error of
+    // the input, naming the labels the model knows.
+    let none_known = |rows: u64, what: &str, known: &[String], column: &str| {
+        let shown: Vec<&str> = known.iter().take(5).map(String::as_str).collect();
+        Failure::usage(
+            format!(
+                "none of the {rows} {} rows in {source} has a {what} {}@{} knows (its {} {what}s: {}{})",
+                if what == "label" {
+                    "labelled"
+                } else {
+                    "scored"
+                },
+                report.model,
+                report.version,
+                known.len(),
+                shown.join(", "),
+                if known.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+            Some(format!(
+                "{column} must name the column the model was trained with as its {what}, whose values are {what}s like those above"
+            )),
+        )
+    };
     if report.rows == 0 {
         let labels = loaded.classifier.labels();
-        let shown: Vec<&str> = labels.iter().take(5).map(String::as_str).collect();
-        return Err(Failure::usage(format!(
-            "none of the {} labelled rows in {source} has a label {}@{} knows (its {} labels: {}{})",
+        return Err(none_known(
             report.unknown_labels,
-            report.model,
-            report.version,
-            labels.len(),
-            shown.join(", "),
-            if labels.len() > shown.len() { ", ..." } else { "" }
-        ), Some(
-            "--label-column must name the column the model was trained to predict, whose values are labels like those above".into(),
-        )));
+            "label",
+            labels,
+            "--label-column",
+        ));
     }
     if let Some(unknown) = report.unknown_parent_labels
         && report.parent_accuracy.is_none()
     {
         let parents = loaded.classifier.parents().unwrap_or_default();
-        let shown: Vec<&str> = parents.iter().take(5).map(String::as_str).collect();
-        return Err(Failure::usage(
-            format!(
-                "none of the {unknown} scored rows in {source} has a parent label {}@{} knows (its {} parents: {}{})",
-                report.model,
-                report.version,
-                parents.len(),
-                shown.join(", "),
-                if parents.len() > shown.len() { ", ..." } else { "" }
-            ),
-            Some(
-                "--parent-column must name the column the model was trained with as its parent, whose values are labels like those above".into(),
-            ),
+        return Err(none_known(
+            unknown,
+            "parent label",
+            parents,
+            "--parent-column",
         ));
     }
     if let Some(unknown) = report.unknown_parent_labels
