@@ -80,95 +80,14 @@ pub async fn execute_run(
         plan.run_id,
         names.join(" -> ")
     );
-    let policy = RetryPolicy::from_spec(&plan.pipeline);
-    let mut rng = jitter_rng(seed_for(&plan.run_id));
-    let mut reports = Vec::new();
-    let mut attempts = Vec::new();
-    let mut failure = None;
-    let plan: &RunPlan = plan;
     // The tasks run while the run's lease is renewed beside them (`keep_alive`): a task or a
     // wait before a retry longer than the lease must not make the live run look abandoned.
-    let work = async {
-        // Predictions made while `features` streamed, waiting for its commit (first attempts only).
-        let mut prepared: Option<PreparedInfer<'_>> = None;
-        'tasks: for (i, task) in tasks.iter().enumerate() {
-            let mut attempt = 0u32;
-            loop {
-                attempt += 1;
-                store.heartbeat(&run.id, clock.now())?;
-                store.task_started(&run.id, task.name(), clock.now())?;
-                // Taken by the first attempt of `infer`: a retry runs it on its own.
-                let overlapped = if *task == Task::Infer {
-                    prepared.take()
-                } else {
-                    None
-                };
-                let result = match (task, model, overlapped) {
-                    (Task::Check, ..) => {
-                        check_waiting_for_data(warehouse, store, plan, &run.id, clock, sleep).await
-                    }
-                    // `infer` next: it runs on the rows as `features` streams them.
-                    (Task::Features, Some(model), _)
-                        if attempt == 1 && tasks.get(i + 1) == Some(&Task::Infer) =>
-                    {
-                        let (features, infer) = features_and_infer(warehouse, plan, model).await;
-                        prepared = infer;
-                        features.map(TaskReport::Features)
-                    }
-                    (Task::Infer, Some(model), Some(infer)) => infer
-                        .finish(warehouse, plan, model)
-                        .await
-                        .map(TaskReport::Infer),
-                    _ => run_task(warehouse, plan, *task, model).await,
-                };
-                match result {
-                    Ok(report) => {
-                        store.task_succeeded(
-                            &run.id,
-                            task.name(),
-                            outcome(&report),
-                            clock.now(),
-                        )?;
-                        attempts.push((*task, attempt));
-                        warn_of_rows_outside_the_window(plan, &reports, &report);
-                        reports.push(report);
-                        break;
-                    }
-                    Err(e) => {
-                        let class = error_class(&e);
-                        let transient = class == ErrorClass::Transient;
-                        store.task_failed(
-                            &run.id,
-                            task.name(),
-                            &error_text(&e),
-                            transient,
-                            attempt,
-                            clock.now(),
-                        )?;
-                        if transient && attempt < policy.max_attempts() {
-                            let delay = policy.delay(attempt, &mut rng);
-                            tracing::warn!(
-                                task = task.name(),
-                                attempt,
-                                "transient failure, retrying in {:.1} s: {e}",
-                                delay.as_secs_f64()
-                            );
-                            sleep(delay).await;
-                            continue;
-                        }
-                        attempts.push((*task, attempt));
-                        failure = Some(e);
-                        break 'tasks;
-                    }
-                }
-            }
-        }
-        Ok::<_, Error>(())
-    };
-    tokio::select! {
-        done = work => done?,
+    let plan: &RunPlan = plan;
+    let done = run_tasks_recorded(warehouse, store, plan, tasks, model, &run.id, clock, sleep);
+    let (reports, attempts, failure) = tokio::select! {
+        done = done => done?,
         never = keep_alive(store, &run.id, clock) => match never {},
-    }
+    };
     let status = store.finish_run(&run.id, clock.now())?;
     Ok(RunOutcome {
         run_id: run.id.to_string(),
@@ -177,6 +96,100 @@ pub async fn execute_run(
         status,
         error: failure,
     })
+}
+
+/// What a run's tasks did: their reports, the attempts of each, and the error that stopped
+/// them, if one did.
+type TasksDone = (Vec<TaskReport>, Vec<(Task, u32)>, Option<Error>);
+
+/// Runs `tasks` in order for the recorded run `run`, each retried on transient errors as the
+/// pipeline's policy says, every attempt recorded in `store`; stops at the first failure.
+#[allow(clippy::too_many_arguments)]
+async fn run_tasks_recorded(
+    warehouse: &Warehouse,
+    store: &RunStore,
+    plan: &RunPlan,
+    tasks: &[Task],
+    model: Option<&LoadedModel>,
+    run: &RunId,
+    clock: &dyn Clock,
+    sleep: Sleep<'_>,
+) -> Result<TasksDone> {
+    let policy = RetryPolicy::from_spec(&plan.pipeline);
+    let mut rng = jitter_rng(seed_for(&plan.run_id));
+    let mut reports = Vec::new();
+    let mut attempts = Vec::new();
+    let mut failure = None;
+    // Predictions made while `features` streamed, waiting for its commit (first attempts only).
+    let mut prepared: Option<PreparedInfer<'_>> = None;
+    'tasks: for (i, task) in tasks.iter().enumerate() {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            store.heartbeat(run, clock.now())?;
+            store.task_started(run, task.name(), clock.now())?;
+            // Taken by the first attempt of `infer`: a retry runs it on its own.
+            let overlapped = if *task == Task::Infer {
+                prepared.take()
+            } else {
+                None
+            };
+            let result = match (task, model, overlapped) {
+                (Task::Check, ..) => {
+                    check_waiting_for_data(warehouse, store, plan, run, clock, sleep).await
+                }
+                // `infer` next: it runs on the rows as `features` streams them.
+                (Task::Features, Some(model), _)
+                    if attempt == 1 && tasks.get(i + 1) == Some(&Task::Infer) =>
+                {
+                    let (features, infer) = features_and_infer(warehouse, plan, model).await;
+                    prepared = infer;
+                    features.map(TaskReport::Features)
+                }
+                (Task::Infer, Some(model), Some(infer)) => infer
+                    .finish(warehouse, plan, model)
+                    .await
+                    .map(TaskReport::Infer),
+                _ => run_task(warehouse, plan, *task, model).await,
+            };
+            match result {
+                Ok(report) => {
+                    store.task_succeeded(run, task.name(), outcome(&report), clock.now())?;
+                    attempts.push((*task, attempt));
+                    warn_of_rows_outside_the_window(plan, &reports, &report);
+                    reports.push(report);
+                    break;
+                }
+                Err(e) => {
+                    let class = error_class(&e);
+                    let transient = class == ErrorClass::Transient;
+                    store.task_failed(
+                        run,
+                        task.name(),
+                        &error_text(&e),
+                        transient,
+                        attempt,
+                        clock.now(),
+                    )?;
+                    if transient && attempt < policy.max_attempts() {
+                        let delay = policy.delay(attempt, &mut rng);
+                        tracing::warn!(
+                            task = task.name(),
+                            attempt,
+                            "transient failure, retrying in {:.1} s: {e}",
+                            delay.as_secs_f64()
+                        );
+                        sleep(delay).await;
+                        continue;
+                    }
+                    attempts.push((*task, attempt));
+                    failure = Some(e);
+                    break 'tasks;
+                }
+            }
+        }
+    }
+    Ok((reports, attempts, failure))
 }
 
 /// Renews `run`'s lease every third of the lease, by the real clock, for as long as it is

@@ -116,14 +116,7 @@ fn move_alias(
         actor,
         reason,
     } = request;
-    let from_version: Option<u32> = tx
-        .query_row(
-            "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
-            params![name, alias],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(sql("read alias"))?;
+    let from_version = alias_version(tx, db_path, name, alias)?;
     let moved = AliasMove {
         name: name.to_string(),
         alias: alias.to_string(),
@@ -385,27 +378,17 @@ impl Registry {
                 }
             }
             Selector::Version(v) => *v,
-            Selector::Alias(alias) => {
-                let target: Option<u32> = tx
-                    .query_row(
-                        "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
-                        params![r.name, alias],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(sql_err(&self.db_path, "read alias"))?;
-                match target {
-                    Some(v) => v,
-                    None => {
-                        self.require_model(&tx, &r.name)?;
-                        return Err(Error::UnknownAlias {
-                            name: r.name.clone(),
-                            alias: alias.clone(),
-                            available: self.aliases_in(&tx, &r.name)?,
-                        });
-                    }
+            Selector::Alias(alias) => match alias_version(&tx, &self.db_path, &r.name, alias)? {
+                Some(v) => v,
+                None => {
+                    self.require_model(&tx, &r.name)?;
+                    return Err(Error::UnknownAlias {
+                        name: r.name.clone(),
+                        alias: alias.clone(),
+                        available: self.aliases_in(&tx, &r.name)?,
+                    });
                 }
-            }
+            },
         };
         self.get_version(&tx, &r.name, version)
     }
@@ -520,14 +503,7 @@ impl Registry {
         let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
             .map_err(sql("start alias removal"))?;
         self.require_model(&tx, name)?;
-        let from_version: Option<u32> = tx
-            .query_row(
-                "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
-                params![name, alias],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql("read alias"))?;
+        let from_version = alias_version(&tx, &self.db_path, name, alias)?;
         let Some(from) = from_version else {
             return Err(Error::UnknownAlias {
                 name: name.to_string(),
@@ -961,6 +937,22 @@ impl VersionRow {
             manifest_sha256: self.manifest_sha256,
         })
     }
+}
+
+/// The version `alias` of `name` points at, if it is set.
+fn alias_version(
+    conn: &Connection,
+    db_path: &Path,
+    name: &str,
+    alias: &str,
+) -> Result<Option<u32>> {
+    conn.query_row(
+        "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
+        params![name, alias],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql_err(db_path, "read alias"))
 }
 
 fn sql_err(path: &Path, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
