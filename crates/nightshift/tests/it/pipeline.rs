@@ -566,10 +566,8 @@ fn output_into_a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
     let (_dir, p) = init();
-    for args in [
-        &["--json", "runs", "list"][..],
-        &["sql", "--csv", "SELECT 1 AS x"],
-    ] {
+    // Runs nightshift with a stdout whose reader went away before anything was written.
+    let into_closed_pipe = |args: &[&str]| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nightshift"))
             .arg("--project")
             .arg(&p)
@@ -580,9 +578,14 @@ fn output_into_a_closed_pipe_ends_quietly() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        // The reader goes away before anything is written.
         drop(child.stdout.take());
-        let out = child.wait_with_output().expect("wait");
+        child.wait_with_output().expect("wait")
+    };
+    for args in [
+        &["--json", "runs", "list"][..],
+        &["sql", "--csv", "SELECT 1 AS x"],
+    ] {
+        let out = into_closed_pipe(args);
         const SIGPIPE: i32 = 13;
         assert_eq!(
             out.status.signal(),
@@ -645,18 +648,7 @@ fn output_into_a_closed_pipe_ends_quietly() {
         ][..],
         &["--json", "vacuum", "--dry-run"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nightshift"))
-            .arg("--project")
-            .arg(&p)
-            .args(args)
-            .env_remove("NIGHTSHIFT_PROJECT")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        drop(child.stdout.take());
-        let out = child.wait_with_output().expect("wait");
+        let out = into_closed_pipe(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
