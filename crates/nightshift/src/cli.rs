@@ -224,11 +224,11 @@ pub(crate) enum ModelsCommand {
     /// List models with their latest version and aliases.
     #[command(after_help = "Example:\n  nightshift models list")]
     List,
-    /// Show the versions, aliases and metrics of a model.
+    /// Show the versions, aliases and metrics of a model, or of one of its versions.
     #[command(
-        after_help = "Examples:\n  nightshift models show root_cause\n  nightshift --json models show root_cause   # with each version's metrics"
+        after_help = "Examples:\n  nightshift models show root_cause\n  nightshift models show root_cause@production   # the version the alias points at\n  nightshift --json models show root_cause@2     # with its metrics"
     )]
-    Show(NameArg),
+    Show(ShowArgs),
     /// Point an alias (production, staging, any name) at a version, or remove it; every move
     /// is recorded.
     #[command(
@@ -309,6 +309,12 @@ pub(crate) struct PredictArgs {
     /// How many labels to show (1 or more).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) top_k: u16,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// Model name (every version), or one version: name@3, name@production, name@latest.
+    pub(crate) model: String,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,8 @@ use nightshift_pipeline::model::{self, Columns};
 use nightshift_registry::{AliasRequest, Bundle, ModelRef, Registry, Selector};
 
 use crate::cli::{
-    AliasArgs, DataArgs, EvalArgs, GlobalArgs, ModelsCommand, NameArg, PredictArgs, TrainArgs,
+    AliasArgs, DataArgs, EvalArgs, GlobalArgs, ModelsCommand, NameArg, PredictArgs, ShowArgs,
+    TrainArgs,
 };
 use crate::failure::Failure;
 
@@ -743,18 +744,27 @@ fn list(global: &GlobalArgs, registry: &Registry) -> Result<(), Failure> {
 }
 
 #[allow(clippy::print_stdout)]
-fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), Failure> {
-    let versions = registry
-        .versions(&args.name)
+fn show(global: &GlobalArgs, registry: &Registry, args: &ShowArgs) -> Result<(), Failure> {
+    let reference = parse_ref(&args.model)?;
+    let name = &reference.name;
+    let mut versions = registry
+        .versions(name)
         .map_err(nightshift_pipeline::Error::from)?;
     let aliases = registry
-        .aliases(&args.name)
+        .aliases(name)
         .map_err(nightshift_pipeline::Error::from)?;
     if versions.is_empty() {
         return Err(Failure::usage(
-            format!("no model named `{}`", args.name),
+            format!("no model named `{name}`"),
             Some("`nightshift models list` shows the models".into()),
         ));
+    }
+    // `name@3`, `name@production`, `name@latest`: that version alone.
+    if args.model.contains('@') {
+        let one = registry
+            .resolve(&reference)
+            .map_err(nightshift_pipeline::Error::from)?;
+        versions.retain(|v| v.version == one.version);
     }
     // What each version is (from its manifest: labels, hidden layer, training source); a
     // bundle whose manifest cannot be read is listed with the reason instead.
@@ -783,10 +793,10 @@ fn show(global: &GlobalArgs, registry: &Registry, args: &NameArg) -> Result<(), 
             })
             .collect();
         return super::print_json(
-            &serde_json::json!({ "name": args.name, "aliases": aliases, "versions": versions }),
+            &serde_json::json!({ "name": name, "aliases": aliases, "versions": versions }),
         );
     }
-    outln!("model {}", args.name);
+    outln!("model {name}");
     for (alias, v) in &aliases {
         outln!("  alias {alias} -> {v}");
     }

@@ -280,6 +280,36 @@ fn train_eval_predict_alias_and_history() {
         .map(|v| v["hidden"].as_u64().expect("hidden"))
         .collect();
     assert_eq!(hidden, [128, 128, 0], "{shown}");
+    // One version: by number, by alias (production -> 2 above), or the latest.
+    let shown_versions = |reference: &str| -> Vec<u64> {
+        let out = nightshift(&p, &["--json", "models", "show", reference]);
+        assert!(out.status.success(), "{reference}: {}", stderr(&out));
+        let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        assert_eq!(shown["name"], "rc", "{shown}");
+        shown["versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .map(|v| v["version"].as_u64().expect("version"))
+            .collect()
+    };
+    assert_eq!(shown_versions("rc@1"), [1]);
+    assert_eq!(shown_versions("rc@production"), [2]);
+    assert_eq!(shown_versions("rc@latest"), [3]);
+    let out = nightshift(&p, &["models", "show", "rc@3"]);
+    let text = stdout(&out);
+    assert!(text.contains("version 3"), "{text}");
+    assert_eq!(text.matches(", linear; trained on").count(), 1, "{text}");
+    assert!(!text.contains("hidden layer of 128 units"), "{text}");
+    for missing in ["rc@9", "rc@staging"] {
+        let out = nightshift(&p, &["models", "show", missing]);
+        assert!(!out.status.success(), "{missing}");
+        assert!(
+            stderr(&out).contains("hint:"),
+            "{missing}: {}",
+            stderr(&out)
+        );
+    }
     let out = nightshift(
         &p,
         &[
