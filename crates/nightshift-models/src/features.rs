@@ -211,8 +211,9 @@ pub(crate) struct Scratch {
     pub(crate) feats: Vec<(u32, f32)>,
     /// Class scores buffer for prediction.
     pub(crate) probs: Vec<f32>,
-    /// Hidden-layer pre-activations (models with a hidden layer).
-    pub(crate) hidden: Vec<f32>,
+    /// With a hidden layer: the class scores and hidden pre-activations, laid out as a
+    /// [`crate::classifier::FusedRows`] row; the linear scores of a linear model's token path.
+    pub(crate) fused: Vec<f32>,
     /// The positive hidden activations `(unit, value)`, the hidden layer's sparse output.
     pub(crate) active: Vec<(u32, f32)>,
     /// The hidden layer's class scores.

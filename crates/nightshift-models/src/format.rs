@@ -150,13 +150,9 @@ impl TextClassifier {
     /// `from_bytes(&m.to_bytes())` gives a model with identical predictions.
     pub fn to_bytes(&self) -> Vec<u8> {
         let c = self.labels.len();
+        let width = self.hidden.as_ref().map_or(0, |h| h.width);
         let mut w = Writer(Vec::with_capacity(
-            64 + 2 * self.weights.len()
-                + 8 * self.vocab.len()
-                + self
-                    .hidden
-                    .as_ref()
-                    .map_or(0, |h| 2 * (h.input.len() + h.output.len())),
+            64 + 2 * self.vocab.len() * (c + width) + 8 * self.vocab.len() + 2 * width * c,
         ));
         w.0.extend_from_slice(MAGIC);
         w.u32(FORMAT_VERSION);
@@ -197,12 +193,12 @@ impl TextClassifier {
         }
         w.f32s(&self.vocab.idf);
         w.f32s(&self.bias);
-        w.u16s(&self.weights);
+        w.u16s(&self.rows.linear());
         match &self.hidden {
             Some(h) => {
                 w.u32(h.width as u32);
                 w.f32s(&h.input_bias);
-                w.u16s(&h.input);
+                w.u16s(&self.rows.hidden_input());
                 w.u16s(&h.output);
                 w.f32s(&h.output_bias);
             }
@@ -339,7 +335,7 @@ impl TextClassifier {
             return Err(Error::ChecksumMismatch);
         }
         let vocab = Vocabulary::new(features.hash_bits, buckets, idf)?;
-        Ok(Self {
+        Ok(Self::new(
             features,
             vocab,
             labels,
@@ -349,12 +345,16 @@ impl TextClassifier {
             hidden,
             temperature,
             hyperparameters,
-        })
+        ))
     }
 }
 
 /// The hidden-layer fields of a version-4 model (`None` when `H = 0`).
-fn read_hidden(r: &mut Reader<'_>, rows: usize, c: usize) -> Result<Option<HiddenLayer>> {
+fn read_hidden(
+    r: &mut Reader<'_>,
+    rows: usize,
+    c: usize,
+) -> Result<Option<(HiddenLayer, Vec<u16>)>> {
     let at = r.pos;
     let width = r.u32()? as usize;
     if width == 0 {
@@ -373,12 +373,9 @@ fn read_hidden(r: &mut Reader<'_>, rows: usize, c: usize) -> Result<Option<Hidde
     let input = r.bf16_weights(n_input)?;
     let output = r.bf16_weights(width * c)?;
     let output_bias = r.f32s(c)?;
-    Ok(Some(HiddenLayer::new(
-        width,
+    Ok(Some((
+        HiddenLayer::new(width, input_bias, output, output_bias),
         input,
-        input_bias,
-        output,
-        output_bias,
     )))
 }
 

@@ -25,7 +25,6 @@ use crate::classifier::{
     HiddenLayer, avx2_or_baseline, bf16_from_f32, linear_scores, mix_logits, relu_sparse,
     softmax_in_place,
 };
-use crate::memory::huge_vec;
 use crate::train::{Csr, batch_triplets, sparse_adagrad_step};
 
 /// Initial weight scale of the input layer `U` (standard deviation); the output layer's is
@@ -70,16 +69,15 @@ impl Mlp {
         linear_scores(&self.v, &self.d, active, out);
     }
 
-    /// The stored (bfloat16) form.
+    /// The stored (bfloat16) form, but the input rows ([`Self::input_bf16`]).
     pub(crate) fn to_layer(&self) -> HiddenLayer {
-        let bf = |w: &[f32]| huge_vec(w.len(), w.iter().map(|&x| bf16_from_f32(x)));
-        HiddenLayer::new(
-            self.width,
-            bf(&self.u),
-            self.c.clone(),
-            bf(&self.v),
-            self.d.clone(),
-        )
+        let v = self.v.iter().map(|&x| bf16_from_f32(x)).collect();
+        HiddenLayer::new(self.width, self.c.clone(), v, self.d.clone())
+    }
+
+    /// The input rows `U` in their stored (bfloat16) form.
+    pub(crate) fn input_bf16(&self) -> Vec<u16> {
+        self.u.iter().map(|&x| bf16_from_f32(x)).collect()
     }
 }
 

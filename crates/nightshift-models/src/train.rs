@@ -423,17 +423,17 @@ fn train_inner(
         parent_conflicts: hreport.as_ref().map_or(0, |r| r.conflicting_children),
         hierarchy: hreport,
     };
-    let model = TextClassifier {
-        features: fc.clone(),
+    let model = TextClassifier::new(
+        fc.clone(),
         vocab,
         labels,
         hierarchy,
-        weights: huge_vec(weights.len(), weights.iter().map(|&w| bf16_from_f32(w))),
+        huge_vec(weights.len(), weights.iter().map(|&w| bf16_from_f32(w))),
         bias,
-        hidden: mlp.as_ref().map(Mlp::to_layer),
+        mlp.as_ref().map(|m| (m.to_layer(), m.input_bf16())),
         temperature,
         hyperparameters,
-    };
+    );
     Ok((model, report))
 }
 
