@@ -68,4 +68,4 @@ pub use error::{Error, Result};
 pub use features::{CharWeighting, FeatureConfig, fnv1a};
 pub use hierarchy::HierarchyReport;
 pub use metrics::{accuracy, expected_calibration_error, macro_f1, per_class};
-pub use train::{Example, TrainConfig, TrainReport, train};
+pub use train::{Example, FEW_CLASSES, TrainConfig, TrainReport, default_hidden_units, train};

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate, TimeZone, Utc};
 use nightshift_lake::Warehouse;
-use nightshift_models::TrainConfig;
+use nightshift_models::{TrainConfig, default_hidden_units};
 use nightshift_pipeline::model::{self, Columns};
 use nightshift_pipeline::{RunPlan, Task, TaskReport, execute_run};
 use nightshift_runs::{SystemClock, Trigger};
@@ -108,7 +108,15 @@ pub(crate) async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<(), Fai
             &rows,
             &columns,
             &training_sql,
-            &TrainConfig::default(),
+            &TrainConfig {
+                hidden: default_hidden_units(
+                    rows.labels
+                        .iter()
+                        .collect::<std::collections::HashSet<_>>()
+                        .len(),
+                ),
+                ..TrainConfig::default()
+            },
             &Utc::now,
             Some(nightshift_registry::AliasRequest {
                 alias: "production",

@@ -249,13 +249,14 @@ fn train_eval_predict_alias_and_history() {
     assert_eq!(moves[1]["to_version"], 2);
     assert_eq!(moves[1]["reason"], "newer");
 
-    // The default has a hidden layer of 128 units; `--hidden 0` trains the linear model
-    // alone: its own weights, recorded in the manifest, as accurate.
+    // The default has a hidden layer of 96 units with 4 labels (128 with more than 32);
+    // `--hidden 0` trains the linear model alone: its own weights, recorded in the
+    // manifest, as accurate.
     let manifest = |v: u32| -> serde_json::Value {
         let path = p.join(format!("models/rc/{v}/manifest.json"));
         serde_json::from_slice(&std::fs::read(path).expect("manifest")).expect("json")
     };
-    assert_eq!(manifest(1)["hyperparameters"]["hidden"], 128);
+    assert_eq!(manifest(1)["hyperparameters"]["hidden"], 96);
     let out = train(&["--hidden", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "rc@3");
@@ -266,7 +267,7 @@ fn train_eval_predict_alias_and_history() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert_eq!(
-        text.matches("linear + hidden layer of 128 units").count(),
+        text.matches("linear + hidden layer of 96 units").count(),
         2,
         "{text}"
     );
@@ -279,7 +280,7 @@ fn train_eval_predict_alias_and_history() {
         .iter()
         .map(|v| v["hidden"].as_u64().expect("hidden"))
         .collect();
-    assert_eq!(hidden, [128, 128, 0], "{shown}");
+    assert_eq!(hidden, [96, 96, 0], "{shown}");
     // One version: by number, by alias (production -> 2 above), or the latest.
     let shown_versions = |reference: &str| -> Vec<u64> {
         let out = nightshift(&p, &["--json", "models", "show", reference]);
@@ -300,7 +301,7 @@ fn train_eval_predict_alias_and_history() {
     let text = stdout(&out);
     assert!(text.contains("version 3"), "{text}");
     assert_eq!(text.matches(", linear; trained on").count(), 1, "{text}");
-    assert!(!text.contains("hidden layer of 128 units"), "{text}");
+    assert!(!text.contains("hidden layer of 96 units"), "{text}");
     for missing in ["rc@9", "rc@staging"] {
         let out = nightshift(&p, &["models", "show", missing]);
         assert!(!out.status.success(), "{missing}");
