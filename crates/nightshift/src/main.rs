@@ -37,7 +37,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
+            if e.use_stderr() {
+                let _ = write!(std::io::stderr().lock(), "{}", usage_error_text(&e));
+            } else {
+                let _ = e.print();
+            }
             // Scripts that asked for JSON get their one document for a usage error too.
             if code == 2 && std::env::args_os().any(|a| a == "--json") {
                 // clap's message: its first paragraph, on one line; for a command group
@@ -182,6 +186,43 @@ fn init_logging(global: &cli::GlobalArgs) {
         .init();
 }
 
+/// clap's usage error as printed on stderr, coloured as the logs are, with its `tip:` lines
+/// saying `hint:` like every other error of this CLI.
+fn usage_error_text(e: &clap::Error) -> String {
+    let rendered = e.render();
+    let text = if colour_on_stderr() {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    hint_for_tip(&text)
+}
+
+/// Renames clap's `tip:` labels (at the start of an indented line, possibly behind a colour
+/// code) to `hint:`; any other `tip:` in the text (a value the user typed) is left alone.
+fn hint_for_tip(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_start_matches(' ');
+        let indent = &line[..line.len() - body.len()];
+        // A colour code, if any: ESC '[' digits and ';' then 'm'.
+        let code_len = if body.starts_with("\u{1b}[") {
+            body.find('m').map_or(0, |m| m + 1)
+        } else {
+            0
+        };
+        if !indent.is_empty() && body[code_len..].starts_with("tip:") {
+            out.push_str(indent);
+            out.push_str(&body[..code_len]);
+            out.push_str("hint:");
+            out.push_str(&body[code_len + "tip:".len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 /// Whether the logs on stderr are coloured: on a terminal, unless `NO_COLOR` is set
 /// (<https://no-color.org>) or the terminal is `dumb`.
 fn colour_on_stderr() -> bool {
@@ -213,5 +254,23 @@ impl Write for LossyStderr {
     fn flush(&mut self) -> std::io::Result<()> {
         let _ = self.0.flush();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint_for_tip;
+
+    #[test]
+    fn clap_tips_become_hints_and_nothing_else_changes() {
+        let plain = "error: unexpected argument '--dat' found\n\n  tip: a similar argument exists: '--date'\n\nUsage: nightshift run\n";
+        assert_eq!(hint_for_tip(plain), plain.replace("  tip:", "  hint:"),);
+        let coloured = "error: x\n\n  \u{1b}[32mtip:\u{1b}[0m use '-- tip:'\n";
+        assert_eq!(
+            hint_for_tip(coloured),
+            "error: x\n\n  \u{1b}[32mhint:\u{1b}[0m use '-- tip:'\n"
+        );
+        // Only an indented label is clap's: a line of its own text starting with `tip:` stays.
+        assert_eq!(hint_for_tip("tip: x\n"), "tip: x\n");
     }
 }

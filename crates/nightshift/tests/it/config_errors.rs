@@ -171,6 +171,15 @@ fn no_project_and_bad_dates_are_usage_errors() {
         doc["error"].as_str().is_some_and(|e| e.contains("bogus")),
         "{doc}"
     );
+    // A mistyped flag: the argument parser's suggestion is a `hint:` line like every other.
+    let out = nightshift(&p, &["run", "root_cause", "--dat", "2026-11-22"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("  hint: a similar argument exists: '--date'")
+            && !stderr(&out).contains("tip:"),
+        "{}",
+        stderr(&out)
+    );
     let out = nightshift(&p, &["run", "nope", "--date", "2026-11-22"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
