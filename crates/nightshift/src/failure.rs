@@ -69,6 +69,9 @@ impl Failure {
                 None => Ok(()),
             })
         };
+        for note in panic_notes(&message) {
+            let _ = writeln!(err, "  note: {note}");
+        }
         drop(err);
         if json && !self.json_printed {
             let mut doc = serde_json::json!({
@@ -100,6 +103,95 @@ impl Failure {
         }
         ExitCode::from(self.code)
     }
+}
+
+/// A panic on a thread other than the main one, held back by [`install_panic_hook`].
+#[derive(Debug, Clone, PartialEq)]
+struct WorkerPanic {
+    message: String,
+    location: String,
+}
+
+/// The worker panics held back so far (at most [`MAX_HELD_PANICS`]).
+static WORKER_PANICS: std::sync::Mutex<Vec<WorkerPanic>> = std::sync::Mutex::new(Vec::new());
+
+const MAX_HELD_PANICS: usize = 4;
+
+fn hold(panic: WorkerPanic) {
+    // The same panic from several threads (one per file being written, say) is told once.
+    if let Ok(mut held) = WORKER_PANICS.lock()
+        && held.len() < MAX_HELD_PANICS
+        && !held.contains(&panic)
+    {
+        held.push(panic);
+    }
+}
+
+/// Whether a panic on the thread named `thread` is held back rather than printed at once.
+fn held_back(thread: Option<&str>, debugging: bool) -> bool {
+    !debugging && thread != Some("main")
+}
+
+/// The `note:` lines (without the label) for the held-back panics that the failure's
+/// `message` does not already tell.
+fn panic_notes(message: &str) -> Vec<String> {
+    let held = WORKER_PANICS
+        .lock()
+        .map(|held| held.clone())
+        .unwrap_or_default();
+    held.into_iter()
+        .filter(|p| !message.contains(&p.message))
+        .map(|p| {
+            format!(
+                "a worker thread panicked at {}: {} (perhaps a consequence of the error above; RUST_BACKTRACE=1 shows its stack)",
+                short_location(&p.location),
+                p.message
+            )
+        })
+        .collect()
+}
+
+/// A panic's place without the cargo registry's directories: a dependency's
+/// `/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/object_store-0.13.2/src/x.rs:1:2`
+/// is `object_store-0.13.2/src/x.rs:1:2`.
+fn short_location(location: &str) -> &str {
+    match location.find("/registry/src/") {
+        Some(at) => {
+            let rest = &location[at + "/registry/src/".len()..];
+            rest.find('/').map_or(rest, |slash| &rest[slash + 1..])
+        }
+        None => location,
+    }
+}
+
+/// Holds back the standard message of a panic on a worker thread instead of printing it at
+/// once. Libraries under us catch some of their own panics and return them as errors (the
+/// Delta writer's upload task on a full disk, for one), and the standard hook would print a
+/// `thread 'tokio-rt-worker' panicked` message, unexplained, above the clear `error:` /
+/// `hint:` lines of that same failure. A held-back panic is logged at debug level (`-v`) and,
+/// if the command then fails, printed as a `note:` under its error, unless the error already
+/// says it. A command that succeeds had its panic caught and handled, and prints nothing. The
+/// main thread's panics, and every panic when `RUST_BACKTRACE` is set (someone is debugging),
+/// go to the standard hook as before.
+pub(crate) fn install_panic_hook() {
+    let standard = std::panic::take_hook();
+    let debugging = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0");
+    std::panic::set_hook(Box::new(move |info| {
+        if !held_back(std::thread::current().name(), debugging) {
+            return standard(info);
+        }
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(a panic without a message)".to_string());
+        let location = info
+            .location()
+            .map_or_else(|| "an unknown place".to_string(), |l| l.to_string());
+        tracing::debug!(%location, "a worker thread panicked: {message}");
+        hold(WorkerPanic { message, location });
+    }));
 }
 
 impl From<nightshift_core::ConfigErrors> for Failure {
@@ -266,6 +358,43 @@ pub(crate) fn pasteable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_panics_are_held_for_the_error_report_unless_it_tells_them() {
+        assert!(held_back(Some("tokio-rt-worker"), false));
+        assert!(held_back(None, false));
+        assert!(!held_back(Some("main"), false));
+        assert!(!held_back(Some("tokio-rt-worker"), true));
+        hold(WorkerPanic {
+            message: "Already shut down".into(),
+            location: "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/object_store-0.13.2/src/buffered.rs:369:41".into(),
+        });
+        let notes = panic_notes("No space left on device (os error 28)");
+        assert_eq!(
+            notes,
+            vec![
+                "a worker thread panicked at object_store-0.13.2/src/buffered.rs:369:41: Already shut down (perhaps a consequence of the error above; RUST_BACKTRACE=1 shows its stack)"
+            ]
+        );
+        assert!(panic_notes("task 3 panicked with message \"Already shut down\"").is_empty());
+        // Told once however many threads hit it.
+        hold(WorkerPanic {
+            message: "Already shut down".into(),
+            location: "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/object_store-0.13.2/src/buffered.rs:369:41".into(),
+        });
+        assert_eq!(panic_notes("").len(), 1);
+        for i in 0..2 * MAX_HELD_PANICS {
+            hold(WorkerPanic {
+                message: format!("panic {i}"),
+                location: "x.rs:1:1".into(),
+            });
+        }
+        assert_eq!(panic_notes("").len(), MAX_HELD_PANICS);
+        assert_eq!(
+            short_location("crates/nightshift/src/main.rs:3:4"),
+            "crates/nightshift/src/main.rs:3:4"
+        );
+    }
 
     /// An error that repeats its source in its own message, as many libraries' do.
     #[derive(Debug)]

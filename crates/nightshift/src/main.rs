@@ -27,6 +27,7 @@ use crate::cli::Cli;
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
+    failure::install_panic_hook();
     // `NIGHTSHIFT_PROJECT=` (an unset CI variable, say) means no project given, not an empty
     // `--project` value that the user never typed.
     if std::env::var_os("NIGHTSHIFT_PROJECT").is_some_and(|v| v.is_empty()) {
