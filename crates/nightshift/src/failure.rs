@@ -117,6 +117,33 @@ static WORKER_PANICS: std::sync::Mutex<Vec<WorkerPanic>> = std::sync::Mutex::new
 
 const MAX_HELD_PANICS: usize = 4;
 
+/// Set by a long-running command (the scheduler): held-back panics are also logged as
+/// warnings when they happen.
+static LOG_PANICS_AT_ONCE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// For a command that runs for long (the scheduler): a worker's panic is logged as a warning
+/// when it happens, rather than only told when the command ends.
+pub(crate) fn log_panics_when_they_happen() {
+    LOG_PANICS_AT_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// After a command that succeeded: the worker panics that were caught and recovered from,
+/// as `note:` lines on stderr (nothing when there were none).
+pub(crate) fn report_recovered_panics() {
+    let notes = panic_notes("");
+    if notes.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    for note in notes {
+        let _ = writeln!(
+            err,
+            "note: {note}; the command recovered from it and succeeded"
+        );
+    }
+}
+
 fn hold(panic: WorkerPanic) {
     // The same panic from several threads (one per file being written, say) is told once.
     if let Ok(mut held) = WORKER_PANICS.lock()
@@ -168,10 +195,10 @@ fn short_location(location: &str) -> &str {
 /// once. Libraries under us catch some of their own panics and return them as errors (the
 /// Delta writer's upload task on a full disk, for one), and the standard hook would print a
 /// `thread 'tokio-rt-worker' panicked` message, unexplained, above the clear `error:` /
-/// `hint:` lines of that same failure. A held-back panic is logged at debug level (`-v`) and,
-/// if the command then fails, printed as a `note:` under its error, unless the error already
-/// says it. A command that succeeds had its panic caught and handled, and prints nothing. The
-/// main thread's panics, and every panic when `RUST_BACKTRACE` is set (someone is debugging),
+/// `hint:` lines of that same failure. A held-back panic is logged at debug level (`-v`; as
+/// a warning in the scheduler, [`log_panics_when_they_happen`]) and printed as a `note:`
+/// when the command ends: under its error if it fails, unless the error already says it, or
+/// after its output if it succeeded ([`report_recovered_panics`]). The main thread's panics, and every panic when `RUST_BACKTRACE` is set (someone is debugging),
 /// go to the standard hook as before.
 pub(crate) fn install_panic_hook() {
     let standard = std::panic::take_hook();
@@ -189,7 +216,11 @@ pub(crate) fn install_panic_hook() {
         let location = info
             .location()
             .map_or_else(|| "an unknown place".to_string(), |l| l.to_string());
-        tracing::debug!(%location, "a worker thread panicked: {message}");
+        if LOG_PANICS_AT_ONCE.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(%location, "a worker thread panicked: {message}");
+        } else {
+            tracing::debug!(%location, "a worker thread panicked: {message}");
+        }
         hold(WorkerPanic { message, location });
     }));
 }

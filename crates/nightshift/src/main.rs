@@ -96,7 +96,10 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(commands::dispatch(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            failure::report_recovered_panics();
+            ExitCode::SUCCESS
+        }
         Err(failure) => failure.report(json),
     }
 }

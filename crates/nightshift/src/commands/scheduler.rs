@@ -101,6 +101,8 @@ impl Clock for FixedClock {
 }
 
 pub(crate) async fn scheduler(global: &GlobalArgs, args: &SchedulerArgs) -> Result<(), Failure> {
+    // Runs for days: a worker's panic is logged when it happens, not held for the exit.
+    crate::failure::log_panics_when_they_happen();
     let mut project = super::load_project(&global.project)?;
     let mut stamp = config_stamp(&project);
     let clock: Box<dyn Clock + Send + Sync> = match &args.now {
