@@ -70,7 +70,10 @@ impl Failure {
             })
         };
         for note in panic_notes(&message) {
-            let _ = writeln!(err, "  note: {note}");
+            let _ = writeln!(
+                err,
+                "  note: {note} (perhaps a consequence of the error above; RUST_BACKTRACE=1 shows its stack)"
+            );
         }
         drop(err);
         if json && !self.json_printed {
@@ -139,7 +142,7 @@ pub(crate) fn report_recovered_panics() {
     for note in notes {
         let _ = writeln!(
             err,
-            "note: {note}; the command recovered from it and succeeded"
+            "note: {note}; the command recovered from it and succeeded (RUST_BACKTRACE=1 shows its stack)"
         );
     }
 }
@@ -159,8 +162,8 @@ fn held_back(thread: Option<&str>, debugging: bool) -> bool {
     !debugging && thread != Some("main")
 }
 
-/// The `note:` lines (without the label) for the held-back panics that the failure's
-/// `message` does not already tell.
+/// The held-back panics that the failure's `message` does not already tell, each as
+/// "a worker thread panicked at PLACE: MESSAGE" (the caller adds the label and the ending).
 fn panic_notes(message: &str) -> Vec<String> {
     let held = WORKER_PANICS
         .lock()
@@ -170,7 +173,7 @@ fn panic_notes(message: &str) -> Vec<String> {
         .filter(|p| !message.contains(&p.message))
         .map(|p| {
             format!(
-                "a worker thread panicked at {}: {} (perhaps a consequence of the error above; RUST_BACKTRACE=1 shows its stack)",
+                "a worker thread panicked at {}: {}",
                 short_location(&p.location),
                 p.message
             )
@@ -404,7 +407,7 @@ mod tests {
         assert_eq!(
             notes,
             vec![
-                "a worker thread panicked at object_store-0.13.2/src/buffered.rs:369:41: Already shut down (perhaps a consequence of the error above; RUST_BACKTRACE=1 shows its stack)"
+                "a worker thread panicked at object_store-0.13.2/src/buffered.rs:369:41: Already shut down"
             ]
         );
         assert!(panic_notes("task 3 panicked with message \"Already shut down\"").is_empty());
