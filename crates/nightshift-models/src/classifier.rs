@@ -345,11 +345,27 @@ pub(crate) fn f32_from_bf16(b: u16) -> f32 {
     f32::from_bits(u32::from(b) << 16)
 }
 
+/// Whether the kernels take AVX-512 lanes (16 `f32`) rather than AVX2's 8: the CPU has
+/// AVX-512F and `NIGHTSHIFT_SIMD` is not `avx2` (set it to compare the two, or on a CPU that
+/// lowers its clock for 512-bit instructions). Either way every lane computes the same
+/// operations in the same order, so the results are the same bits. Checked once.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn use_avx512() -> bool {
+    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *USE.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::env::var_os("NIGHTSHIFT_SIMD").is_none_or(|v| v != "avx2")
+    })
+}
+
 /// Defines the kernel `$name` and its baseline build `$baseline` from one body: `$name` runs
-/// the body compiled for AVX2 when the CPU has it, `$baseline` as compiled for the target.
+/// the body compiled for AVX-512 or AVX2 when the CPU has it ([`use_avx512`]), `$baseline`
+/// as compiled for the target.
 /// For the training kernels: they keep separate multiplies and adds (Rust never fuses them)
-/// and IEEE-exact square roots and divisions, each lane in the same order, so both builds give
-/// the same bits; AVX2 only makes the lanes twice as wide.
+/// and IEEE-exact square roots and divisions, each lane in the same order, so every build
+/// gives the same bits; AVX2 and AVX-512 only make the lanes wider.
 macro_rules! avx2_or_baseline {
     (
         $(#[$meta:meta])*
@@ -361,10 +377,19 @@ macro_rules! avx2_or_baseline {
         $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                fn widest($($arg: $ty),*) {
+                    $baseline($($arg),*)
+                }
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
                 fn wide($($arg: $ty),*) {
                     $baseline($($arg),*)
+                }
+                if $crate::classifier::use_avx512() {
+                    // SAFETY: the CPU supports AVX-512F (checked by `use_avx512`).
+                    return unsafe { widest($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU supports AVX2 (checked just above).
@@ -503,12 +528,17 @@ fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
-/// Calls `$fast` (compiled for AVX2 + FMA) when this CPU has both, `$portable` otherwise,
-/// with the same arguments; the two must compute the same bits.
+/// Calls `$widest` (compiled for AVX-512) when [`use_avx512`], `$fast` (compiled for AVX2 +
+/// FMA) when this CPU has both, `$portable` otherwise, with the same arguments; all three
+/// must compute the same bits.
 macro_rules! dispatch {
-    ($fast:ident, $portable:ident, ($($arg:expr),*)) => {{
+    ($widest:ident, $fast:ident, $portable:ident, ($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
         {
+            if use_avx512() {
+                // SAFETY: the CPU supports AVX-512F and FMA (checked by `use_avx512`).
+                return unsafe { $widest($($arg),*) };
+            }
             if has_avx2_fma() {
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                 return unsafe { $fast($($arg),*) };
@@ -528,6 +558,7 @@ pub(crate) fn linear_scores_bf16(
     out: &mut [f32],
 ) {
     dispatch!(
+        linear_scores_bf16_avx512,
         linear_scores_bf16_avx2,
         linear_scores_bf16_portable,
         (weights, bias, feats, out)
@@ -544,6 +575,7 @@ pub(crate) fn linear_scores_f32(
     out: &mut [f32],
 ) {
     dispatch!(
+        linear_scores_f32_avx512,
         linear_scores_f32_avx2,
         linear_scores_f32_portable,
         (weights, bias, feats, out)
@@ -553,6 +585,12 @@ pub(crate) fn linear_scores_f32(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn linear_scores_f32_avx2(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    accumulate_fused(weights, bias, feats, out, |w| w, f32::mul_add, |_| {});
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn linear_scores_f32_avx512(weights: &[f32], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
     accumulate_fused(weights, bias, feats, out, |w| w, f32::mul_add, |_| {});
 }
 
@@ -569,12 +607,25 @@ fn linear_scores_f32_portable(
 /// `out += k · x`, fused (one rounding per element), the same bits on every CPU.
 #[inline]
 pub(crate) fn add_scaled(out: &mut [f32], k: f32, x: &[f32]) {
-    dispatch!(add_scaled_avx2, add_scaled_portable, (out, k, x))
+    dispatch!(
+        add_scaled_avx512,
+        add_scaled_avx2,
+        add_scaled_portable,
+        (out, k, x)
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn add_scaled_avx2(out: &mut [f32], k: f32, x: &[f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = k.mul_add(v, *o);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn add_scaled_avx512(out: &mut [f32], k: f32, x: &[f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = k.mul_add(v, *o);
     }
@@ -595,6 +646,26 @@ const PREFETCH_AHEAD: usize = 8;
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn linear_scores_bf16_avx2(weights: &[u16], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    linear_scores_bf16_prefetched(weights, bias, feats, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn linear_scores_bf16_avx512(weights: &[u16], bias: &[f32], feats: &[(u32, f32)], out: &mut [f32]) {
+    linear_scores_bf16_prefetched(weights, bias, feats, out);
+}
+
+/// The body of the vector builds of [`linear_scores_bf16`]: each row prefetched
+/// [`PREFETCH_AHEAD`] features ahead, hardware fused multiply-adds (inlined into a function
+/// that enables FMA).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn linear_scores_bf16_prefetched(
+    weights: &[u16],
+    bias: &[f32],
+    feats: &[(u32, f32)],
+    out: &mut [f32],
+) {
     use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     let c = bias.len();
     let prefetch = |r: u32| {
@@ -1113,6 +1184,41 @@ mod tests {
         linear_scores_bf16(&weights, &bias, &feats, &mut dispatched);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&portable), bits(&dispatched));
+        // Each vector build this CPU can run, called directly (the dispatcher takes only the
+        // widest).
+        #[cfg(target_arch = "x86_64")]
+        {
+            type Kernel = unsafe fn(&[u16], &[f32], &[(u32, f32)], &mut [f32]);
+            let mut builds: Vec<(&str, Kernel)> = Vec::new();
+            if has_avx2_fma() {
+                builds.push(("avx2", linear_scores_bf16_avx2));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") && has_avx2_fma() {
+                builds.push(("avx512", linear_scores_bf16_avx512));
+            }
+            for (name, kernel) in builds {
+                let mut out = vec![0f32; c];
+                // SAFETY: the CPU has the features the build needs (checked above).
+                unsafe { kernel(&weights, &bias, &feats, &mut out) };
+                assert_eq!(bits(&portable), bits(&out), "{name}");
+                let mut axpy = [
+                    0.25f32, -3.0, 7.5, 1e-3, 2.5, -0.5, 3.25, 9.0, 1.0, 0.0, 4.0, -2.0, 6.5,
+                    0.125, 8.0, -1.5, 0.75,
+                ];
+                let mut expected = axpy;
+                let x: Vec<f32> = (0..axpy.len()).map(|i| 0.3 + i as f32 * 0.71).collect();
+                add_scaled_portable(&mut expected, 0.1, &x);
+                // SAFETY: as above.
+                unsafe {
+                    if name == "avx2" {
+                        add_scaled_avx2(&mut axpy, 0.1, &x)
+                    } else {
+                        add_scaled_avx512(&mut axpy, 0.1, &x)
+                    }
+                };
+                assert_eq!(bits(&expected), bits(&axpy), "{name}");
+            }
+        }
         // The same weights widened to f32 give the same bits through the f32 kernel, and
         // (up to rounding: separate multiply and add) through the training kernel.
         let wide: Vec<f32> = weights.iter().map(|&w| f32_from_bf16(w)).collect();
