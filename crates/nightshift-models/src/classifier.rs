@@ -618,23 +618,26 @@ pub(crate) fn add_scaled(out: &mut [f32], k: f32, x: &[f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn add_scaled_avx2(out: &mut [f32], k: f32, x: &[f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = k.mul_add(v, *o);
-    }
+    add_scaled_with(out, k, x, f32::mul_add);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 fn add_scaled_avx512(out: &mut [f32], k: f32, x: &[f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = k.mul_add(v, *o);
-    }
+    add_scaled_with(out, k, x, f32::mul_add);
 }
 
 #[inline(always)]
 fn add_scaled_portable(out: &mut [f32], k: f32, x: &[f32]) {
+    add_scaled_with(out, k, x, portable_fma);
+}
+
+/// The body of every build of [`add_scaled`], inlined into each (so `f32::mul_add` becomes
+/// the instruction of the build's target features).
+#[inline(always)]
+fn add_scaled_with(out: &mut [f32], k: f32, x: &[f32], fma: impl Fn(f32, f32, f32) -> f32) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = portable_fma(k, v, *o);
+        *o = fma(k, v, *o);
     }
 }
 
