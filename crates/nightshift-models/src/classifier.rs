@@ -356,8 +356,17 @@ pub(crate) fn use_avx512() -> bool {
     *USE.get_or_init(|| {
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("fma")
-            && std::env::var_os("NIGHTSHIFT_SIMD").is_none_or(|v| v != "avx2")
+            && !simd_limited_to_avx2(std::env::var_os("NIGHTSHIFT_SIMD").as_deref())
     })
+}
+
+/// Whether a `NIGHTSHIFT_SIMD` value asks for AVX2 at most (`avx2`, in any case, spaces
+/// around it allowed).
+#[cfg(target_arch = "x86_64")]
+fn simd_limited_to_avx2(value: Option<&std::ffi::OsStr>) -> bool {
+    value
+        .and_then(|v| v.to_str())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("avx2"))
 }
 
 /// Defines the kernel `$name` and its baseline build `$baseline` from one body: `$name` runs
@@ -1169,6 +1178,19 @@ mod tests {
                 assert_eq!(flushed, b, "{b:#06x}");
             }
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn nightshift_simd_avx2_is_read_in_any_case() {
+        use std::ffi::OsStr;
+        for v in ["avx2", "AVX2", " Avx2 "] {
+            assert!(simd_limited_to_avx2(Some(OsStr::new(v))), "{v:?}");
+        }
+        for v in ["", "avx512", "avx"] {
+            assert!(!simd_limited_to_avx2(Some(OsStr::new(v))), "{v:?}");
+        }
+        assert!(!simd_limited_to_avx2(None));
     }
 
     #[test]
