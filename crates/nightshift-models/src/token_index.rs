@@ -103,12 +103,25 @@ impl TokenIndex {
         }
     }
 
+    /// Whether `slot` (of the same length, checked by the caller) holds `token`.
+    #[inline]
     fn holds(&self, slot: &Slot, token: &[u8]) -> bool {
-        if token.len() <= INLINE {
-            // Both zero-padded to 16 bytes: one wide compare instead of a `memcmp` call.
-            let mut padded = [0u8; INLINE];
-            padded[..token.len()].copy_from_slice(token);
-            slot.bytes == padded
+        let n = token.len();
+        if n <= INLINE {
+            // At most two overlapping word loads from each side: no copy of the token
+            // through the stack, whose 16-byte reload right after the byte stores stalls
+            // (the store cannot be forwarded): it was a tenth of this path's time.
+            let b = &slot.bytes;
+            if n >= 8 {
+                word::<8>(token, 0) == word::<8>(b, 0)
+                    && word::<8>(token, n - 8) == word::<8>(b, n - 8)
+            } else if n >= 4 {
+                word::<4>(token, 0) == word::<4>(b, 0)
+                    && word::<4>(token, n - 4) == word::<4>(b, n - 4)
+            } else {
+                // 0 to 3 bytes: the first, middle and last cover them all.
+                n == 0 || (token[0] == b[0] && token[n / 2] == b[n / 2] && token[n - 1] == b[n - 1])
+            }
         } else {
             let at =
                 u32::from_le_bytes([slot.bytes[0], slot.bytes[1], slot.bytes[2], slot.bytes[3]])
@@ -159,6 +172,12 @@ impl TokenIndex {
     }
 }
 
+/// The `N` bytes of `bytes` from `at`, as one unaligned load.
+#[inline(always)]
+fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    bytes[at..at + N].try_into().expect("N bytes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +214,23 @@ mod tests {
         index.clear();
         assert_eq!(index.len(), 0);
         assert_eq!(index.get(b"tok1", TokenIndex::hash(b"tok1")), None);
+    }
+
+    #[test]
+    fn a_token_differing_in_any_one_byte_is_another_token() {
+        // Every length around the inline limit and the word sizes, every position.
+        for len in 0..=INLINE + 3 {
+            let token: Vec<u8> = (0..len as u8).map(|i| b'a' + i).collect();
+            let mut index = TokenIndex::default();
+            // One hash for all, so that the bytes alone decide.
+            index.insert(&token, 9, 1);
+            assert_eq!(index.get(&token, 9), Some(1), "len {len}");
+            for pos in 0..len {
+                let mut other = token.clone();
+                other[pos] = b'#';
+                assert_eq!(index.get(&other, 9), None, "len {len}, byte {pos}");
+            }
+        }
     }
 
     #[test]
