@@ -195,26 +195,24 @@ impl FusedRows {
         let cp = padded(c);
         let stride = (cp + width).next_multiple_of(32);
         let n = weights.len() / c.max(1);
-        let mut values = weights
-            .chunks_exact(c)
-            .zip(input.chunks_exact(width))
-            .flat_map(|(w, u)| {
-                w.iter()
-                    .copied()
-                    .chain(std::iter::repeat_n(0, cp - c))
-                    .chain(u.iter().copied())
-                    .chain(std::iter::repeat_n(0, stride - cp - width))
-            });
-        let lines = huge_vec(
+        // Zeroed lines, then each feature's two parts copied in whole: a value-by-value
+        // iterator here took a tenth of a second for a 30 MB model, on every load.
+        let mut lines = huge_vec(
             n * stride / 32,
-            std::iter::from_fn(|| {
-                let mut line = [0u16; 32];
-                for v in &mut line {
-                    *v = values.next()?;
-                }
-                Some(CacheLine(line))
-            }),
+            std::iter::repeat_n(CacheLine([0; 32]), n * stride / 32),
         );
+        // SAFETY: as in `rows`: `CacheLine` is `repr(C)` around `[u16; 32]` with no padding.
+        let values = unsafe {
+            std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<u16>(), 32 * lines.len())
+        };
+        for ((row, w), u) in values
+            .chunks_exact_mut(stride)
+            .zip(weights.chunks_exact(c))
+            .zip(input.chunks_exact(width))
+        {
+            row[..c].copy_from_slice(w);
+            row[cp..cp + width].copy_from_slice(u);
+        }
         let mut fused_bias = bias.to_vec();
         fused_bias.resize(cp, 0.0);
         fused_bias.extend_from_slice(input_bias);
